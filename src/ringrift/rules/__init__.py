@@ -9,7 +9,13 @@ States and moves round-trip through the contract-vector wire format with
 Rule ids (``Rxxx``) in docstrings refer to ``shared/spec/RULES.md``.
 """
 
-from ringrift.rules.engine import PHASE_MOVE_TYPES, apply_move, legal_moves, new_game
+from ringrift.rules.engine import (
+    PHASE_MOVE_TYPES,
+    apply_move,
+    apply_recorded_move,
+    legal_moves,
+    new_game,
+)
 from ringrift.rules.errors import IllegalMove, RulesError, WireFormatError
 from ringrift.rules.geometry import BOARD_TYPES, Geometry, geometry
 from ringrift.rules.moves import Move
@@ -25,6 +31,7 @@ __all__ = [
     "RulesError",
     "WireFormatError",
     "apply_move",
+    "apply_recorded_move",
     "geometry",
     "legal_moves",
     "new_game",

@@ -72,6 +72,8 @@ PHASE_MOVE_TYPES: dict[str, frozenset[str]] = {
     FORCED_ELIMINATION_PHASE: frozenset({FORCED_ELIMINATION}),
     GAME_OVER: frozenset(),
 }
+# F-17: where a recorded swap_sides may stand (legal_moves offers it in ring_placement only).
+_SWAP_PHASES = (RING_PLACEMENT, MOVEMENT, CAPTURE, CHAIN_CAPTURE)
 
 
 def new_game(
@@ -200,16 +202,22 @@ def _movement_moves(s: GameState) -> list[Move]:
 
 
 def _capture_moves(s: GameState, cell: int, move_type: str) -> list[Move]:
+    """Capture segments from the chain cell (R103); a state loaded without its chain cell
+    allows them from any controlled stack."""
     p = s.current_player
     coords = s.geo.coords
-    st = s.stacks[cell] if cell >= 0 else None
-    if st is None or st[0] != p:
-        return []
-    src = coords[cell]
-    return [
-        Move(move_type, p, coords[landing], src, coords[target])
-        for _, target, landing in B.stack_captures(s, cell)
-    ]
+    cells = [cell] if cell >= 0 else B.controlled_cells(s, p)
+    moves = []
+    for c in cells:
+        st = s.stacks[c]
+        if st is None or st[0] != p:
+            continue
+        src = coords[c]
+        moves.extend(
+            Move(move_type, p, coords[landing], src, coords[target])
+            for _, target, landing in B.stack_captures(s, c)
+        )
+    return moves
 
 
 def _recovery_moves(s: GameState, p: int) -> list[Move]:
@@ -404,6 +412,114 @@ def apply_move(state: GameState, move: Move) -> GameState:
     return new
 
 
+def apply_recorded_move(state: GameState, move: Move) -> GameState:
+    """Replay a move recorded by another host, trusting its choice (like python-chess's
+    ``push``): player, phase and the pieces it names are checked, but not that the move is in
+    ``legal_moves``. For replaying foreign records and the contract vectors only; untrusted
+    input goes through ``apply_move``."""
+    if not isinstance(move, Move):
+        raise WireFormatError("apply_recorded_move expects a Move")
+    if state.game_status == COMPLETED:
+        raise IllegalMove("the game is over")
+    try:
+        chosen = _match(state, move)
+    except IllegalMove:
+        chosen = _check_recorded(state, move)
+    new = state.copy()
+    _dispatch(new, chosen)
+    new.history = (*state.history, chosen)
+    _after_move(new, chosen)
+    return new
+
+
+def _check_recorded(s: GameState, move: Move) -> Move:
+    """Structural checks that keep a trusted replay consistent (R021-R023 invariants)."""
+    p = s.current_player
+    if move.player != p:
+        raise IllegalMove(f"it is player {p}'s turn, not player {move.player}'s")
+    mtype = _phase_alias(s.current_phase, move.type)
+    if mtype not in PHASE_MOVE_TYPES[s.current_phase] and not (
+        mtype == SWAP_SIDES and s.current_phase in _SWAP_PHASES
+    ):
+        raise IllegalMove(f"{move.type} is not allowed in phase {s.current_phase}")
+    index = s.geo.index
+    to = _normalise(s, move.to, "to")
+    src = _normalise(s, move.from_, "from")
+    target = _normalise(s, move.capture_target, "captureTarget")
+    cells = (
+        None if move.cells is None else tuple(_normalise(s, c, "cell") for c in move.cells)  # type: ignore[misc]
+    )
+    line = (
+        None if move.line is None else tuple(_normalise(s, c, "cell") for c in move.line)  # type: ignore[misc]
+    )
+
+    def stack(c: Coord | None) -> tuple[int, ...] | None:
+        return None if c is None else s.stacks[index[c]]
+
+    def free(c: Coord | None) -> bool:
+        return c is not None and stack(c) is None and not s.collapsed[index[c]]
+
+    ok = True
+    if mtype == PLACE_RING:
+        k = move.placement_count or 1
+        ok = (
+            to is not None
+            and not s.collapsed[index[to]]
+            and not s.markers[index[to]]
+            and 1 <= k <= s.hand[p]
+            and (stack(to) is None or k == 1)
+        )
+    elif mtype == MOVE_STACK:
+        st = stack(src)
+        ok = (
+            st is not None
+            and st[0] == p
+            and free(to)
+            and B.path_between(s, index[src], index[to]) is not None  # type: ignore[index]
+        )
+    elif mtype in (OVERTAKING_CAPTURE, CONTINUE_CAPTURE_SEGMENT):
+        st = stack(src)
+        ok = (
+            st is not None
+            and st[0] == p
+            and stack(target) is not None
+            and free(to)
+            and B.path_between(s, index[src], index[target]) is not None  # type: ignore[index]
+            and B.path_between(s, index[target], index[to]) is not None  # type: ignore[index]
+            and B.path_between(s, index[src], index[to]) is not None  # type: ignore[index]
+        )
+    elif mtype in (PROCESS_LINE, CHOOSE_LINE_OPTION):
+        ok = bool(cells) and all(s.markers[index[c]] == p for c in cells)  # type: ignore[union-attr]
+    elif mtype == CHOOSE_TERRITORY_OPTION:
+        # A choice naming no detectable region is a no-op (RULES.md 1.7 phase table).
+        ok = all(not s.collapsed[index[c]] for c in cells or ())
+    elif mtype in (ELIMINATE_RINGS_FROM_STACK, FORCED_ELIMINATION):
+        ok = stack(to) is not None
+    elif mtype == RECOVERY_SLIDE:
+        ok = (
+            src is not None
+            and to is not None
+            and s.markers[index[src]] == p
+            and index[to] in s.geo.adjacent[index[src]]
+        )
+    if not ok:
+        raise IllegalMove(_why_illegal(s, mtype, to, src))
+    return move._replace(
+        type=mtype, to=to, from_=src, capture_target=target, cells=cells, line=line
+    )
+
+
+def _phase_alias(phase: str, mtype: str) -> str:
+    """Hosts differ on the name of a capture segment and of a forced elimination."""
+    if phase == CHAIN_CAPTURE and mtype == OVERTAKING_CAPTURE:
+        return CONTINUE_CAPTURE_SEGMENT
+    if phase == CAPTURE and mtype == CONTINUE_CAPTURE_SEGMENT:
+        return OVERTAKING_CAPTURE
+    if phase == FORCED_ELIMINATION_PHASE and mtype == ELIMINATE_RINGS_FROM_STACK:
+        return FORCED_ELIMINATION
+    return mtype
+
+
 def _normalise(s: GameState, c: Coord | None, field: str) -> Coord | None:
     if c is None:
         return None
@@ -421,14 +537,7 @@ def _match(s: GameState, move: Move) -> Move:
     if move.player != p:
         raise IllegalMove(f"it is player {p}'s turn, not player {move.player}'s")
     phase = s.current_phase
-    mtype = move.type
-    # Hosts differ on the name of a capture segment and of a forced elimination.
-    if phase == CHAIN_CAPTURE and mtype == OVERTAKING_CAPTURE:
-        mtype = CONTINUE_CAPTURE_SEGMENT
-    elif phase == CAPTURE and mtype == CONTINUE_CAPTURE_SEGMENT:
-        mtype = OVERTAKING_CAPTURE
-    elif phase == FORCED_ELIMINATION_PHASE and mtype == ELIMINATE_RINGS_FROM_STACK:
-        mtype = FORCED_ELIMINATION
+    mtype = _phase_alias(phase, move.type)
     if mtype not in PHASE_MOVE_TYPES[phase]:
         raise IllegalMove(f"{move.type} is not allowed in phase {phase}")
     to = _normalise(s, move.to, "to")
@@ -567,9 +676,10 @@ def _dispatch(t: GameState, m: Move) -> None:
         else:
             t.current_phase = TERRITORY_PROCESSING
     elif mtype == CHOOSE_TERRITORY_OPTION:
-        region = tuple(index[c] for c in m.cells)  # type: ignore[union-attr]
-        _process_region(t, p, region)
-        t.pending_region = region
+        region = tuple(index[c] for c in m.cells or ())
+        if region:
+            _process_region(t, p, region)
+            t.pending_region = region
     elif mtype in (SKIP_TERRITORY_PROCESSING, NO_TERRITORY_ACTION):
         _territory_exit(t)
     elif mtype == FORCED_ELIMINATION:

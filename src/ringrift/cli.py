@@ -1,0 +1,25 @@
+"""The `ringrift` console script: one entry point for players, developers and operators.
+
+Each concern registers its own sub-command group here; the implementations live in their
+packages so that importing the CLI stays cheap.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ringrift.rules.bench_cli import bench_app
+from ringrift.server.cli import register as register_server
+
+app = typer.Typer(
+    name="ringrift",
+    help="RingRift platform: play, serve, benchmark and operate.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(bench_app, name="bench")
+register_server(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
