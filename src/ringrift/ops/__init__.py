@@ -1,0 +1,1 @@
+"""Operations tooling: private services, stack, backup, secrets, drills."""

@@ -1,0 +1,165 @@
+"""How the app gets a move for an AI seat.
+
+1. Ask the AI service: ``POST {AI_SERVICE_URL}/ai/move {game_state, player_number, difficulty,
+   seed?}`` with a timeout. The returned move is checked against the rules before it is used.
+2. If the service is unreachable, slow, errs or answers with something unusable, play the seat
+   in-process with ``ringrift.ai.choose_move`` at a reduced level (when that package is present).
+3. If that is unavailable or fails too, play the first legal move.
+
+Every move this returns is legal in the given state. Each fallback is counted in the metrics with
+its reason. (A circuit breaker in front of step 1 belongs here as well.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ringrift.rules import GameState, IllegalMove, Move, WireFormatError, apply_move, legal_moves
+from ringrift.server.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+LocalChooser = Callable[[GameState, int, int | None], Move]
+
+
+@dataclass(frozen=True)
+class AIMove:
+    move: Move
+    state: GameState  # the state after the move
+    source: str  # "service", "local" or "fallback"
+    elapsed_ms: float
+    fallback_reason: str | None = None
+
+
+def _load_local_chooser() -> LocalChooser | None:
+    try:
+        module = importlib.import_module("ringrift.ai")
+    except ImportError:
+        return None
+    chooser = getattr(module, "choose_move", None)
+    return chooser if callable(chooser) else None
+
+
+class AIClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_seconds: float,
+        fallback_max_level: int,
+        metrics: Metrics,
+        http: httpx.AsyncClient,
+        local_chooser: LocalChooser | bool | None = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout_seconds
+        self.fallback_max_level = fallback_max_level
+        self.metrics = metrics
+        self.http = http
+        if local_chooser is True:
+            self._local: LocalChooser | None = _load_local_chooser()
+        elif local_chooser is False:
+            self._local = None
+        else:
+            self._local = local_chooser
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+    async def choose(self, state: GameState, seat: int, level: int, seed: int | None) -> AIMove:
+        started = time.perf_counter()
+        reason: str
+        if not self.enabled:
+            reason = "not_configured"
+        else:
+            try:
+                move = await self._ask_service(state, seat, level, seed)
+            except _ServiceProblem as problem:
+                reason = problem.reason
+                log.warning(
+                    "AI service move failed; falling back",
+                    extra={"reason": reason, "detail": problem.detail},
+                )
+            else:
+                try:
+                    after = apply_move(state, move)
+                except IllegalMove as error:
+                    reason = "illegal_move"
+                    log.warning(
+                        "AI service returned an illegal move; falling back",
+                        extra={"detail": error.reason},
+                    )
+                else:
+                    self.metrics.ai_moves.labels(source="service").inc()
+                    return AIMove(move, after, "service", _ms(started))
+        self.metrics.ai_fallbacks.labels(reason=reason).inc()
+        return await self._fallback(state, level, seed, started, reason)
+
+    async def _ask_service(self, state: GameState, seat: int, level: int, seed: int | None) -> Move:
+        body: dict[str, Any] = {
+            "game_state": state.to_json(),
+            "player_number": seat,
+            "difficulty": level,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        try:
+            response = await self.http.post(
+                f"{self.base_url}/ai/move", json=body, timeout=self.timeout
+            )
+        except httpx.TimeoutException as error:
+            raise _ServiceProblem("timeout", str(error)) from error
+        except httpx.HTTPError as error:
+            raise _ServiceProblem("unreachable", f"{type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            raise _ServiceProblem("http_error", f"status {response.status_code}")
+        try:
+            payload = response.json()
+            return Move.from_json(payload["move"])
+        except (ValueError, KeyError, TypeError, WireFormatError) as error:
+            raise _ServiceProblem("bad_response", f"{type(error).__name__}: {error}") from error
+
+    async def _fallback(
+        self, state: GameState, level: int, seed: int | None, started: float, reason: str
+    ) -> AIMove:
+        if self._local is not None:
+            local_level = max(1, min(level, self.fallback_max_level))
+            chooser = self._local
+            try:
+                move = await asyncio.to_thread(chooser, state, local_level, seed)
+                after = apply_move(state, move)
+            except Exception as error:  # any failure of the local AI ends in the last resort
+                log.warning(
+                    "local AI failed; playing the first legal move",
+                    extra={"detail": f"{type(error).__name__}: {error}"},
+                )
+            else:
+                self.metrics.ai_moves.labels(source="local").inc()
+                return AIMove(move, after, "local", _ms(started), reason)
+        moves = legal_moves(state)
+        if not moves:
+            raise ValueError("no legal move for the AI seat: the game is over")
+        move = moves[0]
+        after = apply_move(state, move)
+        self.metrics.ai_moves.labels(source="fallback").inc()
+        return AIMove(move, after, "fallback", _ms(started), reason)
+
+
+class _ServiceProblem(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,59 @@
+"""`/api/auth`: register, login, refresh, logout, logout-all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from ringrift.server.api.deps import Ctx, CurrentUser
+from ringrift.server.api.envelope import ok, user_json
+from ringrift.server.api.schemas import LoginRequest, RefreshRequest, RegisterRequest
+from ringrift.server.services import auth as service
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _session_json(session: service.Session) -> dict[str, Any]:
+    return {
+        "user": user_json(session.user, private=True),
+        "accessToken": session.access_token,
+        "refreshToken": session.refresh_token,
+        "expiresIn": session.expires_in,
+        "tokenType": "Bearer",
+    }
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterRequest, ctx: Ctx) -> dict[str, Any]:
+    """Create an account and log it in."""
+    session = await service.register(ctx, body.email, body.username, body.password)
+    return ok(_session_json(session))
+
+
+@router.post("/login")
+async def login(body: LoginRequest, ctx: Ctx) -> dict[str, Any]:
+    """Exchange email and password for an access token and a refresh token."""
+    session = await service.login(ctx, body.email, body.password)
+    return ok(_session_json(session))
+
+
+@router.post("/refresh")
+async def refresh(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
+    """Rotate a refresh token: the old one stops working, a reused one revokes the family."""
+    session = await service.refresh(ctx, body.refresh_token)
+    return ok(_session_json(session))
+
+
+@router.post("/logout")
+async def logout(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
+    """End one login session (the refresh token's family)."""
+    await service.logout(ctx, body.refresh_token)
+    return ok({"loggedOut": True})
+
+
+@router.post("/logout-all")
+async def logout_all(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+    """End every session of the user: all refresh tokens and all access tokens stop working."""
+    version = await service.logout_all(ctx, user.id)
+    return ok({"loggedOut": True, "tokenVersion": version})

@@ -1,0 +1,63 @@
+"""Shared FastAPI dependencies: the app context and the authenticated user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ringrift.server.context import AppContext
+from ringrift.server.db.models import User
+from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.services import auth as auth_service
+
+bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is not None:
+        return credentials.credentials
+    header = request.headers.get("authorization")
+    if header:
+        # Present but not "Bearer <token>".
+        raise ApiError(
+            ErrorCode.AUTH_TOKEN_INVALID, "Authorization header must be 'Bearer <token>'"
+        )
+    return None
+
+
+async def current_user(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    token = _token(request, credentials)
+    if not token:
+        raise ApiError(ErrorCode.AUTH_REQUIRED)
+    user = await auth_service.authenticate(ctx, token)
+    request.state.user_id = user.id
+    return user
+
+
+async def optional_user(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User | None:
+    token = _token(request, credentials)
+    if not token:
+        return None
+    return await auth_service.authenticate(ctx, token)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]

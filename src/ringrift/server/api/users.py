@@ -1,0 +1,91 @@
+"""`/api/users` (me and public profiles) and `/api/leaderboard`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import func, select
+
+from ringrift.server.api.deps import Ctx, CurrentUser
+from ringrift.server.api.envelope import ok, user_json
+from ringrift.server.db.models import RatingHistory, User
+from ringrift.server.errors import ApiError, ErrorCode
+
+router = APIRouter(prefix="/api", tags=["users"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+@router.get("/users/me")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    """The authenticated user's own profile."""
+    return ok({"user": user_json(user, private=True)})
+
+
+@router.get("/users/{user_id}")
+async def profile(
+    user_id: Annotated[str, Path(min_length=1, max_length=64)], ctx: Ctx, history: Limit = 50
+) -> dict[str, Any]:
+    """A public profile: stats and the most recent rating history (newest first)."""
+    async with ctx.db.session() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise ApiError(ErrorCode.RESOURCE_NOT_FOUND, "User not found")
+        rows = (
+            await session.scalars(
+                select(RatingHistory)
+                .where(RatingHistory.user_id == user_id)
+                .order_by(RatingHistory.created_at.desc(), RatingHistory.id)
+                .limit(history)
+            )
+        ).all()
+    return ok(
+        {
+            "user": user_json(user, private=False),
+            "stats": {
+                "gamesPlayed": user.games_played,
+                "ratedGames": user.rated_games,
+                "wins": user.wins,
+                "losses": user.losses,
+                "draws": user.draws,
+                "winRate": round(user.wins / user.games_played, 4) if user.games_played else 0.0,
+            },
+            "ratingHistory": [
+                {
+                    "gameId": r.game_id,
+                    "ratingBefore": r.rating_before,
+                    "ratingAfter": r.rating_after,
+                    "delta": r.delta,
+                    "createdAt": r.created_at.isoformat(),
+                }
+                for r in rows
+            ],
+        }
+    )
+
+
+@router.get("/leaderboard")
+async def leaderboard(ctx: Ctx, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Players with at least one rated game, best Elo first."""
+    async with ctx.db.session() as session:
+        ranked = select(User).where(User.rated_games > 0)
+        total = await session.scalar(select(func.count()).select_from(ranked.subquery()))
+        users = (
+            await session.scalars(
+                ranked.order_by(User.rating.desc(), User.created_at, User.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    return ok(
+        {
+            "total": int(total or 0),
+            "limit": limit,
+            "offset": offset,
+            "entries": [
+                {"rank": offset + i + 1, **user_json(u, private=False)} for i, u in enumerate(users)
+            ],
+        }
+    )

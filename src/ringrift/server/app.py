@@ -1,0 +1,270 @@
+"""The FastAPI application: routers, error envelope, request ids, access logs and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ringrift import __version__
+from ringrift.server.api import auth, games, root, users
+from ringrift.server.config import Settings
+from ringrift.server.context import AppContext
+from ringrift.server.db.migrate import upgrade_engine
+from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
+from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
+from ringrift.server.logs import accept_request_id, request_id_var
+
+log = logging.getLogger("ringrift.server")
+access_log = logging.getLogger("ringrift.server.access")
+
+KEYRING_POLL_SECONDS = 2.0
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+class RequestContextMiddleware:
+    """Request id in and out, one JSON access-log line, metrics, and the last-resort 500."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        raw_id = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = accept_request_id(raw_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+        metrics = self.ctx.metrics
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                response_headers = list(message.get("headers") or [])
+                response_headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": response_headers}
+            await send(message)
+
+        metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception(
+                "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
+            )
+            route = _route_template(scope)
+            metrics.errors.labels(route=route, code=ErrorCode.SERVER_INTERNAL_ERROR.value).inc()
+            if not status_holder["started"]:
+                body = json.dumps(
+                    error_body(
+                        ErrorCode.SERVER_INTERNAL_ERROR,
+                        default_message(ErrorCode.SERVER_INTERNAL_ERROR),
+                        request_id,
+                    )
+                ).encode()
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send_wrapper({"type": "http.response.body", "body": body})
+        finally:
+            metrics.in_flight.dec()
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope["method"]
+            status = int(status_holder["status"])
+            metrics.requests.labels(method=method, route=route, status=str(status)).inc()
+            metrics.latency.labels(method=method, route=route).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "durationMs": round(elapsed * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+def _request_id(request: Request) -> str:
+    state = request.scope.get("state") or {}
+    return str(state.get("request_id") or request_id_var.get() or "")
+
+
+def _error_response(
+    request: Request,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    ctx: AppContext = request.app.state.ctx
+    ctx.metrics.errors.labels(route=_route_template(request.scope), code=code.value).inc()
+    return JSONResponse(
+        error_body(code, message, _request_id(request), details), status, headers=headers
+    )
+
+
+def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for item in error.errors():
+        loc = [str(part) for part in item.get("loc", ())]
+        if loc and loc[0] in {"body", "query", "path", "header"}:
+            where, field = loc[0], ".".join(loc[1:])
+        else:
+            where, field = "request", ".".join(loc)
+        details.append(
+            {"in": where, "field": field, "reason": str(item.get("msg")), "type": item.get("type")}
+        )
+    return details
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def db_unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        ctx: AppContext = request.app.state.ctx
+        ctx.metrics.db_unavailable.inc()
+        log.warning("database unavailable", extra={"detail": str(exc)[:300]})
+        return _error_response(
+            request,
+            503,
+            ErrorCode.SERVER_DATABASE_UNAVAILABLE,
+            default_message(ErrorCode.SERVER_DATABASE_UNAVAILABLE),
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def sqlalchemy_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if is_database_unavailable(exc):
+            return await db_unavailable(request, DatabaseUnavailable(str(exc)))
+        raise exc
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error_response(
+            request,
+            400,
+            ErrorCode.VALIDATION_FAILED,
+            default_message(ErrorCode.VALIDATION_FAILED),
+            _validation_details(exc),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        headers = dict(exc.headers or {})
+        if status == 404:
+            code, message = ErrorCode.RESOURCE_NOT_FOUND, "No such route"
+        elif status == 405:
+            code = ErrorCode.RESOURCE_NOT_FOUND
+            message = f"Method {request.method} is not allowed on this route"
+        elif status == 401:
+            code, message = ErrorCode.AUTH_REQUIRED, default_message(ErrorCode.AUTH_REQUIRED)
+        elif status == 403:
+            code, message = ErrorCode.AUTH_FORBIDDEN, default_message(ErrorCode.AUTH_FORBIDDEN)
+        elif status == 429:
+            code = ErrorCode.RATE_LIMIT_EXCEEDED
+            message = default_message(ErrorCode.RATE_LIMIT_EXCEEDED)
+        elif 400 <= status < 500:
+            code, message = ErrorCode.VALIDATION_FAILED, str(exc.detail)
+        else:
+            code = ErrorCode.SERVER_INTERNAL_ERROR
+            message = default_message(ErrorCode.SERVER_INTERNAL_ERROR)
+        return _error_response(request, status, code, message, headers=headers)
+
+
+async def _startup(ctx: AppContext) -> None:
+    if ctx.settings.should_auto_migrate:
+        try:
+            await upgrade_engine(ctx.db.engine)
+        except Exception as error:
+            if ctx.db.backend == "sqlite" or not is_database_unavailable(error):
+                raise
+            log.error(
+                "database unavailable at start-up; skipped migrations (run `ringrift db upgrade`)",
+                extra={"detail": str(error)[:300]},
+            )
+
+
+async def _watch_keyring(ctx: AppContext) -> None:
+    """Pick up a rewritten JWT_KEYRING_FILE without a restart (polls its mtime)."""
+    while True:
+        await asyncio.sleep(KEYRING_POLL_SECONDS)
+        try:
+            ctx.keyring.reload_if_changed()
+        except Exception as error:
+            log.error(
+                "keyring reload failed; keeping the previous keys", extra={"detail": str(error)}
+            )
+
+
+def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
+    """Build the app. Resources are created here (no network I/O); migrations (SQLite by
+    default) and the keyring watcher run in the lifespan."""
+    if ctx is None:
+        ctx = AppContext.build(settings or Settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _startup(ctx)
+        watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
+        log.info(
+            "ringrift app started",
+            extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
+        )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await ctx.close()
+
+    app = FastAPI(
+        title="RingRift API",
+        version=__version__,
+        description="RingRift platform: accounts, games, moves, ratings, health.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    for module in (root, auth, users, games):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    return app

@@ -1,0 +1,62 @@
+"""Prometheus metrics of one app instance (own registry, so several apps can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "ringrift_http_requests_total",
+            "HTTP requests by method, route template and status code",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ringrift_http_request_duration_seconds",
+            "HTTP request latency by method and route template",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "ringrift_http_errors_total",
+            "Error responses by route template and error code",
+            ["route", "code"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "ringrift_http_requests_in_flight",
+            "HTTP requests being served",
+            registry=self.registry,
+        )
+        self.ai_moves = Counter(
+            "ringrift_ai_moves_total",
+            "AI seat moves by where the move came from (service, local, fallback)",
+            ["source"],
+            registry=self.registry,
+        )
+        self.ai_fallbacks = Counter(
+            "ringrift_ai_fallback_total",
+            "AI moves not taken from the AI service, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.db_unavailable = Counter(
+            "ringrift_db_unavailable_total",
+            "Requests answered with SERVER_DATABASE_UNAVAILABLE",
+            registry=self.registry,
+        )
+        self.games_completed = Counter(
+            "ringrift_games_completed_total",
+            "Games that reached a final state, by end reason",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

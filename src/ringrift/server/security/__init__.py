@@ -1,0 +1,1 @@
+"""Password hashing, the JWT keyring and token handling."""
