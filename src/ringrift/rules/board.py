@@ -15,9 +15,7 @@ def can_reach(s: GameState, cell: int, height: int, cap: int) -> bool:
     non-capture move or an overtaking capture? A stack at distance ``height`` blocks (F-01)."""
     stacks, caps, collapsed = s.stacks, s.caps, s.collapsed
     for ray in s.geo.rays[cell]:
-        d = 0
-        for c in ray:
-            d += 1
+        for d, c in enumerate(ray, 1):
             if collapsed[c]:
                 break
             if stacks[c] is not None:
@@ -42,9 +40,7 @@ def stack_moves(s: GameState, cell: int) -> Iterator[tuple[int, int]]:
     height = len(s.stacks[cell])  # type: ignore[arg-type]
     stacks, collapsed = s.stacks, s.collapsed
     for ray in s.geo.rays[cell]:
-        d = 0
-        for c in ray:
-            d += 1
+        for d, c in enumerate(ray, 1):
             if collapsed[c] or stacks[c] is not None:
                 break
             if d >= height:
@@ -63,9 +59,7 @@ def stack_captures(s: GameState, cell: int) -> Iterator[tuple[int, int, int]]:
     height, cap = len(stack), s.caps[cell]
     stacks, caps, collapsed = s.stacks, s.caps, s.collapsed
     for ray in s.geo.rays[cell]:
-        d = 0
-        for c in ray:
-            d += 1
+        for d, c in enumerate(ray, 1):
             if collapsed[c]:
                 break
             if stacks[c] is not None:
@@ -151,10 +145,8 @@ def live_counts(s: GameState, cell: int, player: int, limit: int) -> list[int]:
 def has_any_placement(s: GameState, player: int) -> bool:
     """Whether the player has at least one legal ring placement (any cell, any count)."""
     limit = placement_limit(s, player)
-    if limit <= 0:
-        # Only placements on existing stacks remain possible.
-        if s.hand[player] <= 0:
-            return False
+    if s.hand[player] <= 0:
+        return False
     stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
     for cell in range(s.geo.num_cells):
         if collapsed[cell] or markers[cell]:
