@@ -1,0 +1,166 @@
+"""Alpha-beta search with iterative deepening, a transposition table and move ordering.
+
+Several players are reduced to two sides the paranoid way: the searching player maximises its
+own evaluation and every other seat is assumed to minimise it. Depth counts real decisions:
+a position with a single legal move (bookkeeping such as ``no_line_action``) is passed through
+without spending depth.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ringrift.ai.base import AIDecision, Limits, SearchTimeout, ordered_moves, position_key
+from ringrift.ai.evaluation import WIN_SCORE, evaluate
+from ringrift.rules import GameState, Move, apply_move, legal_moves
+
+EXACT, LOWER, UPPER = 0, 1, 2
+MAX_FORCED_CHAIN = 64
+
+
+class AlphaBetaPlayer:
+    """Iterative-deepening alpha-beta up to ``max_depth`` plies under a time or node budget."""
+
+    def __init__(self, *, max_depth: int = 4, level: int = 0, tt_size: int = 200_000) -> None:
+        if max_depth < 1:
+            raise ValueError("max_depth must be at least 1")
+        self.max_depth = max_depth
+        self.level = level
+        self.tt_size = tt_size
+        self.name = f"alphabeta{max_depth}"
+
+    def decide(
+        self,
+        state: GameState,
+        *,
+        seed: int | None = None,
+        budget_s: float | None = None,
+        node_limit: int | None = None,
+    ) -> AIDecision:
+        limits = Limits(budget_s, node_limit)
+        moves = legal_moves(state)
+        if not moves:
+            raise ValueError("the game is over: there is no move to choose")
+        if len(moves) == 1:
+            return AIDecision(moves[0], 0.0, limits.elapsed_ms(), self.level, 0)
+        search = _Search(state.current_player, limits, random.Random(seed), self.tt_size)
+        root_moves = ordered_moves(state, moves, search.rng)
+        best_move, best_value = root_moves[0], 0.0
+        for depth in range(1, self.max_depth + 1):
+            try:
+                move, value, complete = search.root(state, root_moves, depth)
+            except SearchTimeout:
+                break
+            if move is not None:
+                best_move, best_value = move, value
+                # Search the best move first next time.
+                root_moves.remove(move)
+                root_moves.insert(0, move)
+            if not complete or abs(best_value) >= WIN_SCORE:
+                break
+        return AIDecision(best_move, best_value, limits.elapsed_ms(), self.level, limits.nodes)
+
+
+class _Search:
+    def __init__(self, me: int, limits: Limits, rng: random.Random, tt_size: int) -> None:
+        self.me = me
+        self.limits = limits
+        self.rng = rng
+        self.tt: dict[tuple[Any, ...], tuple[int, float, int, Move | None]] = {}
+        self.tt_size = tt_size
+        self.history: dict[tuple[Any, ...], int] = {}
+
+    def root(
+        self, state: GameState, moves: list[Move], depth: int
+    ) -> tuple[Move | None, float, bool]:
+        """Search the root moves; on a timeout return the best move proven so far in this
+        iteration (the previous best is searched first, so any replacement is an improvement).
+        """
+        alpha, beta = -2 * WIN_SCORE, 2 * WIN_SCORE
+        best: Move | None = None
+        best_value = -2 * WIN_SCORE
+        for move in moves:
+            try:
+                value = self.search(apply_move(state, move), depth - 1, alpha, beta)
+            except SearchTimeout:
+                return best, best_value, False
+            if value > best_value:
+                best, best_value = move, value
+            alpha = max(alpha, value)
+        return best, best_value, True
+
+    def search(self, state: GameState, depth: int, alpha: float, beta: float) -> float:
+        self.limits.tick()
+        # Follow forced moves without spending depth.
+        moves = legal_moves(state) if state.game_status == "active" else []
+        chain = 0
+        while len(moves) == 1 and chain < MAX_FORCED_CHAIN:
+            state = apply_move(state, moves[0])
+            moves = legal_moves(state) if state.game_status == "active" else []
+            chain += 1
+        if not moves:
+            # Prefer quick wins and slow losses.
+            return evaluate(state, self.me) + (depth if state.winner == self.me else -depth)
+        if depth <= 0:
+            return evaluate(state, self.me)
+        key = position_key(state)
+        entry = self.tt.get(key)
+        tt_move: Move | None = None
+        if entry is not None:
+            e_depth, e_value, e_flag, tt_move = entry
+            if e_depth >= depth:
+                if e_flag == EXACT:
+                    return e_value
+                if e_flag == LOWER and e_value >= beta:
+                    return e_value
+                if e_flag == UPPER and e_value <= alpha:
+                    return e_value
+        maximising = state.current_player == self.me
+        ordered = self._order(state, moves, tt_move)
+        a0, b0 = alpha, beta
+        best_move: Move | None = None
+        if maximising:
+            best = -2 * WIN_SCORE
+            for move in ordered:
+                value = self.search(apply_move(state, move), depth - 1, alpha, beta)
+                if value > best:
+                    best, best_move = value, move
+                if best > alpha:
+                    alpha = best
+                if alpha >= beta:
+                    self._reward(move, depth)
+                    break
+        else:
+            best = 2 * WIN_SCORE
+            for move in ordered:
+                value = self.search(apply_move(state, move), depth - 1, alpha, beta)
+                if value < best:
+                    best, best_move = value, move
+                if best < beta:
+                    beta = best
+                if alpha >= beta:
+                    self._reward(move, depth)
+                    break
+        flag = EXACT
+        if best <= a0:
+            flag = UPPER
+        elif best >= b0:
+            flag = LOWER
+        if len(self.tt) < self.tt_size or key in self.tt:
+            self.tt[key] = (depth, best, flag, best_move)
+        return best
+
+    def _order(self, state: GameState, moves: list[Move], tt_move: Move | None) -> list[Move]:
+        ordered = ordered_moves(state, moves, self.rng)
+        if self.history:
+            hist = self.history
+            ordered.sort(key=lambda m: hist.get(m.identity(), 0), reverse=True)
+        if tt_move is not None and tt_move in ordered:
+            ordered.remove(tt_move)
+            ordered.insert(0, tt_move)
+        return ordered
+
+    def _reward(self, move: Move, depth: int) -> None:
+        ident = move.identity()
+        self.history[ident] = self.history.get(ident, 0) + depth * depth

@@ -1,0 +1,248 @@
+"""``ringrift arena``: play AI players against each other and report win rates and Elo."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ringrift.ai.arena import (
+    DEFAULT_MOVE_CAP,
+    Competitor,
+    MatchSummary,
+    ladder_elo,
+    parse_competitor,
+    run_match,
+    validate_match,
+)
+from ringrift.ai.ladder import LADDER, budget_scale, check_level
+
+arena_app = typer.Typer(
+    help="Play AI players against each other (seeded, alternating seats).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+BoardOpt = Annotated[str, typer.Option("--board", help="square8, square19, hex8 or hexagonal.")]
+PlayersOpt = Annotated[int, typer.Option("--players", help="Players per game (2-4).")]
+GamesOpt = Annotated[int, typer.Option("--games", help="Games per match.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Base seed of the match.")]
+ScaleOpt = Annotated[
+    float | None,
+    typer.Option("--budget-scale", help="Multiply every think-time budget (default env or 1)."),
+]
+JobsOpt = Annotated[int, typer.Option("--jobs", help="Worker processes.")]
+CapOpt = Annotated[int, typer.Option("--move-cap", help="Moves after which a game is a draw.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _play(
+    a: Competitor,
+    b: Competitor,
+    *,
+    board: str,
+    players: int,
+    games: int,
+    seed: int,
+    scale: float | None,
+    jobs: int,
+    move_cap: int,
+    quiet: bool,
+) -> MatchSummary:
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("A {task.fields[wa]} / B {task.fields[wb]} / draw {task.fields[d]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{a.label} vs {b.label}", total=games, wa=0, wb=0, d=0)
+        counts = {"a": 0, "b": 0, "draw": 0}
+
+        def on_result(result: object) -> None:
+            counts[result.outcome] += 1  # type: ignore[attr-defined]
+            progress.update(task, advance=1, wa=counts["a"], wb=counts["b"], d=counts["draw"])
+
+        return run_match(
+            a,
+            b,
+            board=board,
+            players=players,
+            games=games,
+            seed=seed,
+            scale=scale,
+            jobs=jobs,
+            move_cap=move_cap,
+            on_result=on_result,
+        )
+
+
+def _match_table(summary: MatchSummary) -> Table:
+    data = summary.to_json()
+    table = Table(title=f"{data['a']} vs {data['b']} on {data['board']} ({data['players']}p)")
+    for col in ("games", "A wins", "B wins", "draws", "A score", "95% CI", "mean moves"):
+        table.add_column(col, justify="right")
+    table.add_column("latency p50/p95 ms", justify="right")
+    lo, hi = data["ci95"]
+    table.add_row(
+        str(data["games"]),
+        str(data["wins_a"]),
+        str(data["wins_b"]),
+        str(data["draws"]),
+        f"{data['win_rate_a']:.3f}",
+        f"[{lo:.3f}, {hi:.3f}]",
+        f"{data['mean_moves']:.1f}",
+        f"{data['latency_ms']['p50']:.1f} / {data['latency_ms']['p95']:.1f}",
+    )
+    return table
+
+
+@arena_app.callback()
+def arena(
+    ctx: typer.Context,
+    a: Annotated[str | None, typer.Option("--a", help="Player A: level 1-10 or a name.")] = None,
+    b: Annotated[str | None, typer.Option("--b", help="Player B: level 1-10 or a name.")] = None,
+    board: BoardOpt = "square8",
+    players: PlayersOpt = 2,
+    games: GamesOpt = 20,
+    seed: SeedOpt = 0,
+    scale: ScaleOpt = None,
+    jobs: JobsOpt = 2,
+    move_cap: CapOpt = DEFAULT_MOVE_CAP,
+    as_json: JsonOpt = False,
+) -> None:
+    """Play GAMES games of A against B. With more than two players, B fills every other seat.
+
+    Named players: random, heuristic, alphabeta, mcts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if a is None or b is None:
+        _fail("give both --a and --b (a level 1-10 or random/heuristic/alphabeta/mcts)")
+        return
+    try:
+        ca, cb = parse_competitor(a), parse_competitor(b)
+        validate_match(board, players, games, jobs, move_cap)
+        factor = budget_scale(scale)
+    except ValueError as error:
+        _fail(str(error))
+        return
+    summary = _play(
+        ca,
+        cb,
+        board=board,
+        players=players,
+        games=games,
+        seed=seed,
+        scale=factor,
+        jobs=jobs,
+        move_cap=move_cap,
+        quiet=as_json,
+    )
+    if as_json:
+        typer.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        Console().print(_match_table(summary))
+
+
+@arena_app.command("ladder")
+def ladder(
+    low: Annotated[int, typer.Option("--from", help="Lowest level.")] = 1,
+    high: Annotated[int, typer.Option("--to", help="Highest level.")] = 10,
+    board: BoardOpt = "square8",
+    players: PlayersOpt = 2,
+    games: GamesOpt = 100,
+    seed: SeedOpt = 0,
+    scale: ScaleOpt = None,
+    jobs: JobsOpt = 2,
+    move_cap: CapOpt = DEFAULT_MOVE_CAP,
+    as_json: JsonOpt = False,
+) -> None:
+    """Play each level against the one below it and chain the results into an Elo table
+    (the lowest level is anchored at 0)."""
+    try:
+        check_level(low)
+        check_level(high)
+        if low >= high:
+            raise ValueError("--from must be below --to")
+        if players != 2:
+            raise ValueError("the Elo ladder is defined for 2-player games")
+        validate_match(board, players, games, jobs, move_cap)
+        factor = budget_scale(scale)
+    except ValueError as error:
+        _fail(str(error))
+        return
+    matches: list[MatchSummary] = []
+    pair_scores: list[tuple[int, int, float]] = []
+    for level in range(low, high):
+        upper, lower = parse_competitor(str(level + 1)), parse_competitor(str(level))
+        summary = _play(
+            upper,
+            lower,
+            board=board,
+            players=players,
+            games=games,
+            seed=seed + level,
+            scale=factor,
+            jobs=jobs,
+            move_cap=move_cap,
+            quiet=as_json,
+        )
+        matches.append(summary)
+        pair_scores.append((level, level + 1, summary.score_a))
+        if not as_json:
+            Console().print(_match_table(summary))
+    ratings = ladder_elo(pair_scores)
+    result = {
+        "board": board,
+        "players": players,
+        "games_per_pair": games,
+        "budget_scale": factor,
+        "pairs": [m.to_json() for m in matches],
+        "elo": {str(k): round(v, 1) for k, v in sorted(ratings.items())},
+        "budgets_s": {str(k): LADDER[k].budget_s * factor for k in range(low, high + 1)},
+        "each_level_beats_lower": all(m.score_a > 0.5 for m in matches),
+    }
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"Elo ladder on {board} (budget scale {factor:g})")
+    for col in ("level", "player", "budget s", "vs lower: score", "95% CI", "Elo"):
+        table.add_column(col, justify="right")
+    by_high = {m.a: m for m in matches}
+    for level in range(low, high + 1):
+        m = by_high.get(f"L{level}")
+        score, ci = "-", "-"
+        if m is not None:
+            data = m.to_json()
+            score = f"{data['win_rate_a']:.3f}"
+            ci = f"[{data['ci95'][0]:.3f}, {data['ci95'][1]:.3f}]"
+        table.add_row(
+            str(level),
+            LADDER[level].kind,
+            f"{LADDER[level].budget_s * factor:.3f}",
+            score,
+            ci,
+            f"{ratings.get(level, 0.0):.0f}",
+        )
+    Console().print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m ringrift.ai.cli`
+    arena_app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,148 @@
+"""Static evaluation of RingRift positions.
+
+Every player gets a raw score built from the features that decide games: rings eliminated
+against the victory threshold, territory against the territory minimum, material still in play,
+stack control and cap heights, markers and near-complete lines, and capture threats. A player's
+evaluation is its own score minus the best opponent's score, so the same function serves two
+and more players (the strongest rival is the one that matters for winning).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ringrift.rules import GameState
+
+WIN_SCORE = 1000.0
+"""Magnitude of a decided game; far above any static score."""
+
+# Feature weights (tuned by hand against the arena; see README).
+W_ELIMINATED = 12.0
+W_ELIMINATED_CURVE = 8.0
+W_TERRITORY = 9.0
+W_TERRITORY_CURVE = 6.0
+W_MATERIAL = 3.0
+W_STACKS = 3.0
+W_CAPS = 1.5
+W_MARKERS = 1.0
+W_LINES = 2.5
+W_THREATS = 1.2
+VALUE_SCALE = 2.5
+"""Divisor that maps a relative score onto a win probability (see `win_probability`)."""
+
+
+def player_scores(s: GameState) -> list[float]:
+    """Raw score per player (index 0 unused). Higher is better for that player."""
+    n = s.num_players
+    geo = s.geo
+    rays = geo.rays
+    axes = geo.line_axes
+    stacks, caps, markers, collapsed = s.stacks, s.caps, s.markers, s.collapsed
+    ctrl = [0] * (n + 1)
+    capsum = [0] * (n + 1)
+    mk = [0] * (n + 1)
+    terr = [0] * (n + 1)
+    threat = [0] * (n + 1)
+    lines = [0.0] * (n + 1)
+    line_len = s.line_len
+    for c, st in enumerate(stacks):
+        if st is None:
+            m = markers[c]
+            if m:
+                mk[m] += 1
+                # Count each maximal run once, from its start along every line axis.
+                for fwd, bwd in axes[c]:
+                    if bwd and markers[bwd[0]] == m and stacks[bwd[0]] is None:
+                        continue
+                    run = 1
+                    for t in fwd:
+                        if markers[t] != m or stacks[t] is not None:
+                            break
+                        run += 1
+                    if run >= 2:
+                        r = min(run, line_len - 1)
+                        lines[m] += r * r
+            else:
+                o = collapsed[c]
+                if o:
+                    terr[o] += 1
+            continue
+        owner = st[0]
+        cap = caps[c]
+        ctrl[owner] += 1
+        capsum[owner] += cap
+        height = len(st)
+        # Capture threats: the first stack along a ray with a cap no higher than ours, with a
+        # free landing cell beyond it at a legal distance.
+        for ray in rays[c]:
+            for d, t in enumerate(ray, 1):
+                if collapsed[t]:
+                    break
+                tst = stacks[t]
+                if tst is not None:
+                    if tst[0] != owner and caps[t] <= cap and d < len(ray):
+                        land = ray[d]
+                        if (
+                            not collapsed[land]
+                            and stacks[land] is None
+                            and (d + 1 >= height or d + 2 <= len(ray))
+                        ):
+                            threat[owner] += caps[t]
+                    break
+    rpp = max(1, s.rings_per_player)
+    vt = max(1, s.victory_threshold)
+    tmin = max(1, s.territory_minimum)
+    norm_lines = float(max(1, (line_len - 1) ** 2))
+    out = [0.0] * (n + 1)
+    for q in range(1, n + 1):
+        xe = s.eliminated[q] / vt
+        xt = terr[q] / tmin
+        out[q] = (
+            W_ELIMINATED * xe
+            + W_ELIMINATED_CURVE * xe**3
+            + W_TERRITORY * xt
+            + W_TERRITORY_CURVE * xt**3
+            + W_MATERIAL * (s.hand[q] + s.on_board[q]) / rpp
+            + W_STACKS * ctrl[q] / rpp
+            + W_CAPS * capsum[q] / rpp
+            + W_MARKERS * mk[q] / rpp
+            + W_LINES * lines[q] / (norm_lines * 4.0)
+            + W_THREATS * threat[q] / rpp
+        )
+    return out
+
+
+def terminal_value(s: GameState, player: int) -> float:
+    """Value of a finished game for ``player``."""
+    return WIN_SCORE if s.winner == player else -WIN_SCORE
+
+
+def relative(scores: list[float], player: int) -> float:
+    """A player's score minus the best opponent's score."""
+    best_other = max(v for q, v in enumerate(scores) if q and q != player)
+    return scores[player] - best_other
+
+
+def evaluate(s: GameState, player: int) -> float:
+    """Evaluation of ``s`` from ``player``'s point of view (positive is good)."""
+    if s.game_status != "active":
+        return terminal_value(s, player)
+    return relative(player_scores(s), player)
+
+
+def win_probability(value: float) -> float:
+    """Map a relative score onto (0, 1) with a logistic curve."""
+    if value >= WIN_SCORE:
+        return 1.0
+    if value <= -WIN_SCORE:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-value / VALUE_SCALE))
+
+
+def value_vector(s: GameState) -> list[float]:
+    """Per-player values in [0, 1] (index 0 unused) for MCTS back-propagation."""
+    n = s.num_players
+    if s.game_status != "active":
+        return [0.0] + [1.0 if s.winner == q else 0.0 for q in range(1, n + 1)]
+    scores = player_scores(s)
+    return [0.0] + [win_probability(relative(scores, q)) for q in range(1, n + 1)]

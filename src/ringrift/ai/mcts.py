@@ -1,0 +1,186 @@
+"""Monte Carlo tree search guided by the heuristic.
+
+PUCT selection with priors from the static move ordering (softmax over move priorities), leaf
+values from the evaluation (optionally after a short epsilon-greedy playout), and max-n style
+back-propagation: each node keeps the value of the player who moved into it, so the search
+works unchanged for two to four players.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from ringrift.ai.base import AIDecision, Limits, SearchTimeout, move_priority
+from ringrift.ai.evaluation import value_vector
+from ringrift.rules import GameState, Move, apply_move, legal_moves
+
+FPU_VALUE = 0.45
+
+
+class _Node:
+    __slots__ = ("children", "mover", "moves", "priors", "state", "value_sum", "visits")
+
+    def __init__(self, state: GameState, mover: int) -> None:
+        self.state = state
+        self.mover = mover  # the player whose move led here
+        self.moves: list[Move] | None = None
+        self.priors: list[float] = []
+        self.children: list[_Node | None] = []
+        self.visits = 0
+        self.value_sum = 0.0
+
+
+class MCTSPlayer:
+    """Heuristic-guided MCTS under a time or iteration budget."""
+
+    def __init__(
+        self,
+        *,
+        c_puct: float = 1.5,
+        playout_depth: int = 0,
+        playout_epsilon: float = 0.1,
+        prior_temperature: float = 12.0,
+        max_iterations: int | None = None,
+        level: int = 0,
+    ) -> None:
+        if c_puct <= 0:
+            raise ValueError("c_puct must be positive")
+        if playout_depth < 0:
+            raise ValueError("playout_depth must be >= 0")
+        self.c_puct = c_puct
+        self.playout_depth = playout_depth
+        self.playout_epsilon = playout_epsilon
+        self.prior_temperature = prior_temperature
+        self.max_iterations = max_iterations
+        self.level = level
+        self.name = "mcts"
+
+    def decide(
+        self,
+        state: GameState,
+        *,
+        seed: int | None = None,
+        budget_s: float | None = None,
+        node_limit: int | None = None,
+    ) -> AIDecision:
+        if node_limit is None:
+            node_limit = self.max_iterations
+        elif self.max_iterations is not None:
+            node_limit = min(node_limit, self.max_iterations)
+        limits = Limits(budget_s, node_limit)
+        moves = legal_moves(state)
+        if not moves:
+            raise ValueError("the game is over: there is no move to choose")
+        if len(moves) == 1:
+            return AIDecision(moves[0], 0.0, limits.elapsed_ms(), self.level, 0)
+        rng = random.Random(seed)
+        root = _Node(state, 0)
+        self._expand(root, rng)
+        iterations = 0
+        while True:
+            try:
+                limits.tick()
+                self._iterate(root, rng, limits)
+            except SearchTimeout:
+                break
+            iterations += 1
+        best_i = self._best_child(root)
+        child = root.children[best_i]
+        value = 0.5 if child is None or child.visits == 0 else child.value_sum / child.visits
+        # Report the evaluation on the same scale as the other players (log-odds).
+        value = min(max(value, 1e-6), 1 - 1e-6)
+        evaluation = math.log(value / (1 - value))
+        assert root.moves is not None
+        return AIDecision(
+            root.moves[best_i], evaluation, limits.elapsed_ms(), self.level, iterations
+        )
+
+    # -- tree operations ----------------------------------------------------------------------
+
+    def _expand(self, node: _Node, rng: random.Random) -> None:
+        state = node.state
+        moves = legal_moves(state) if state.game_status == "active" else []
+        node.moves = moves
+        node.children = [None] * len(moves)
+        if not moves:
+            return
+        pri = [move_priority(state, m) + rng.random() * 1e-3 for m in moves]
+        top = max(pri)
+        w = [math.exp((p - top) / self.prior_temperature) for p in pri]
+        total = sum(w)
+        node.priors = [x / total for x in w]
+
+    def _select(self, node: _Node) -> int:
+        sqrt_n = math.sqrt(node.visits + 1)
+        c = self.c_puct
+        best_i, best_score = 0, -math.inf
+        for i, child in enumerate(node.children):
+            prior = node.priors[i]
+            if child is None or child.visits == 0:
+                # First-play urgency: an unvisited move counts as slightly below even.
+                q = FPU_VALUE
+                n = 0
+            else:
+                q = child.value_sum / child.visits
+                n = child.visits
+            score = q + c * prior * sqrt_n / (1 + n)
+            if score > best_score:
+                best_i, best_score = i, score
+        return best_i
+
+    def _iterate(self, root: _Node, rng: random.Random, limits: Limits) -> None:
+        path = [root]
+        node = root
+        while True:
+            if node.moves is None:
+                self._expand(node, rng)
+            if not node.moves:
+                values = value_vector(node.state)
+                break
+            i = self._select(node)
+            child = node.children[i]
+            if child is None:
+                mover = node.state.current_player
+                child = _Node(apply_move(node.state, node.moves[i]), mover)
+                node.children[i] = child
+                path.append(child)
+                values = self._leaf_value(child.state, rng, limits)
+                break
+            path.append(child)
+            node = child
+        for n in path:
+            n.visits += 1
+            if n.mover:
+                n.value_sum += values[n.mover]
+
+    def _leaf_value(self, state: GameState, rng: random.Random, limits: Limits) -> list[float]:
+        steps = 0
+        while steps < self.playout_depth and state.game_status == "active":
+            if limits.exhausted():
+                break
+            moves = legal_moves(state)
+            if len(moves) == 1:
+                move = moves[0]
+            elif rng.random() < self.playout_epsilon:
+                move = rng.choice(moves)
+            else:
+                top = max(move_priority(state, m) for m in moves)
+                move = rng.choice([m for m in moves if move_priority(state, m) == top])
+                steps += 1
+            state = apply_move(state, move)
+        return value_vector(state)
+
+    @staticmethod
+    def _best_child(root: _Node) -> int:
+        best_i, best_key = 0, (-1, -math.inf)
+        for i, child in enumerate(root.children):
+            if child is None:
+                continue
+            key = (child.visits, child.value_sum / max(1, child.visits))
+            if key > best_key:
+                best_i, best_key = i, key
+        if best_key[0] < 0:
+            # Nothing was searched: fall back to the highest prior.
+            best_i = max(range(len(root.priors)), key=lambda j: root.priors[j])
+        return best_i

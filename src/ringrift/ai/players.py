@@ -1,0 +1,92 @@
+"""The simple players: uniform random and the one-ply heuristic."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from ringrift.ai.base import AIDecision, Limits, SearchTimeout, ordered_moves
+from ringrift.ai.evaluation import evaluate
+from ringrift.rules import GameState, Move, apply_move, legal_moves
+
+
+def _forced(state: GameState, moves: list[Move], limits: Limits, level: int) -> AIDecision:
+    return AIDecision(moves[0], 0.0, limits.elapsed_ms(), level, 0)
+
+
+class RandomPlayer:
+    """Picks a legal move uniformly at random (seeded)."""
+
+    def __init__(self, *, level: int = 0) -> None:
+        self.level = level
+        self.name = "random"
+
+    def decide(
+        self,
+        state: GameState,
+        *,
+        seed: int | None = None,
+        budget_s: float | None = None,
+        node_limit: int | None = None,
+    ) -> AIDecision:
+        limits = Limits(budget_s, node_limit)
+        moves = legal_moves(state)
+        if not moves:
+            raise ValueError("the game is over: there is no move to choose")
+        move = random.Random(seed).choice(moves)
+        return AIDecision(move, 0.0, limits.elapsed_ms(), self.level, 1)
+
+
+class HeuristicPlayer:
+    """One-ply search: applies every legal move and keeps the best evaluation for the mover.
+
+    ``epsilon`` is the chance of playing a random move instead; ``temperature`` > 0 samples
+    among the evaluated moves with softmax weights instead of taking the maximum. Moves are
+    tried in static-priority order so that a budget cut still leaves the likeliest ones
+    evaluated."""
+
+    def __init__(self, *, epsilon: float = 0.0, temperature: float = 0.0, level: int = 0) -> None:
+        if not 0.0 <= epsilon <= 1.0:
+            raise ValueError("epsilon must be within [0, 1]")
+        if temperature < 0.0:
+            raise ValueError("temperature must be >= 0")
+        self.epsilon = epsilon
+        self.temperature = temperature
+        self.level = level
+        self.name = "heuristic"
+
+    def decide(
+        self,
+        state: GameState,
+        *,
+        seed: int | None = None,
+        budget_s: float | None = None,
+        node_limit: int | None = None,
+    ) -> AIDecision:
+        limits = Limits(budget_s, node_limit)
+        moves = legal_moves(state)
+        if not moves:
+            raise ValueError("the game is over: there is no move to choose")
+        if len(moves) == 1:
+            return _forced(state, moves, limits, self.level)
+        rng = random.Random(seed)
+        me = state.current_player
+        if self.epsilon and rng.random() < self.epsilon:
+            return AIDecision(rng.choice(moves), 0.0, limits.elapsed_ms(), self.level, 1)
+        scored: list[tuple[float, Move]] = []
+        try:
+            for move in ordered_moves(state, moves, rng):
+                limits.tick()
+                scored.append((evaluate(apply_move(state, move), me), move))
+        except SearchTimeout:
+            pass
+        if not scored:
+            move = ordered_moves(state, moves, rng)[0]
+            return AIDecision(move, 0.0, limits.elapsed_ms(), self.level, limits.nodes)
+        if self.temperature > 0.0 and len(scored) > 1:
+            top = max(v for v, _ in scored)
+            weights = [math.exp(max(-50.0, (v - top) / self.temperature)) for v, _ in scored]
+            value, move = rng.choices(scored, weights=weights, k=1)[0]
+        else:
+            value, move = max(scored, key=lambda vm: vm[0])
+        return AIDecision(move, value, limits.elapsed_ms(), self.level, limits.nodes)

@@ -1,0 +1,39 @@
+"""``ringrift ai``: run the AI service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+ai_app = typer.Typer(help="The AI move service.", no_args_is_help=True)
+
+
+@ai_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8001,
+    workers: Annotated[int, typer.Option("--workers", help="Concurrent searches (processes).")] = 2,
+    scale: Annotated[
+        float | None,
+        typer.Option("--budget-scale", help="Multiply every level's think time (default env/1)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve POST /ai/move, GET /health, /ready and /metrics."""
+    import uvicorn
+
+    from ringrift.aiservice.app import create_app
+
+    if not 1 <= port <= 65535:
+        raise typer.BadParameter("port must be 1-65535", param_hint="--port")
+    try:
+        app = create_app(workers=workers, budget_scale=scale)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+@ai_app.callback()
+def _group() -> None:
+    """The AI move service."""
