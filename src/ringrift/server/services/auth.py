@@ -179,7 +179,8 @@ async def refresh(ctx: AppContext, token: str) -> Session:
         ).first()
         if row is None:
             raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_INVALID)
-        stored, family, user = row.tuple()
+        stored, family, user = row
+        family_id = family.id
         now = utcnow()
         if stored.used_at is not None:
             await _revoke_family(session, family.id, "reuse")
@@ -197,7 +198,7 @@ async def refresh(ctx: AppContext, token: str) -> Session:
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             # Another request rotated this token a moment ago: that is a reuse as well.
             await session.rollback()
-            await _revoke_family(session, family.id, "reuse")
+            await _revoke_family(session, family_id, "reuse")
             await session.commit()
             raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_REUSED)
         new_refresh = await _new_refresh(ctx, session, user, family.id, now)
