@@ -222,26 +222,25 @@ def line_through(s: GameState, player: int, cell: int, markers: list[int]) -> tu
 # -- territory (R140-R145; the TS algorithm of RULES.md 1.13 / F-13) ----------------------------
 
 
-def _components(s: GameState, blocked: list[bool]) -> Iterator[list[int]]:
-    """Connected components (territory adjacency) of the cells that are not blocked, each
-    started from its first cell in scan order."""
-    nbrs = s.geo.territory_neighbours
-    seen = blocked.copy()
-    for start in range(len(seen)):
-        if seen[start]:
-            continue
-        seen[start] = True
-        comp = [start]
-        stack = [start]
-        while stack:
-            c = stack.pop()
-            for nb in nbrs[c]:
-                if not seen[nb]:
-                    seen[nb] = True
-                    comp.append(nb)
-                    stack.append(nb)
-        comp.sort()
-        yield comp
+def _grow(comp: int, passable: int, shifts: tuple[int, ...]) -> int:
+    """Flood-fill a bitboard component to its fixpoint within ``passable``."""
+    while True:
+        grown = comp
+        for k in shifts:
+            grown |= (comp << k) | (comp >> k)
+        grown &= passable
+        if grown == comp:
+            return comp
+        comp = grown
+
+
+def _cells_of(mask: int, bit_cell: dict[int, int]) -> tuple[int, ...]:
+    cells = []
+    while mask:
+        low = mask & -mask
+        cells.append(bit_cell[low.bit_length() - 1])
+        mask ^= low
+    return tuple(sorted(cells))
 
 
 def find_regions(s: GameState) -> list[tuple[int, ...]]:
@@ -251,40 +250,55 @@ def find_regions(s: GameState) -> list[tuple[int, ...]]:
     collapsed nor B-markers; a component is disconnected when fewer players control stacks in
     it than there are active colours (players with any ring on the board, buried included).
     Pass B: components of all non-collapsed cells that hold stacks of exactly one player, when
-    that is fewer than the active colours."""
+    that is fewer than the active colours. Components are bitboards (territory adjacency is a
+    set of shifts), equivalent to a cell-by-cell flood fill from each cell in scan order."""
     stacks = s.stacks
-    if all(st is None for st in stacks):
+    geo = s.geo
+    bits = geo.bits
+    n = s.num_players
+    control = [0] * (n + 1)
+    marker_masks = [0] * (n + 1)
+    collapsed_mask = 0
+    any_stack = False
+    markers, collapsed = s.markers, s.collapsed
+    for cell, st in enumerate(stacks):
+        if st is not None:
+            control[st[0]] |= 1 << bits[cell]
+            any_stack = True
+        elif markers[cell]:
+            marker_masks[markers[cell]] |= 1 << bits[cell]
+        elif collapsed[cell]:
+            collapsed_mask |= 1 << bits[cell]
+    if not any_stack:
         return []
-    active = sum(1 for p in range(1, s.num_players + 1) if s.on_board[p] > 0)
-    collapsed = s.collapsed
-    markers = s.markers
+    active = sum(1 for p in range(1, n + 1) if s.on_board[p] > 0)
+    shifts = geo.territory_shifts
+    open_cells = geo.valid_mask & ~collapsed_mask
     found: list[tuple[int, ...]] = []
-    seen_sets: set[frozenset[int]] = set()
+    seen: set[int] = set()
 
-    def colours(comp: list[int]) -> int:
-        owners = 0
-        for c in comp:
-            st = stacks[c]
-            if st is not None:
-                owners |= 1 << st[0]
-        return owners.bit_count()
+    def components(passable: int) -> list[tuple[int, int]]:
+        out = []
+        rest = passable
+        while rest:
+            comp = _grow(rest & -rest, passable, shifts)
+            rest &= ~comp
+            colours = sum(1 for p in range(1, n + 1) if comp & control[p])
+            out.append((comp, colours))
+        return out
 
-    def add(comp: list[int]) -> None:
-        key = frozenset(comp)
-        if key not in seen_sets:
-            seen_sets.add(key)
-            found.append(tuple(comp))
+    def add(comp: int) -> None:
+        if comp not in seen:
+            seen.add(comp)
+            found.append(_cells_of(comp, geo.bit_cell))
 
-    present = sorted({m for m in markers if m})
-    for colour in present:
-        blocked = [bool(collapsed[c]) or markers[c] == colour for c in range(len(markers))]
-        for comp in _components(s, blocked):
-            if colours(comp) < active:
-                add(comp)
-    blocked = [bool(c) for c in collapsed]
-    for comp in _components(s, blocked):
-        n = colours(comp)
-        if n == 1 and n < active:
+    for colour in range(1, n + 1):
+        if marker_masks[colour]:
+            for comp, colours in components(open_cells & ~marker_masks[colour]):
+                if colours < active:
+                    add(comp)
+    for comp, colours in components(open_cells):
+        if colours == 1 and colours < active:
             add(comp)
     return found
 

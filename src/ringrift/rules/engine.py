@@ -76,6 +76,29 @@ PHASE_MOVE_TYPES: dict[str, frozenset[str]] = {
 _SWAP_PHASES = (RING_PLACEMENT, MOVEMENT, CAPTURE, CHAIN_CAPTURE)
 
 
+# Moves are immutable values, so the most numerous ones (placements) are built once per board
+# and player and shared: table[player][cell][count] with count 0 meaning "onto a stack".
+_PLACEMENTS: dict[int, list[list[list[Move]]]] = {}
+
+
+def _placement_table(s: GameState) -> list[list[list[Move]]]:
+    geo = s.geo
+    table = _PLACEMENTS.get(id(geo))
+    if table is None:
+        table = [
+            [
+                [
+                    Move(PLACE_RING, p, c, placement_count=max(k, 1), placed_on_stack=k == 0)
+                    for k in range(4)
+                ]
+                for c in geo.coords
+            ]
+            for p in range(5)
+        ]
+        _PLACEMENTS[id(geo)] = table
+    return table
+
+
 def new_game(
     board_type: str,
     num_players: int,
@@ -125,7 +148,7 @@ def _generate(s: GameState) -> list[Move]:
 def _placement_moves(s: GameState) -> list[Move]:
     """R080-R082 and F-01/F-02: every live (cell, count); skip when some stack can move."""
     p = s.current_player
-    coords = s.geo.coords
+    table = _placement_table(s)[p]
     moves: list[Move] = []
     if _swap_available(s):
         moves.append(Move(SWAP_SIDES, p))
@@ -139,13 +162,14 @@ def _placement_moves(s: GameState) -> list[Move]:
             st = stacks[cell]
             if st is None:
                 if limit > 0:
+                    row = table[cell]
                     for k in B.live_counts(s, cell, p, limit):
-                        moves.append(Move(PLACE_RING, p, coords[cell], None, None, k, False))
+                        moves.append(row[k])
                         placements += 1
             else:
                 cap = caps[cell] + 1 if st[0] == p else 1
                 if B.can_reach(s, cell, len(st) + 1, cap):
-                    moves.append(Move(PLACE_RING, p, coords[cell], None, None, 1, True))
+                    moves.append(table[cell][0])
                     placements += 1
         if _may_skip_placement(s, p):
             moves.append(Move(SKIP_PLACEMENT, p))
@@ -925,20 +949,17 @@ def _check_victory(t: GameState) -> bool:
         if t.eliminated[p] >= t.victory_threshold:
             _finish(t, p, "ring_elimination")
             return True
-    owned = [0] + [t.collapsed.count(p) for p in players]
-    total = sum(owned)
+    collapsed = t.collapsed
+    total = len(collapsed) - collapsed.count(0)
     minimum = t.territory_minimum
-    for p in players:
-        if owned[p] >= minimum and owned[p] > total - owned[p]:
-            _finish(t, p, "territory_control")
-            return True
-    controllers = {st[0] for st in t.stacks if st is not None}
-    if len(controllers) == 1:
-        (q,) = controllers
-        if all(t.hand[o] + t.on_board[o] == 0 for o in players if o != q):
-            _finish(t, q, "last_player_standing")
-            return True
-    if not controllers:
+    if total >= minimum:
+        for p in players:
+            owned = collapsed.count(p)
+            if owned >= minimum and owned > total - owned:
+                _finish(t, p, "territory_control")
+                return True
+    stacks = t.stacks
+    if stacks.count(None) == len(stacks):
         holders = [p for p in players if t.hand[p] > 0]
         if not holders:
             _finish(t, _stalemate_winner(t, count_hand=False), "stalemate")
@@ -946,6 +967,15 @@ def _check_victory(t: GameState) -> bool:
         if not _bare_board_placement(t):
             _finish(t, _stalemate_winner(t, count_hand=True), "stalemate")
             return True
+        return False
+    # Early LPS needs every other player out of rings, so look only when someone is.
+    if any(t.hand[p] + t.on_board[p] == 0 for p in players):
+        controllers = {st[0] for st in stacks if st is not None}
+        if len(controllers) == 1:
+            (q,) = controllers
+            if all(t.hand[o] + t.on_board[o] == 0 for o in players if o != q):
+                _finish(t, q, "last_player_standing")
+                return True
     return False
 
 

@@ -76,6 +76,10 @@ class Geometry:
     territory_neighbours: tuple[tuple[int, ...], ...]
     territory_edge: tuple[bool, ...]
     border_neighbours: tuple[tuple[int, ...], ...]
+    bits: tuple[int, ...]
+    bit_cell: dict[int, int]
+    valid_mask: int
+    territory_shifts: tuple[int, ...]
 
     @property
     def num_cells(self) -> int:
@@ -173,6 +177,19 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
             border.append(
                 tuple(index[p] for p in (_add(c, d) for d in _SQUARE_MOVE_DIRS) if p in index)
             )
+    # Bitboard layout for flood fills: a grid padded by one column so that shifting a set of
+    # cells by a neighbour offset never wraps onto a real cell of another row.
+    if is_hex:
+        width = 2 * radius + 2
+        bits = tuple((c[1] + radius) * width + (c[0] + radius) for c in coords)
+        shifts = (1, width, width - 1)
+    else:
+        width = size + 1
+        bits = tuple(c[1] * width + c[0] for c in coords)
+        shifts = (1, width)
+    valid = 0
+    for b in bits:
+        valid |= 1 << b
     return Geometry(
         board_type=board_type,
         size=size,
@@ -188,6 +205,10 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         territory_neighbours=tuple(terr),
         territory_edge=tuple(terr_edge),
         border_neighbours=tuple(border),
+        bits=bits,
+        bit_cell={b: i for i, b in enumerate(bits)},
+        valid_mask=valid,
+        territory_shifts=shifts,
     )
 
 

@@ -152,8 +152,8 @@ class GameState:
     def copy(self) -> GameState:
         """A copy whose mutable lists are independent of this state's."""
         new = GameState.__new__(GameState)
-        for name in _SCALAR_SLOTS:
-            object.__setattr__(new, name, getattr(self, name))
+        new.geo = self.geo
+        new.num_players = self.num_players
         new.stacks = self.stacks.copy()
         new.caps = self.caps.copy()
         new.markers = self.markers.copy()
@@ -164,6 +164,32 @@ class GameState:
         new.territory = self.territory.copy()
         new.on_board = self.on_board.copy()
         new.out_at = self.out_at.copy()
+        new.current_player = self.current_player
+        new.current_phase = self.current_phase
+        new.game_status = self.game_status
+        new.winner = self.winner
+        new.victory_reason = self.victory_reason
+        new.must_move = self.must_move
+        new.chain_pos = self.chain_pos
+        new.pending_line_reward = self.pending_line_reward
+        new.pending_region = self.pending_region
+        new.turn_changed = self.turn_changed
+        new.turn_recovery = self.turn_recovery
+        new.lps_first = self.lps_first
+        new.lps_mask = self.lps_mask
+        new.lps_streak = self.lps_streak
+        new.lps_holder = self.lps_holder
+        new.lps_required = self.lps_required
+        new.rings_per_player = self.rings_per_player
+        new.victory_threshold = self.victory_threshold
+        new.territory_minimum = self.territory_minimum
+        new.territory_threshold = self.territory_threshold
+        new.line_len = self.line_len
+        new.swap_enabled = self.swap_enabled
+        new.rules_options = self.rules_options
+        new.history = self.history
+        new.game_id = self.game_id
+        new.turn_number = self.turn_number
         new._legal_cache = None
         return new
 
@@ -353,22 +379,6 @@ class GameState:
             f"<GameState {self.geo.board_type} {self.num_players}p move={self.move_count} "
             f"player={self.current_player} phase={self.current_phase} status={self.game_status}>"
         )
-
-
-_LIST_SLOTS = {
-    "stacks",
-    "caps",
-    "markers",
-    "collapsed",
-    "hand",
-    "eliminated",
-    "board_eliminated",
-    "territory",
-    "on_board",
-    "out_at",
-    "_legal_cache",
-}
-_SCALAR_SLOTS = tuple(s for s in GameState.__slots__ if s not in _LIST_SLOTS)
 
 
 def initial_state(
