@@ -715,9 +715,14 @@ def _dispatch(t: GameState, m: Move) -> None:
 
 
 def _after_move(t: GameState, m: Move) -> None:
-    """Victory is checked after every applied move (F-09); record who just ran out of rings."""
+    """Victory is checked after every applied move (F-09); record who just ran out of rings.
+
+    After a forced elimination the rotation (and its LPS win) comes first; a ring or
+    territory win found afterwards overrides it (F-21)."""
     if t.game_status != COMPLETED:
         _check_victory(t)
+    elif m.type == FORCED_ELIMINATION and t.victory_reason == "last_player_standing":
+        _check_ring_or_territory(t)
     moves_made = len(t.history)
     for p in range(1, t.num_players + 1):
         if not t.out_at[p] and t.hand[p] + t.on_board[p] == 0:
@@ -943,21 +948,9 @@ def _finish(t: GameState, winner: int, reason: str) -> None:
 
 def _check_victory(t: GameState) -> bool:
     """R170-R175 in order: ring elimination, territory, early LPS, bare-board stalemate."""
-    n = t.num_players
-    players = range(1, n + 1)
-    for p in players:
-        if t.eliminated[p] >= t.victory_threshold:
-            _finish(t, p, "ring_elimination")
-            return True
-    collapsed = t.collapsed
-    total = len(collapsed) - collapsed.count(0)
-    minimum = t.territory_minimum
-    if total >= minimum:
-        for p in players:
-            owned = collapsed.count(p)
-            if owned >= minimum and owned > total - owned:
-                _finish(t, p, "territory_control")
-                return True
+    if _check_ring_or_territory(t):
+        return True
+    players = range(1, t.num_players + 1)
     stacks = t.stacks
     if stacks.count(None) == len(stacks):
         holders = [p for p in players if t.hand[p] > 0]
@@ -975,6 +968,26 @@ def _check_victory(t: GameState) -> bool:
             (q,) = controllers
             if all(t.hand[o] + t.on_board[o] == 0 for o in players if o != q):
                 _finish(t, q, "last_player_standing")
+                return True
+    return False
+
+
+def _check_ring_or_territory(t: GameState) -> bool:
+    """R170 ring elimination (first seat at the threshold), then R171 territory (at least
+    the minimum and more than all opponents together, counted from collapsed cells)."""
+    players = range(1, t.num_players + 1)
+    for p in players:
+        if t.eliminated[p] >= t.victory_threshold:
+            _finish(t, p, "ring_elimination")
+            return True
+    collapsed = t.collapsed
+    total = len(collapsed) - collapsed.count(0)
+    minimum = t.territory_minimum
+    if total >= minimum:
+        for p in players:
+            owned = collapsed.count(p)
+            if owned >= minimum and owned > total - owned:
+                _finish(t, p, "territory_control")
                 return True
     return False
 
