@@ -145,7 +145,7 @@ def live_counts(s: GameState, cell: int, player: int, limit: int) -> list[int]:
 def has_any_placement(s: GameState, player: int) -> bool:
     """Whether the player has at least one legal ring placement (any cell, any count)."""
     limit = placement_limit(s, player)
-    if s.hand[player] <= 0:
+    if limit <= 0:
         return False
     stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
     for cell in range(s.geo.num_cells):
@@ -153,7 +153,7 @@ def has_any_placement(s: GameState, player: int) -> bool:
             continue
         st = stacks[cell]
         if st is None:
-            if limit > 0 and live_counts(s, cell, player, limit):
+            if live_counts(s, cell, player, limit):
                 return True
         else:
             cap = s.caps[cell] + 1 if st[0] == player else 1

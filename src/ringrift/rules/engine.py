@@ -166,7 +166,7 @@ def _placement_moves(s: GameState) -> list[Move]:
                     for k in B.live_counts(s, cell, p, limit):
                         moves.append(row[k])
                         placements += 1
-            else:
+            elif limit > 0:
                 cap = caps[cell] + 1 if st[0] == p else 1
                 if B.can_reach(s, cell, len(st) + 1, cap):
                     moves.append(table[cell][0])
