@@ -170,10 +170,11 @@ class PostgresCluster:
     def init(self) -> None:
         if self.initialized:
             return
+        initdb = self._bin("initdb")
         self._prepare_dirs()
         result = self._run(
             [
-                self._bin("initdb"),
+                initdb,
                 "-D",
                 str(self.data_dir),
                 "-U",
