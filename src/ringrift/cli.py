@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from ringrift.ops.up_cli import up
 from ringrift.rules.bench_cli import bench_app
 from ringrift.server.cli import register as register_server
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.command("up")(up)
 register_server(app)
 
 
