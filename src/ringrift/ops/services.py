@@ -134,19 +134,20 @@ class PostgresCluster:
                     "running as root but there is no 'postgres' system user to run the server; "
                     "install the Debian package 'postgresql' or run as a normal user"
                 ) from error
-            # The server (as postgres) must reach the run directory.
-            for parent in [self.run_dir, *self.run_dir.parents]:
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    if parent == self.run_dir or self._own_dir:
-                        os.chmod(parent, mode | 0o711)
+            # The server (as postgres) must reach the run directory: make our own directories
+            # on the way searchable (not readable) by others; refuse to touch anyone else's.
+            temp_root = Path(tempfile.gettempdir()).resolve()
+            for parent in [self.run_dir.resolve(), *self.run_dir.resolve().parents]:
+                info = parent.stat()
+                if not info.st_mode & 0o001:
+                    ours = info.st_uid == os.geteuid()
+                    if ours and (parent == self.run_dir.resolve() or temp_root in parent.parents):
+                        os.chmod(parent, info.st_mode | 0o011)
                     else:
                         raise ServiceError(
                             f"{parent} is not searchable by the postgres user; "
                             "choose a run directory under /tmp"
                         )
-                if parent == Path("/"):
-                    break
             os.chown(self.run_dir, pg.pw_uid, pg.pw_gid)
             if self.data_dir.exists():
                 for root, dirs, files in os.walk(self.data_dir):

@@ -27,7 +27,9 @@ from ringrift.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-LocalChooser = Callable[[GameState, int, int | None], Move]
+# ``ringrift.ai.choose_move(state, level, *, seed=None)``; it returns a Move or a decision
+# object carrying one in ``.move``.
+LocalChooser = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,10 @@ class AIClient:
             local_level = max(1, min(level, self.fallback_max_level))
             chooser = self._local
             try:
-                move = await asyncio.to_thread(chooser, state, local_level, seed)
+                decision = await asyncio.to_thread(chooser, state, local_level, seed=seed)
+                move = decision if isinstance(decision, Move) else decision.move
+                if not isinstance(move, Move):
+                    raise TypeError(f"local AI returned {type(move).__name__}, not a Move")
                 after = apply_move(state, move)
             except Exception as error:  # any failure of the local AI ends in the last resort
                 log.warning(
