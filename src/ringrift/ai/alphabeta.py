@@ -92,6 +92,9 @@ class _Search:
 
     def search(self, state: GameState, depth: int, alpha: float, beta: float) -> float:
         self.limits.tick()
+        if depth <= 0:
+            # Leaves are evaluated as they stand (move generation costs more than evaluation).
+            return evaluate(state, self.me)
         # Follow forced moves without spending depth.
         moves = legal_moves(state) if state.game_status == "active" else []
         chain = 0
@@ -102,8 +105,6 @@ class _Search:
         if not moves:
             # Prefer quick wins and slow losses.
             return evaluate(state, self.me) + (depth if state.winner == self.me else -depth)
-        if depth <= 0:
-            return evaluate(state, self.me)
         key = position_key(state)
         entry = self.tt.get(key)
         tt_move: Move | None = None

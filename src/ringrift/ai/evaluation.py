@@ -10,28 +10,36 @@ and more players (the strongest rival is the one that matters for winning).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ringrift.rules import GameState
 
 WIN_SCORE = 1000.0
 """Magnitude of a decided game; far above any static score."""
 
-# Feature weights (tuned by hand against the arena; see README).
-W_ELIMINATED = 12.0
-W_ELIMINATED_CURVE = 8.0
-W_TERRITORY = 9.0
-W_TERRITORY_CURVE = 6.0
-W_MATERIAL = 3.0
-W_STACKS = 3.0
-W_CAPS = 1.5
-W_MARKERS = 1.0
-W_LINES = 2.5
-W_THREATS = 1.2
+
+@dataclass(frozen=True)
+class Weights:
+    """Feature weights (set by arena experiments, see the README)."""
+
+    eliminated: float = 12.0
+    eliminated_curve: float = 8.0
+    territory: float = 9.0
+    territory_curve: float = 6.0
+    material: float = 3.0
+    stacks: float = 3.0
+    caps: float = 1.5
+    markers: float = 1.0
+    lines: float = 2.5
+    threats: float = 1.2
+
+
+DEFAULT_WEIGHTS = Weights()
 VALUE_SCALE = 2.5
 """Divisor that maps a relative score onto a win probability (see `win_probability`)."""
 
 
-def player_scores(s: GameState) -> list[float]:
+def player_scores(s: GameState, w: Weights = DEFAULT_WEIGHTS) -> list[float]:
     """Raw score per player (index 0 unused). Higher is better for that player."""
     n = s.num_players
     geo = s.geo
@@ -98,16 +106,16 @@ def player_scores(s: GameState) -> list[float]:
         xe = s.eliminated[q] / vt
         xt = terr[q] / tmin
         out[q] = (
-            W_ELIMINATED * xe
-            + W_ELIMINATED_CURVE * xe**3
-            + W_TERRITORY * xt
-            + W_TERRITORY_CURVE * xt**3
-            + W_MATERIAL * (s.hand[q] + s.on_board[q]) / rpp
-            + W_STACKS * ctrl[q] / rpp
-            + W_CAPS * capsum[q] / rpp
-            + W_MARKERS * mk[q] / rpp
-            + W_LINES * lines[q] / (norm_lines * 4.0)
-            + W_THREATS * threat[q] / rpp
+            w.eliminated * xe
+            + w.eliminated_curve * xe**3
+            + w.territory * xt
+            + w.territory_curve * xt**3
+            + w.material * (s.hand[q] + s.on_board[q]) / rpp
+            + w.stacks * ctrl[q] / rpp
+            + w.caps * capsum[q] / rpp
+            + w.markers * mk[q] / rpp
+            + w.lines * lines[q] / (norm_lines * 4.0)
+            + w.threats * threat[q] / rpp
         )
     return out
 
@@ -123,11 +131,11 @@ def relative(scores: list[float], player: int) -> float:
     return scores[player] - best_other
 
 
-def evaluate(s: GameState, player: int) -> float:
+def evaluate(s: GameState, player: int, w: Weights = DEFAULT_WEIGHTS) -> float:
     """Evaluation of ``s`` from ``player``'s point of view (positive is good)."""
     if s.game_status != "active":
         return terminal_value(s, player)
-    return relative(player_scores(s), player)
+    return relative(player_scores(s, w), player)
 
 
 def win_probability(value: float) -> float:
@@ -139,10 +147,10 @@ def win_probability(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-value / VALUE_SCALE))
 
 
-def value_vector(s: GameState) -> list[float]:
+def value_vector(s: GameState, w: Weights = DEFAULT_WEIGHTS) -> list[float]:
     """Per-player values in [0, 1] (index 0 unused) for MCTS back-propagation."""
     n = s.num_players
     if s.game_status != "active":
         return [0.0] + [1.0 if s.winner == q else 0.0 for q in range(1, n + 1)]
-    scores = player_scores(s)
+    scores = player_scores(s, w)
     return [0.0] + [win_probability(relative(scores, q)) for q in range(1, n + 1)]

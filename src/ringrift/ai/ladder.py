@@ -4,11 +4,14 @@
 |-------|---------------------------------|-------------|
 | 1     | random                          | 0.05 s      |
 | 2     | heuristic, epsilon 0.3, softmax | 0.1 s       |
-| 3     | heuristic, epsilon 0.05         | 0.2 s       |
+| 3     | heuristic, epsilon 0.05         | 0.25 s      |
 | 4     | alpha-beta, depth <= 2          | 0.5 s       |
-| 5     | alpha-beta, depth <= 3          | 1.0 s       |
-| 6     | alpha-beta, depth <= 5          | 1.5 s       |
-| 7-10  | MCTS                            | 2-5 s       |
+| 5     | alpha-beta, depth <= 3          | 0.8 s       |
+| 6     | alpha-beta, depth <= 4          | 1.2 s       |
+| 7     | MCTS, evaluation at leaves      | 1.8 s       |
+| 8     | MCTS, evaluation at leaves      | 2.6 s       |
+| 9     | MCTS, evaluation at leaves      | 3.6 s       |
+| 10    | MCTS, evaluation at leaves      | 5.0 s       |
 
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
 variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
@@ -55,7 +58,7 @@ LADDER: dict[int, LevelSpec] = {
             3,
             "heuristic",
             "one-ply heuristic, 5% random moves",
-            0.2,
+            0.25,
             lambda: HeuristicPlayer(epsilon=0.05, level=3),
         ),
         LevelSpec(
@@ -69,43 +72,43 @@ LADDER: dict[int, LevelSpec] = {
             5,
             "alphabeta",
             "alpha-beta, iterative deepening to depth 3",
-            1.0,
+            0.8,
             lambda: AlphaBetaPlayer(max_depth=3, level=5),
         ),
         LevelSpec(
             6,
             "alphabeta",
-            "alpha-beta, iterative deepening to depth 5",
-            1.5,
-            lambda: AlphaBetaPlayer(max_depth=5, level=6),
+            "alpha-beta, iterative deepening to depth 4",
+            1.2,
+            lambda: AlphaBetaPlayer(max_depth=4, level=6),
         ),
         LevelSpec(
             7,
             "mcts",
             "MCTS, evaluation at leaves",
-            2.0,
+            1.8,
             lambda: MCTSPlayer(c_puct=1.5, level=7),
         ),
         LevelSpec(
             8,
             "mcts",
             "MCTS, evaluation at leaves",
-            3.0,
+            2.6,
             lambda: MCTSPlayer(c_puct=1.5, level=8),
         ),
         LevelSpec(
             9,
             "mcts",
-            "MCTS, 2-move guided playouts",
-            4.0,
-            lambda: MCTSPlayer(c_puct=1.5, playout_depth=2, level=9),
+            "MCTS, evaluation at leaves",
+            3.6,
+            lambda: MCTSPlayer(c_puct=1.5, level=9),
         ),
         LevelSpec(
             10,
             "mcts",
-            "MCTS, 2-move guided playouts",
+            "MCTS, evaluation at leaves",
             5.0,
-            lambda: MCTSPlayer(c_puct=1.5, playout_depth=2, level=10),
+            lambda: MCTSPlayer(c_puct=1.5, level=10),
         ),
     )
 }

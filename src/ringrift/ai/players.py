@@ -6,7 +6,7 @@ import math
 import random
 
 from ringrift.ai.base import AIDecision, Limits, SearchTimeout, ordered_moves
-from ringrift.ai.evaluation import evaluate
+from ringrift.ai.evaluation import DEFAULT_WEIGHTS, Weights, evaluate
 from ringrift.rules import GameState, Move, apply_move, legal_moves
 
 
@@ -45,13 +45,21 @@ class HeuristicPlayer:
     tried in static-priority order so that a budget cut still leaves the likeliest ones
     evaluated."""
 
-    def __init__(self, *, epsilon: float = 0.0, temperature: float = 0.0, level: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        epsilon: float = 0.0,
+        temperature: float = 0.0,
+        level: int = 0,
+        weights: Weights = DEFAULT_WEIGHTS,
+    ) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError("epsilon must be within [0, 1]")
         if temperature < 0.0:
             raise ValueError("temperature must be >= 0")
         self.epsilon = epsilon
         self.temperature = temperature
+        self.weights = weights
         self.level = level
         self.name = "heuristic"
 
@@ -77,7 +85,7 @@ class HeuristicPlayer:
         try:
             for move in ordered_moves(state, moves, rng):
                 limits.tick()
-                scored.append((evaluate(apply_move(state, move), me), move))
+                scored.append((evaluate(apply_move(state, move), me, self.weights), move))
         except SearchTimeout:
             pass
         if not scored:

@@ -1,0 +1,123 @@
+"""Search internals: alpha-beta equals plain minimax, MCTS budgets, evaluation symmetry."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
+from ringrift.ai.alphabeta import MAX_FORCED_CHAIN
+from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
+from ringrift.rules import GameState, apply_move, legal_moves, new_game
+
+
+def position(board: str, players: int, plies: int, seed: int) -> GameState:
+    rng = random.Random(seed)
+    state = new_game(board, players)
+    for _ in range(plies):
+        nxt = apply_move(state, rng.choice(legal_moves(state)))
+        if nxt.game_status != "active":
+            break
+        state = nxt
+    while len(legal_moves(state)) == 1:
+        state = apply_move(state, legal_moves(state)[0])
+    return state
+
+
+def minimax(state: GameState, depth: int, me: int) -> float:
+    """Paranoid minimax without pruning, with the same conventions as the player: leaves are
+    evaluated as they stand and single forced moves are followed without spending depth."""
+    if depth <= 0:
+        return evaluate(state, me)
+    moves = legal_moves(state) if state.game_status == "active" else []
+    chain = 0
+    while len(moves) == 1 and chain < MAX_FORCED_CHAIN:
+        state = apply_move(state, moves[0])
+        moves = legal_moves(state) if state.game_status == "active" else []
+        chain += 1
+    if not moves:
+        return evaluate(state, me) + (depth if state.winner == me else -depth)
+    values = [minimax(apply_move(state, m), depth - 1, me) for m in moves]
+    return max(values) if state.current_player == me else min(values)
+
+
+@pytest.mark.parametrize(
+    ("board", "players", "plies", "seed"),
+    [("square8", 2, 60, 1), ("square8", 2, 80, 2), ("hex8", 3, 50, 3), ("square8", 2, 45, 4)],
+)
+def test_alpha_beta_value_equals_minimax(board: str, players: int, plies: int, seed: int) -> None:
+    state = position(board, players, plies, seed)
+    me = state.current_player
+    root = [minimax(apply_move(state, m), 1, me) for m in legal_moves(state)]
+    decision = AlphaBetaPlayer(max_depth=2).decide(state, seed=seed)
+    assert decision.evaluation == pytest.approx(max(root))
+    chosen = legal_moves(state).index(decision.move)
+    assert root[chosen] == pytest.approx(max(root))
+
+
+def test_heuristic_picks_the_best_one_ply_move() -> None:
+    state = position("square8", 2, 70, 5)
+    me = state.current_player
+    best = max(evaluate(apply_move(state, m), me) for m in legal_moves(state))
+    decision = HeuristicPlayer().decide(state, seed=1)
+    assert decision.evaluation == pytest.approx(best)
+    assert evaluate(apply_move(state, decision.move), me) == pytest.approx(best)
+
+
+def test_mcts_respects_its_iteration_limit() -> None:
+    state = position("square8", 2, 60, 6)
+    decision = MCTSPlayer().decide(state, seed=2, node_limit=120)
+    assert decision.nodes == 119  # the limit counts the tick that stops the search
+    assert decision.move in legal_moves(state)
+    capped = MCTSPlayer(max_iterations=30).decide(state, seed=2, node_limit=1000)
+    assert capped.nodes == 29
+
+
+def test_players_reject_finished_games() -> None:
+    rng = random.Random(4)
+    state = new_game("hex8", 2)
+    while state.game_status == "active":
+        state = apply_move(state, rng.choice(legal_moves(state)))
+    for player in (RandomPlayer(), HeuristicPlayer(), AlphaBetaPlayer(), MCTSPlayer()):
+        with pytest.raises(ValueError, match="over"):
+            player.decide(state, seed=1)
+
+
+def test_player_parameters_are_checked() -> None:
+    with pytest.raises(ValueError):
+        AlphaBetaPlayer(max_depth=0)
+    with pytest.raises(ValueError):
+        HeuristicPlayer(epsilon=1.5)
+    with pytest.raises(ValueError):
+        MCTSPlayer(c_puct=0)
+
+
+def test_evaluation_is_zero_sum_for_two_players() -> None:
+    for seed in range(4):
+        state = position("square8", 2, 30 + 20 * seed, seed)
+        assert evaluate(state, 1) == pytest.approx(-evaluate(state, 2))
+        values = value_vector(state)
+        assert values[1] + values[2] == pytest.approx(1.0)
+
+
+def test_evaluation_of_finished_games() -> None:
+    rng = random.Random(9)
+    state = new_game("square8", 3)
+    while state.game_status == "active":
+        state = apply_move(state, rng.choice(legal_moves(state)))
+    winner = state.winner
+    assert winner is not None
+    for p in (1, 2, 3):
+        assert evaluate(state, p) == (WIN_SCORE if p == winner else -WIN_SCORE)
+    assert value_vector(state)[winner] == 1.0
+    assert win_probability(0.0) == 0.5
+    assert win_probability(WIN_SCORE) == 1.0 and win_probability(-WIN_SCORE) == 0.0
+
+
+def test_more_eliminated_rings_score_higher() -> None:
+    state = position("square8", 2, 40, 7)
+    better = state.copy()
+    better.eliminated[1] += 3
+    assert evaluate(better, 1) > evaluate(state, 1)
+    assert evaluate(better, 2) < evaluate(state, 2)
