@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from ringrift.ops.backup_cli import backup_app
+from ringrift.ops.drill_cli import drill_app
+from ringrift.ops.stack_cli import stack_app
 from ringrift.ops.up_cli import up
 from ringrift.rules.bench_cli import bench_app
 from ringrift.server.cli import register as register_server
@@ -20,6 +23,9 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.command("up")(up)
+app.add_typer(stack_app, name="stack")
+app.add_typer(backup_app, name="backup")
+app.add_typer(drill_app, name="drill")
 register_server(app)
 
 

@@ -1,0 +1,115 @@
+"""``ringrift drill run|list``: operational drills against the local stack."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+drill_app = typer.Typer(
+    help="Operational drills (fault injection + recovery checks).", no_args_is_help=True
+)
+
+
+@drill_app.command("list")
+def list_(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the available drills."""
+    from ringrift.ops.drills import load_builtin
+
+    drills = {name: cls.objective for name, cls in load_builtin().items()}
+    if json_out:
+        typer.echo(json.dumps({"drills": drills}))
+        return
+    for name, objective in drills.items():
+        Console().print(f"[bold]{name}[/]: {objective}")
+
+
+@drill_app.command("run")
+def run(
+    names: Annotated[list[str], typer.Argument(help="Drill names, or all.")],
+    target: Annotated[str, typer.Option("--target", help="Only 'local' is implemented.")] = "local",
+    run_dir: Annotated[
+        Path, typer.Option("--run-dir", help="The local stack's run directory.")
+    ] = Path(".ringrift-stack"),
+    start_stack: Annotated[
+        bool,
+        typer.Option("--start-stack", help="Start a stack in --run-dir first, stop it after."),
+    ] = False,
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", help="Where the report and journal are written.")
+    ] = Path("drill-reports"),
+    recovery_timeout: Annotated[
+        float, typer.Option("--recovery-timeout", min=1.0, help="Recovery bound in seconds.")
+    ] = 30.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the journal as JSON.")] = False,
+) -> None:
+    """Run drills; exit code 1 when any drill fails."""
+    from ringrift.ops.drills.report import journal, write_reports
+    from ringrift.ops.drills.runner import DrillError, resolve, run_drills
+    from ringrift.ops.services import ServiceError
+    from ringrift.ops.stack import Stack, StackError
+
+    console = Console(stderr=True)
+
+    def fail(message: str) -> typer.Exit:
+        if json_out:
+            typer.echo(json.dumps({"status": "ERROR", "error": message}))
+        else:
+            console.print(f"[red]error:[/] {message}", highlight=False)
+        return typer.Exit(2)
+
+    if target != "local":
+        raise fail(f"target {target!r} is not supported yet; only 'local' (the stack) is")
+    try:
+        selected = resolve(names)
+    except DrillError as error:
+        raise fail(str(error)) from None
+    try:
+        if start_stack:
+            with console.status("starting the stack"):
+                stack = Stack.up(run_dir)
+        else:
+            stack = Stack.load(run_dir)
+            down = [row["name"] for row in stack.status() if not row["healthy"]]
+            if down:
+                raise StackError(f"stack services not healthy: {', '.join(down)}")
+    except (StackError, ServiceError) as error:
+        raise fail(str(error)) from None
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="ringrift-drills-") as work,
+            console.status("running drills") as spinner,
+        ):
+
+            def event(message: str) -> None:
+                spinner.update(message)
+                console.log(message, highlight=False)
+
+            results, meta = run_drills(
+                selected,
+                stack,
+                work_dir=Path(work),
+                recovery_timeout=recovery_timeout,
+                on_event=event,
+            )
+    finally:
+        if start_stack:
+            stack.down()
+    markdown, journal_path = write_reports(results, meta, report_dir)
+    document = journal(results, meta)
+    document["report"] = str(markdown)
+    document["journal"] = str(journal_path)
+    if json_out:
+        typer.echo(json.dumps(document))
+    else:
+        out = Console()
+        for result in results:
+            colour = "green" if result.passed else "red"
+            out.print(f"[{colour}]{result.status}[/] {result.name} ({result.seconds:.1f}s)")
+        out.print(f"report: {markdown}\njournal: {journal_path}")
+    if document["status"] != "PASS":
+        raise typer.Exit(1)
