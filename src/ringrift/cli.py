@@ -10,6 +10,7 @@ import typer
 
 from ringrift.ops.backup_cli import backup_app
 from ringrift.ops.drill_cli import drill_app
+from ringrift.ops.secrets_cli import secrets_app
 from ringrift.ops.stack_cli import stack_app
 from ringrift.ops.up_cli import up
 from ringrift.rules.bench_cli import bench_app
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.command("up")(up)
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(stack_app, name="stack")
 app.add_typer(backup_app, name="backup")
 app.add_typer(drill_app, name="drill")
