@@ -296,6 +296,19 @@ class Stack:
         tmp.write_text(json.dumps(self.to_json(), indent=2))
         os.replace(tmp, self.state_file)
 
+    def _refresh(self) -> None:
+        """Re-read pids and overrides from the state file: other processes (the CLI, another
+        :class:`Stack` object) may have restarted services since this object was made."""
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return
+        for entry in data.get("processes", []):
+            spec = self.processes.get(str(entry.get("name")))
+            if spec is not None:
+                fresh = ProcessSpec.from_json(entry)
+                spec.pid, spec.env_overrides = fresh.pid, fresh.env_overrides
+
     def _spec(self, name: str) -> ProcessSpec:
         if name not in self.processes:
             raise StackError(f"unknown service {name!r}; the stack has: {', '.join(self.services)}")
@@ -324,6 +337,7 @@ class Stack:
             except (OSError, ValueError):
                 return None
             return pid if pid_alive(pid, "postgres") else None
+        self._refresh()
         spec = self._spec(name)
         child = self._children.get(name)
         if child is not None and child.pid == spec.pid:
@@ -435,11 +449,13 @@ class Stack:
         if name == "postgres":
             self._start_postgres(timeout)
             return
+        self._refresh()
         spec = self._spec(name)
         if env is not None:
             if spec.kind != "app":
                 raise StackError("environment overrides apply to app instances only")
             spec.env_overrides = dict(env)
+            self.save()
         if self.is_running(name):
             return
         self._wait_healthy(name, self._launch(name), timeout)

@@ -6,6 +6,7 @@ itself, without a restart, within the recovery bound."""
 from __future__ import annotations
 
 import statistics
+import time
 
 from ringrift.ops.drills.base import Drill, DrillContext, Recorder, register
 from ringrift.rules import GameState, legal_moves
@@ -120,7 +121,9 @@ class DbOutage(Drill):
             )
         finally:
             with rec.step("Start PostgreSQL again"):
+                started = time.monotonic()
                 ctx.stack.start("postgres")
+                rec.timing("postgres_start_s", time.monotonic() - started)
 
         response, seconds = ctx.wait_ready(
             lambda r: r.status_code == 200 and r.json()["status"] in ("healthy", "degraded"),
@@ -154,6 +157,6 @@ class DbOutage(Drill):
             f"version {before} -> {game['version']}",
         )
         rec.finding(
-            f"DB-down API latency max {max(latencies) * 1000:.0f} ms; recovery after restart "
-            f"{seconds:.2f}s"
+            f"DB-down API latency max {max(latencies) * 1000:.0f} ms; PostgreSQL start "
+            f"{rec.result.timings['postgres_start_s']:.2f}s, app ready {seconds:.2f}s later"
         )
