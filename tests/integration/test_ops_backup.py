@@ -27,6 +27,7 @@ from ringrift.ops.backup import (
 )
 from ringrift.ops.seed import seed_database
 from ringrift.ops.services import PostgresCluster, find_postgres_bindir
+from ringrift.rules import GameState, Move, apply_move, new_game
 
 pytestmark = pytest.mark.integration
 
@@ -236,6 +237,21 @@ def test_sqlite_backup_verify_restore(sqlite_template: Path, tmp_path: Path) -> 
     shutil.copyfile(sqlite_template, source)
     url = f"sqlite+aiosqlite:///{source}"
     seed_database(url, games=25, seed=5)
+    # Seeded games are real engine playouts: replaying the stored moves reproduces the state.
+    with sqlite3.connect(source) as conn:
+        game_id, state_json, version = conn.execute(
+            "SELECT id, state, version FROM games LIMIT 1"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT move, state_hash FROM moves WHERE game_id = ? ORDER BY move_number", (game_id,)
+        ).fetchall()
+    assert 10 <= len(rows) == version <= 40
+    state = new_game("square8", 2)
+    for move_json, state_hash in rows:
+        state = apply_move(state, Move.from_json(json.loads(move_json)))
+        assert state.state_hash() == state_hash
+    assert state.state_hash() == GameState.from_json(json.loads(state_json)).state_hash()
+
     backups = tmp_path / "backups"
     code, out = _cli(
         "backup", "create", "--database-url", url, "--backup-dir", str(backups), "--json"

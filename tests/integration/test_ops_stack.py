@@ -104,3 +104,16 @@ def test_stack_lifecycle(tmp_path: Path) -> None:
     assert not any(row["running"] for row in Stack.load(run_dir).status())
     for name in ("redis", "ai", "app1", "app2"):
         assert not port_open("127.0.0.1", stack.processes[name].port)
+
+    # `up` again on the stopped stack: same URLs, same data, same keyring (old token valid).
+    again = Stack.up(run_dir, apps=2)
+    try:
+        assert [again.url(n) for n in again.services] == [stack.url(n) for n in stack.services]
+        me = httpx.get(
+            f"{again.url('app2')}/api/users/me",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert me.status_code == 200 and me.json()["data"]["user"]["username"] == "stacky"
+    finally:
+        again.down()

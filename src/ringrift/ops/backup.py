@@ -190,6 +190,17 @@ def redact(url: str) -> str:
     return url
 
 
+def strip_password(url: str) -> str:
+    """The URL without its password (libpq then uses PGPASSWORD or ~/.pgpass)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    netloc = f"{user}@{netloc}" if user else netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def sqlite_path(url: str) -> Path:
     match = re.match(r"^sqlite(\+\w+)?:///(.+)$", url)
     if not match:
@@ -309,7 +320,7 @@ async def _pg_create(url: str, work: Path, progress: Progress) -> dict[str, Any]
     return {
         "engine": "postgresql",
         "database": database_name(url),
-        "source": redact(libpq_dsn(url)),
+        "source": strip_password(libpq_dsn(url)),
         "serverVersion": str(server_version),
         "toolVersion": _tool_version(pg_dump),
         "migrationRevision": revision,

@@ -167,8 +167,11 @@ class Stack:
         if len(app_ports) > apps:
             raise StackError(f"{len(app_ports)} app ports given for {apps} app instance(s)")
         run_dir = Path(run_dir).resolve()
+        previous: dict[str, int] = {}
         if (run_dir / STATE_FILE).exists():
             existing = cls.load(run_dir)
+            previous = {name: spec.port for name, spec in existing.processes.items()}
+            previous["postgres"] = existing.postgres.port
             running = [s["name"] for s in existing.status() if s["running"]]
             if running:
                 raise StackError(
@@ -186,9 +189,15 @@ class Stack:
                 raise StackError(f"port {port} is already in use on {HOST}")
         taken = set(given)
 
-        def pick(port: int | None) -> int:
+        def pick(port: int | None, name: str) -> int:
+            """The given port, else the port this service had before (restart at the same
+            URLs) when it is still free, else a fresh free port."""
             if port:
                 return port
+            before = previous.get(name)
+            if before and before not in taken and not port_open(HOST, before):
+                taken.add(before)
+                return before
             while True:
                 candidate = free_port()
                 if candidate not in taken:
@@ -196,13 +205,14 @@ class Stack:
                     return candidate
 
         processes = [
-            ProcessSpec("redis", "redis", pick(redis_port)),
-            ProcessSpec("ai", "ai", pick(ai_port)),
+            ProcessSpec("redis", "redis", pick(redis_port, "redis")),
+            ProcessSpec("ai", "ai", pick(ai_port, "ai")),
         ]
         for index in range(apps):
             port = app_ports[index] if index < len(app_ports) else None
-            processes.append(ProcessSpec(f"app{index + 1}", "app", pick(port)))
-        stack = cls(run_dir, pg_port=pick(pg_port), processes=processes)
+            name = f"app{index + 1}"
+            processes.append(ProcessSpec(name, "app", pick(port, name)))
+        stack = cls(run_dir, pg_port=pick(pg_port, "postgres"), processes=processes)
         keyring = stack.keyring_file
         if not keyring.exists():
             write_keyring(keyring)
