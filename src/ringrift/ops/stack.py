@@ -39,6 +39,7 @@ from ringrift.ops.services import (
     PostgresCluster,
     RedisServer,
     ServiceError,
+    find_postgres_bindir,
     free_port,
     port_open,
 )
@@ -178,6 +179,10 @@ class Stack:
                     f"a stack is already running in {run_dir} ({', '.join(running)}); "
                     "use `ringrift stack status` or `ringrift stack down` first"
                 )
+        # Fail before starting anything when a server binary is missing (the error names
+        # the Debian package to install).
+        find_postgres_bindir()
+        RedisServer.binary()
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "logs").mkdir(exist_ok=True)
         ports = [pg_port, redis_port, ai_port, *app_ports]
