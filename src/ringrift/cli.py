@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from ringrift.ai.cli import arena_app
+from ringrift.aiservice.cli import ai_app
 from ringrift.ops.backup_cli import backup_app
 from ringrift.ops.drill_cli import drill_app
 from ringrift.ops.secrets_cli import secrets_app
@@ -29,6 +31,8 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(backup_app, name="backup")
 app.add_typer(drill_app, name="drill")
 register_server(app)
+app.add_typer(arena_app, name="arena")
+app.add_typer(ai_app, name="ai")
 
 
 if __name__ == "__main__":  # pragma: no cover
