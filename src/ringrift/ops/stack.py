@@ -354,9 +354,8 @@ class Stack:
             return pid if pid_alive(pid, "postgres") else None
         self._refresh()
         spec = self._spec(name)
-        child = self._children.get(name)
-        if child is not None and child.pid == spec.pid:
-            child.poll()  # reap it if it died, so it does not linger as a zombie
+        for child in self._children.values():
+            child.poll()  # reap our dead children, so none lingers as a zombie
         return spec.pid if pid_alive(spec.pid, _MARKERS[spec.kind]) else None
 
     def is_running(self, name: str) -> bool:
