@@ -35,6 +35,13 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 1024,
         "ai_move_timeout_seconds": 2.0,
+        # These tests drive many requests from one address; rate limits have their own tests
+        # (test_realtime_redis.py) and are off here unless a test sets them.
+        "rate_limit_login": 0,
+        "rate_limit_register": 0,
+        "rate_limit_game_create": 0,
+        "rate_limit_moves": 0,
+        "rate_limit_ws_messages": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -7,7 +7,13 @@
 3. If that is unavailable or fails too, play the first legal move.
 
 Every move this returns is legal in the given state. Each fallback is counted in the metrics with
-its reason. (A circuit breaker in front of step 1 belongs here as well.)
+its reason.
+
+Step 1 sits behind a concurrency cap (at most ``max_concurrent`` requests in flight; a seat that
+cannot get a slot within the timeout falls back with reason ``busy``) and a circuit breaker:
+``failure_threshold`` consecutive failures (error, timeout, unusable or illegal answer) open it;
+while open the service is not called (reason ``breaker_open``); after ``cooldown_seconds`` it
+half-opens and lets one trial request through; a success closes it, a failure opens it again.
 """
 
 from __future__ import annotations
@@ -30,6 +36,80 @@ log = logging.getLogger(__name__)
 # ``ringrift.ai.choose_move(state, level, *, seed=None)``; it returns a Move or a decision
 # object carrying one in ``.move``.
 LocalChooser = Callable[..., Any]
+
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+class CircuitBreaker:
+    """Consecutive-failure circuit breaker with a cool-down and a single half-open trial."""
+
+    def __init__(
+        self,
+        failure_threshold: int = 3,
+        cooldown_seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failure_threshold = failure_threshold
+        self.cooldown = cooldown_seconds
+        self.clock = clock
+        self.failures = 0
+        self._state = CLOSED
+        self._opened_at = 0.0
+        self._trial_in_flight = False
+        self.last_error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """The state as seen now (an open breaker past its cool-down reads ``half_open``)."""
+        if self._state == OPEN and self.clock() - self._opened_at >= self.cooldown:
+            return HALF_OPEN
+        return self._state
+
+    def allow(self) -> bool:
+        """May a request go to the service now? (Claims the half-open trial when it does.)"""
+        state = self.state
+        if state == CLOSED:
+            return True
+        if state == OPEN:
+            return False
+        if self._trial_in_flight:
+            return False
+        self._state = HALF_OPEN
+        self._trial_in_flight = True
+        return True
+
+    def record_success(self) -> None:
+        if self._state != CLOSED:
+            log.info("AI service circuit breaker closed")
+        self._state = CLOSED
+        self.failures = 0
+        self._trial_in_flight = False
+        self.last_error = None
+
+    def record_failure(self, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        trial = self._trial_in_flight
+        self._trial_in_flight = False
+        if trial or self._state == HALF_OPEN or self.failures >= self.failure_threshold:
+            if self._state != OPEN or trial:
+                log.warning(
+                    "AI service circuit breaker opened",
+                    extra={"failures": self.failures, "detail": error},
+                )
+            self._state = OPEN
+            self._opened_at = self.clock()
+
+    def release_trial(self) -> None:
+        """A claimed trial did not reach the service (for instance no free slot)."""
+        self._trial_in_flight = False
+
+    def snapshot(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"state": self.state, "consecutiveFailures": self.failures}
+        if self.last_error:
+            data["lastError"] = self.last_error
+        return data
 
 
 @dataclass(frozen=True)
@@ -60,8 +140,12 @@ class AIClient:
         metrics: Metrics,
         http: httpx.AsyncClient,
         local_chooser: LocalChooser | bool | None = True,
+        max_concurrent: int = 8,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.breaker = breaker or CircuitBreaker()
+        self._slots = asyncio.Semaphore(max_concurrent)
         self.timeout = timeout_seconds
         self.fallback_max_level = fallback_max_level
         self.metrics = metrics
@@ -82,29 +166,55 @@ class AIClient:
         reason: str
         if not self.enabled:
             reason = "not_configured"
+        elif not self.breaker.allow():
+            reason = "breaker_open"
         else:
             try:
-                move = await self._ask_service(state, seat, level, seed)
-            except _ServiceProblem as problem:
-                reason = problem.reason
-                log.warning(
-                    "AI service move failed; falling back",
-                    extra={"reason": reason, "detail": problem.detail},
-                )
+                await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            except TimeoutError:
+                self.breaker.release_trial()
+                reason = "busy"
             else:
                 try:
-                    after = apply_move(state, move)
-                except IllegalMove as error:
-                    reason = "illegal_move"
-                    log.warning(
-                        "AI service returned an illegal move; falling back",
-                        extra={"detail": error.reason},
-                    )
-                else:
-                    self.metrics.ai_moves.labels(source="service").inc()
-                    return AIMove(move, after, "service", _ms(started))
+                    result = await self._from_service(state, seat, level, seed, started)
+                finally:
+                    self._slots.release()
+                if isinstance(result, AIMove):
+                    self.breaker.record_success()
+                    self._sync_gauge()
+                    return result
+                reason = result
+                self._sync_gauge()
         self.metrics.ai_fallbacks.labels(reason=reason).inc()
         return await self._fallback(state, level, seed, started, reason)
+
+    async def _from_service(
+        self, state: GameState, seat: int, level: int, seed: int | None, started: float
+    ) -> AIMove | str:
+        """The service's move applied, or the fallback reason (the breaker is told)."""
+        try:
+            move = await self._ask_service(state, seat, level, seed)
+        except _ServiceProblem as problem:
+            log.warning(
+                "AI service move failed; falling back",
+                extra={"reason": problem.reason, "detail": problem.detail},
+            )
+            self.breaker.record_failure(f"{problem.reason}: {problem.detail}"[:300])
+            return problem.reason
+        try:
+            after = apply_move(state, move)
+        except IllegalMove as error:
+            log.warning(
+                "AI service returned an illegal move; falling back",
+                extra={"detail": error.reason},
+            )
+            self.breaker.record_failure(f"illegal_move: {error.reason}"[:300])
+            return "illegal_move"
+        self.metrics.ai_moves.labels(source="service").inc()
+        return AIMove(move, after, "service", _ms(started))
+
+    def _sync_gauge(self) -> None:
+        self.metrics.ai_breaker_state.set(0 if self.breaker.state == CLOSED else 1)
 
     async def _ask_service(self, state: GameState, seat: int, level: int, seed: int | None) -> Move:
         body: dict[str, Any] = {

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringrift import __version__
+from ringrift.server import realtime
 from ringrift.server.api import auth, games, root, users
 from ringrift.server.config import Settings
 from ringrift.server.context import AppContext
@@ -233,15 +234,31 @@ async def _watch_keyring(ctx: AppContext) -> None:
             )
 
 
+def _reload_keyring(ctx: AppContext) -> None:
+    """``ringrift:keyring`` message: re-read the keys now (used by secrets rotation)."""
+    try:
+        ctx.keyring.reload()
+    except Exception as error:
+        log.error("keyring reload failed; keeping the previous keys", extra={"detail": str(error)})
+
+
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
     """Build the app. Resources are created here (no network I/O); migrations (SQLite by
     default) and the keyring watcher run in the lifespan."""
     if ctx is None:
         ctx = AppContext.build(settings or Settings())
 
+    hub = realtime.Hub(ctx)
+    ctx.hub = hub
+    ctx.bus.on_event(hub.dispatch)
+    ctx.bus.on_resubscribe(hub.resync_all)
+    ctx.bus.on_keyring_reload(lambda: _reload_keyring(ctx))
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _startup(ctx)
+        ctx.redis.start()
+        ctx.bus.start()
         watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
         log.info(
             "ringrift app started",
@@ -250,6 +267,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         try:
             yield
         finally:
+            await hub.close_all()
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -263,7 +281,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (root, auth, users, games):
+    for module in (root, auth, users, games, realtime):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, ctx=ctx)

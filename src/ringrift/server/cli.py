@@ -48,7 +48,9 @@ def serve(
     except ValueError as error:
         typer.secho(f"invalid configuration: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from error
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+    from ringrift.server.runner import run
+
+    run(app, host, port, log_config=None, proxy_headers=True)
 
 
 def _factory() -> object:

@@ -68,6 +68,34 @@ class Settings(BaseSettings):
     # Upper bound of AI moves played in a row inside one request (guards against AI-only loops).
     ai_max_consecutive_moves: int = Field(default=500, ge=1)
 
+    # AI service client: concurrency cap and circuit breaker.
+    ai_max_concurrent_requests: int = Field(default=8, ge=1)
+    ai_breaker_failure_threshold: int = Field(default=3, ge=1)
+    ai_breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+
+    # Redis client: per-call timeout and reconnect backoff bounds (seconds).
+    redis_timeout_seconds: float = Field(default=0.3, gt=0, le=5)
+    redis_backoff_min_seconds: float = Field(default=0.1, gt=0)
+    redis_backoff_max_seconds: float = Field(default=1.0, gt=0)
+    redis_monitor_interval_seconds: float = Field(default=0.5, gt=0)
+
+    # Rate limits: requests per window (fixed windows on Redis, per-instance memory while Redis
+    # is down). 0 disables a limit.
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_login: int = Field(default=30, ge=0)  # per client address and email
+    rate_limit_register: int = Field(default=60, ge=0)  # per client address
+    rate_limit_game_create: int = Field(default=60, ge=0)  # per user
+    rate_limit_moves: int = Field(default=600, ge=0)  # per user (REST and WebSocket)
+    rate_limit_ws_messages: int = Field(default=1200, ge=0)  # per user, all frame types
+
+    # WebSocket.
+    ws_resync_threshold: int = Field(default=100, ge=0)  # larger gaps get a full state
+    ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=256)
+    ws_queue_limit: int = Field(default=1000, ge=10)  # queued outbound items before resync
+    # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
+    ws_ai_in_background: bool = True
+
     log_level: str = "INFO"
 
     @field_validator("redis_url", "ai_service_url", "jwt_keyring_file")

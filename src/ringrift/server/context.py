@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-from ringrift.server.aiclient import AIClient
+from ringrift.server.aiclient import AIClient, CircuitBreaker
+from ringrift.server.bus import EventBus
 from ringrift.server.config import Settings
 from ringrift.server.db.session import Database
 from ringrift.server.metrics import Metrics
+from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
 from ringrift.server.security.keyring import Keyring
 from ringrift.server.security.passwords import Passwords
@@ -28,7 +33,14 @@ class AppContext:
     redis: ResilientRedis
     http: httpx.AsyncClient
     ai: AIClient
+    bus: EventBus
+    limiter: RateLimiter
     started_monotonic: float = field(default_factory=time.monotonic)
+    # The WebSocket hub (``realtime.Hub``), attached by ``create_app``.
+    hub: Any = None
+    # Background AI turns of this instance: game id -> task, and games to run once more.
+    ai_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    ai_rerun: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -44,6 +56,13 @@ class AppContext:
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.ai_move_timeout_seconds, connect=1.0),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+        )
+        redis = ResilientRedis(
+            settings.redis_url,
+            settings.redis_timeout_seconds,
+            backoff_min=settings.redis_backoff_min_seconds,
+            backoff_max=settings.redis_backoff_max_seconds,
+            monitor_interval=settings.redis_monitor_interval_seconds,
         )
         return cls(
             settings=settings,
@@ -61,7 +80,7 @@ class AppContext:
                 settings.argon2_parallelism,
             ),
             metrics=metrics,
-            redis=ResilientRedis(settings.redis_url, settings.ready_redis_timeout_seconds),
+            redis=redis,
             http=http,
             ai=AIClient(
                 settings.ai_service_url,
@@ -69,13 +88,31 @@ class AppContext:
                 fallback_max_level=settings.ai_fallback_max_level,
                 metrics=metrics,
                 http=http,
+                max_concurrent=settings.ai_max_concurrent_requests,
+                breaker=CircuitBreaker(
+                    settings.ai_breaker_failure_threshold, settings.ai_breaker_cooldown_seconds
+                ),
             ),
+            bus=EventBus(
+                redis,
+                metrics,
+                backoff_min=settings.redis_backoff_min_seconds,
+                backoff_max=settings.redis_backoff_max_seconds,
+            ),
+            limiter=RateLimiter(redis, settings.rate_limit_window_seconds, metrics),
         )
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic
 
     async def close(self) -> None:
+        tasks = list(self.ai_tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
         await self.redis.close()
         await self.http.aclose()
         await self.db.dispose()

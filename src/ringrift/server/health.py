@@ -74,7 +74,13 @@ async def check_ai_service(ctx: AppContext) -> dict[str, Any]:
 
     # The outer bound is a little longer than httpx's own timeout so its message wins.
     ok, latency, error = await _timed(probe, timeout + 0.25)
-    return _entry(HEALTHY if ok else DEGRADED, latency, error)
+    breaker = ctx.ai.breaker.snapshot()
+    if ok and breaker["state"] == "open":
+        # Reachable again, but moves still go to the local AI until the breaker half-opens.
+        ok, error = False, "circuit breaker open: AI seats are played by the in-process AI"
+    entry = _entry(HEALTHY if ok else DEGRADED, latency, error)
+    entry["breaker"] = breaker
+    return entry
 
 
 async def readiness(ctx: AppContext) -> tuple[int, dict[str, Any]]:

@@ -58,5 +58,57 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.ratelimit_rejected = Counter(
+            "ringrift_ratelimit_rejected_total",
+            "Requests refused with RATE_LIMIT_EXCEEDED, by bucket",
+            ["bucket"],
+            registry=self.registry,
+        )
+        self.ratelimit_local = Counter(
+            "ringrift_ratelimit_local_total",
+            "Rate-limit hits counted in process memory because Redis was unavailable",
+            ["bucket"],
+            registry=self.registry,
+        )
+        self.ai_breaker_state = Gauge(
+            "ringrift_ai_breaker_open",
+            "1 while the AI service circuit breaker is open (or half-open), else 0",
+            registry=self.registry,
+        )
+        self.ws_connections = Gauge(
+            "ringrift_ws_connections",
+            "Open WebSocket connections on this instance",
+            registry=self.registry,
+        )
+        self.ws_frames = Counter(
+            "ringrift_ws_frames_total",
+            "WebSocket frames by direction and type",
+            ["direction", "type"],
+            registry=self.registry,
+        )
+        self.ws_errors = Counter(
+            "ringrift_ws_errors_total",
+            "WebSocket error frames sent, by code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.bus_published = Counter(
+            "ringrift_bus_published_total",
+            "Game events published on Redis, by outcome (ok, retried, dropped)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.bus_received = Counter(
+            "ringrift_bus_received_total",
+            "Messages received from Redis pub/sub, by channel kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.bus_resubscribes = Counter(
+            "ringrift_bus_resubscribes_total",
+            "Times the pub/sub subscriber (re)connected and resynchronised local sockets",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

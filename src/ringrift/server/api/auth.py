@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from ringrift.server.api.deps import Ctx, CurrentUser
+from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import ok, user_json
 from ringrift.server.api.schemas import LoginRequest, RefreshRequest, RegisterRequest
 from ringrift.server.services import auth as service
@@ -25,15 +25,18 @@ def _session_json(session: service.Session) -> dict[str, Any]:
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: RegisterRequest, ctx: Ctx) -> dict[str, Any]:
+async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Create an account and log it in."""
+    await ctx.limiter.enforce("register", client_address(request), ctx.settings.rate_limit_register)
     session = await service.register(ctx, body.email, body.username, body.password)
     return ok(_session_json(session))
 
 
 @router.post("/login")
-async def login(body: LoginRequest, ctx: Ctx) -> dict[str, Any]:
+async def login(body: LoginRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Exchange email and password for an access token and a refresh token."""
+    key = f"{client_address(request)}:{service.normalize_email(body.email)}"
+    await ctx.limiter.enforce("login", key, ctx.settings.rate_limit_login)
     session = await service.login(ctx, body.email, body.password)
     return ok(_session_json(session))
 

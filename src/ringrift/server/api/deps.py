@@ -23,6 +23,11 @@ def get_ctx(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
     if credentials is not None:
         return credentials.credentials

@@ -31,6 +31,7 @@ def _page(items: list[service.Loaded], total: int, limit: int, offset: int) -> d
 async def create_game(body: CreateGameRequest, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     """Create a game; the creator takes seat 1 and AI opponents the next seats. A game whose
     seats are all filled starts at once. Games with AI seats are never rated."""
+    await ctx.limiter.enforce("games", user.id, ctx.settings.rate_limit_game_create)
     spec = service.NewGame(
         board_type=body.board_type,
         max_players=body.max_players,
@@ -94,6 +95,7 @@ async def submit_move(
 ) -> dict[str, Any]:
     """Play a wire-format move against the expected game version. Due AI turns are played
     right after it; each move is committed (and versioned) on its own."""
+    await ctx.limiter.enforce("moves", user.id, ctx.settings.rate_limit_moves)
     loaded = await service.submit_move(ctx, user, game_id, body.move, body.version)
     return ok({"game": service.game_json(loaded)})
 

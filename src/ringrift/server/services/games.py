@@ -13,6 +13,7 @@ its creator leaves, the game is cancelled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,6 +121,28 @@ def game_json(loaded: Loaded, *, include_state: bool = True) -> dict[str, Any]:
 
 def _seat_key(seat: GameSeat) -> int:
     return seat.seat
+
+
+def _publish_status(ctx: AppContext, game: Game) -> None:
+    """Tell sockets (here and, through Redis, everywhere) that a game's status changed."""
+    ctx.bus.publish(
+        {
+            "kind": "status",
+            "gameId": game.id,
+            "v": game.version,
+            "status": game.status,
+            "winner": game.winner_seat,
+            "endReason": game.end_reason,
+            "state": game.state,
+        }
+    )
+
+
+async def publish_current(ctx: AppContext, game_id: str) -> None:
+    async with ctx.db.session() as session:
+        game = await session.get(Game, game_id)
+    if game is not None:
+        _publish_status(ctx, game)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -342,12 +365,14 @@ async def _activate_if_full(ctx: AppContext, game_id: str) -> None:
         if game is None or game.status != WAITING or int(count or 0) < game.max_players:
             return
         now = utcnow()
-        await session.execute(
+        result = await session.execute(
             update(Game)
             .where(Game.id == game_id, Game.status == WAITING)
             .values(status=ACTIVE, started_at=now, updated_at=now)
         )
         await session.commit()
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        await publish_current(ctx, game_id)
 
 
 async def leave_game(ctx: AppContext, user: User, game_id: str) -> Loaded:
@@ -404,6 +429,7 @@ async def leave_game(ctx: AppContext, user: User, game_id: str) -> Loaded:
             await _finalize(session, game, loaded.seats, ranks)
             await session.commit()
             ctx.metrics.games_completed.labels(reason="resignation").inc()
+    await publish_current(ctx, game_id)
     return await get_game(ctx, game_id, user)
 
 
@@ -413,6 +439,18 @@ async def leave_game(ctx: AppContext, user: User, game_id: str) -> Loaded:
 async def submit_move(
     ctx: AppContext, user: User, game_id: str, move_json: Any, expected_version: int
 ) -> Loaded:
+    """REST: commit the move, then play the AI turns it made due before answering, so the
+    response already contains the AI replies (each committed and fanned out on its own)."""
+    version, after, loaded = await play_human_move(ctx, user, game_id, move_json, expected_version)
+    await play_ai_turns(ctx, game_id, known=(version, after, loaded.seats, loaded.game.seed))
+    return await get_game(ctx, game_id, user)
+
+
+async def play_human_move(
+    ctx: AppContext, user: User, game_id: str, move_json: Any, expected_version: int
+) -> tuple[int, GameState, Loaded]:
+    """Validate and commit one human move; returns the new version, the new state and the game
+    as loaded before the move. AI turns are left to the caller."""
     async with ctx.db.session() as session:
         loaded = await _load(session, game_id)
     if loaded is None:
@@ -455,8 +493,43 @@ async def submit_move(
     )
     if not committed:
         raise ApiError(ErrorCode.GAME_VERSION_CONFLICT, details={"expectedVersion": game.version})
-    await play_ai_turns(ctx, game_id, known=(expected_version + 1, after, loaded.seats, game.seed))
-    return await get_game(ctx, game_id, user)
+    return expected_version + 1, after, loaded
+
+
+def ai_to_move(state_json: dict[str, Any] | None, seats: Sequence[GameSeat]) -> bool:
+    if not state_json or state_json.get("gameStatus") == COMPLETED:
+        return False
+    current = state_json.get("currentPlayer")
+    return any(s.seat == current and s.is_ai for s in seats)
+
+
+def schedule_ai_turns(ctx: AppContext, game_id: str) -> None:
+    """Play due AI turns in a background task of this instance (one task per game; a request
+    made while it runs makes it look once more when done). Several instances may race for the
+    same turn: the version check lets one commit and the others stop."""
+    task = ctx.ai_tasks.get(game_id)
+    if task is not None and not task.done():
+        ctx.ai_rerun.add(game_id)
+        return
+    ctx.ai_tasks[game_id] = asyncio.create_task(_ai_task(ctx, game_id), name=f"ai-{game_id}")
+
+
+async def _ai_task(ctx: AppContext, game_id: str) -> None:
+    try:
+        while True:
+            ctx.ai_rerun.discard(game_id)
+            try:
+                await play_ai_turns(ctx, game_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background AI turn failed", extra={"gameId": game_id})
+                return
+            if game_id not in ctx.ai_rerun:
+                return
+    finally:
+        if ctx.ai_tasks.get(game_id) is asyncio.current_task():
+            del ctx.ai_tasks[game_id]
 
 
 async def _commit_move(
@@ -520,6 +593,19 @@ async def _commit_move(
         await session.commit()
     if completed:
         ctx.metrics.games_completed.labels(reason="normal").inc()
+    ctx.bus.publish(
+        {
+            "kind": "move",
+            "gameId": game_id,
+            "v": expected_version + 1,
+            "move": move.to_json(),
+            "player": seat,
+            "status": COMPLETED if completed else ACTIVE,
+            "winner": after.winner if completed else None,
+            "endReason": "normal" if completed else None,
+            "state": state_json,
+        }
+    )
     return True
 
 
