@@ -43,6 +43,15 @@ def redis_server() -> Iterator[RedisServer]:
     server.destroy()
 
 
+@pytest.fixture(scope="module")
+def pg_database(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """A migrated PostgreSQL database shared by one test module (for app processes)."""
+    name = "m_" + uuid.uuid4().hex[:16]
+    pg_cluster.create_database(name, template=TEMPLATE_DB)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="ringrift-sqlite-"))

@@ -1,0 +1,371 @@
+"""The WebSocket API against a real ``ringrift serve`` process on PostgreSQL and Redis: a full
+game between two humans with a spectator, reconnects by version, REST moves reaching sockets,
+authentication, error frames for bad input (and a generated list of garbage frames), and the
+graceful shutdown close code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from realtime_support import (
+    WS,
+    Frame,
+    Process,
+    app_process,
+    bearer,
+    create_game,
+    get_game,
+    is_type,
+    move_list,
+    register,
+    to_move,
+    two_player_game,
+)
+from websockets.exceptions import ConnectionClosed
+
+from ringrift.ops.services import RedisServer
+from ringrift.rules import GameState, legal_moves
+from ringrift.server.errors import ErrorCode
+
+pytestmark = pytest.mark.integration
+
+RESYNC_THRESHOLD = 5
+CATALOGUE = {code.value for code in ErrorCode}
+
+
+@pytest.fixture(scope="module")
+def app(pg_database: str, redis_server: RedisServer) -> Iterator[Process]:
+    process = app_process(
+        pg_database,
+        redis_server.url,
+        ws_resync_threshold=RESYNC_THRESHOLD,
+        ws_auth_timeout_seconds=1,
+        rate_limit_ws_messages=0,
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest_asyncio.fixture
+async def sockets() -> AsyncIterator[list[WS]]:
+    opened: list[WS] = []
+    yield opened
+    for ws in opened:
+        await ws.close()
+
+
+async def _open(sockets: list[WS], base: str, token: str | None) -> WS:
+    ws = await WS.open(base, token)
+    sockets.append(ws)
+    return ws
+
+
+async def _join(ws: WS, game_id: str, v: int | None = None) -> None:
+    data: dict[str, Any] = {"gameId": game_id, "ack": f"join-{game_id}"}
+    if v is not None:
+        data["v"] = v
+    await ws.send("join", data)
+    await ws.expect(is_type("ack", ack=f"join-{game_id}"))
+
+
+async def _next_prompt(players: dict[int, WS], game_id: str, v: int) -> tuple[int, Frame]:
+    """Wait for whichever player gets the ``state`` with legal moves at version ``v``."""
+
+    def match(frame: Frame) -> bool:
+        return to_move(game_id)(frame) and frame["d"]["v"] == v
+
+    tasks = {asyncio.ensure_future(ws.expect(match, 10)): seat for seat, ws in players.items()}
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    winner = next(iter(done))
+    return tasks[winner], winner.result()
+
+
+async def test_two_humans_play_to_the_end_and_a_spectator_sees_every_move(
+    app: Process, sockets: list[WS]
+) -> None:
+    base = app.url
+    first, second, game_id = await two_player_game(base)
+    watcher = await register(base)
+    players = {1: await _open(sockets, base, first["token"])}
+    players[2] = await _open(sockets, base, second["token"])
+    spectator = await _open(sockets, base, watcher["token"])
+    for ws in (*players.values(), spectator):
+        await _join(ws, game_id)
+    initial = await spectator.expect(is_type("state", gameId=game_id))
+    assert initial["d"]["v"] == 0 and "legalMoves" not in initial["d"]
+    assert initial["d"]["yourSeat"] is None
+
+    rng = random.Random(11)
+    version, sent_moves = 0, []
+    while True:
+        seat, prompt = await _next_prompt(players, game_id, version)
+        state = GameState.from_json(prompt["d"]["state"])
+        assert state.current_player == seat == prompt["d"]["yourSeat"]
+        offered = prompt["d"]["legalMoves"]
+        assert offered == [m.to_json() for m in legal_moves(state)]
+        move = rng.choice(offered)
+        await players[seat].send(
+            "move", {"gameId": game_id, "move": move, "v": version, "ack": version}
+        )
+        ack = await players[seat].expect(is_type("ack", ack=version))
+        assert ack["d"]["v"] == version + 1
+        seen = await spectator.expect(is_type("event", gameId=game_id, v=version + 1))
+        assert seen["d"]["move"] == move and seen["d"]["player"] == seat
+        sent_moves.append(move)
+        version += 1
+        if seen["d"].get("status") == "completed":
+            break
+        assert version < 1000, "game did not end"
+
+    rest = spectator.backlog + await spectator.drain(0.3)
+    assert not any("legalMoves" in f["d"] for f in rest), "a spectator was sent legal moves"
+    game = await get_game(base, game_id, first["token"])
+    assert game["status"] == "completed" and game["version"] == version
+    assert game["winner"] == seen["d"]["winner"]
+    recorded = await move_list(base, game_id, first["token"])
+    assert [m["move"] for m in recorded] == sent_moves
+
+
+async def _rest_moves(base: str, game_id: str, tokens: dict[int, str], count: int) -> None:
+    """Play ``count`` legal moves over REST (the first legal move each time)."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        for _ in range(count):
+            game = (await http.get(f"/api/games/{game_id}", headers=bearer(tokens[1]))).json()
+            game = game["data"]["game"]
+            state = GameState.from_json(game["state"])
+            response = await http.post(
+                f"/api/games/{game_id}/moves",
+                json={"move": legal_moves(state)[0].to_json(), "version": game["version"]},
+                headers=bearer(tokens[state.current_player]),
+            )
+            assert response.status_code == 200, response.text
+
+
+async def test_reconnect_with_version_gets_exactly_what_it_missed(
+    app: Process, sockets: list[WS]
+) -> None:
+    base = app.url
+    first, second, game_id = await two_player_game(base)
+    tokens = {1: first["token"], 2: second["token"]}
+    watcher = await register(base)
+    staying = await _open(sockets, base, first["token"])
+    await _join(staying, game_id, v=0)
+
+    await _rest_moves(base, game_id, tokens, 2)
+    leaving = await _open(sockets, base, watcher["token"])
+    await _join(leaving, game_id, v=0)
+    caught_up = [await leaving.recv() for _ in range(2)]
+    assert [(f["t"], f["d"]["v"]) for f in caught_up] == [("event", 1), ("event", 2)]
+    await leaving.close()
+
+    await _rest_moves(base, game_id, tokens, 3)  # versions 3, 4, 5 while it is away
+    # Moves made over REST reach the socket that stayed.
+    for v in (1, 2, 3, 4, 5):
+        await staying.expect(is_type("event", gameId=game_id, v=v))
+
+    back = await _open(sockets, base, watcher["token"])
+    await _join(back, game_id, v=2)
+    frames = await back.drain(0.5)
+    recorded = await move_list(base, game_id, first["token"])
+    assert [(f["t"], f["d"]["v"], f["d"]["move"]) for f in frames] == [
+        ("event", r["moveNumber"], r["move"]) for r in recorded[2:5]
+    ]
+
+    # A gap larger than the threshold (5 here) gets one full state instead of the events.
+    await _rest_moves(base, game_id, tokens, 2)
+    far = await _open(sockets, base, watcher["token"])
+    await _join(far, game_id, v=0)
+    frames = await far.drain(0.5)
+    assert [(f["t"], f["d"]["v"]) for f in frames] == [("state", 7)]
+    game = await get_game(base, game_id, first["token"])
+    assert frames[0]["d"]["state"] == game["state"]
+    # A version from the future is answered with the full state too.
+    await _join(far, game_id, v=99)
+    assert [(f["t"], f["d"]["v"]) for f in await far.drain(0.5)] == [("state", 7)]
+
+
+async def test_authentication(app: Process, sockets: list[WS]) -> None:
+    base = app.url
+    user = await register(base)
+
+    bad = await _open(sockets, base, "not-a-token")
+    error = await bad.recv()
+    assert error["t"] == "error" and error["d"]["code"] == "AUTH_TOKEN_INVALID"
+    with pytest.raises(ConnectionClosed) as closed:
+        await bad.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+    silent = await _open(sockets, base, None)
+    error = await silent.recv(3)
+    assert error["d"]["code"] == "AUTH_REQUIRED"
+
+    wrong_first = await _open(sockets, base, None)
+    await wrong_first.send("join", {"gameId": "x"})
+    assert (await wrong_first.recv())["d"]["code"] == "AUTH_REQUIRED"
+
+    late = await _open(sockets, base, None)
+    await late.send("auth", {"token": user["token"]})
+    game = await create_game(base, user["token"])
+    await _join(late, game["id"])
+
+    owner = await register(base)
+    private = await create_game(base, owner["token"], isPrivate=True)
+    await late.send("join", {"gameId": private["id"], "ack": 1})
+    refused = await late.expect(is_type("error"))
+    assert refused["d"] == {
+        "code": "RESOURCE_ACCESS_DENIED",
+        "message": "This game is private",
+        "ack": 1,
+    }
+
+
+async def _expect_error(ws: WS, frame: str | dict[str, Any], code: str) -> Frame:
+    await ws.send_raw(frame if isinstance(frame, str) else json.dumps(frame))
+    error = await ws.expect(is_type("error"), 5)
+    assert error["d"]["code"] == code, (frame, error)
+    return error
+
+
+async def test_bad_frames_get_error_frames_and_change_nothing(
+    app: Process, sockets: list[WS]
+) -> None:
+    base = app.url
+    first, second, game_id = await two_player_game(base)
+    mover = await _open(sockets, base, first["token"])
+    waiting = await _open(sockets, base, second["token"])
+    await _join(mover, game_id)
+    prompt = await mover.expect(to_move(game_id))
+    await _join(waiting, game_id)
+    legal = prompt["d"]["legalMoves"][0]
+
+    V = "VALIDATION_FAILED"
+    move = {"t": "move", "d": {"gameId": game_id, "move": legal, "v": 0, "ack": 5}}
+    await _expect_error(mover, "{not json", V)
+    await _expect_error(mover, "[1, 2]", V)
+    await _expect_error(mover, {"d": {}}, V)
+    await _expect_error(mover, {"t": "dance", "d": {}}, V)
+    await _expect_error(mover, {"t": "join", "d": [1]}, V)
+    await _expect_error(mover, {"t": "join", "d": {"gameId": 7}}, V)
+    await _expect_error(mover, {"t": "join", "d": {"gameId": game_id, "v": -1}}, V)
+    await _expect_error(mover, {"t": "join", "d": {"gameId": game_id, "v": True}}, V)
+    await _expect_error(mover, {"t": "join", "d": {"gameId": "x" * 65}}, V)
+    await _expect_error(mover, {"t": "join", "d": {"gameId": "no-such-game"}}, "GAME_NOT_FOUND")
+    await _expect_error(mover, {"t": "auth", "d": {"token": first["token"]}}, V)
+    await _expect_error(mover, {"t": "leave", "d": {"gameId": "not-joined"}}, V)
+    await _expect_error(mover, {**move, "d": {**move["d"], "v": "0"}}, V)
+    await _expect_error(mover, {**move, "d": {**move["d"], "move": "e4"}}, V)
+    await _expect_error(mover, {**move, "d": {**move["d"], "ack": [1]}}, V)
+    await _expect_error(mover, {**move, "d": {**move["d"], "move": {"type": "fly"}}}, V)
+    not_joined = await _expect_error(mover, {**move, "d": {**move["d"], "gameId": "other"}}, V)
+    assert "join" in not_joined["d"]["message"] and not_joined["d"]["ack"] == 5
+    stale = await _expect_error(
+        mover, {**move, "d": {**move["d"], "v": 3}}, "GAME_VERSION_CONFLICT"
+    )
+    assert stale["d"]["ack"] == 5
+    illegal = {**legal, "to": {"x": 40, "y": 40}}
+    await _expect_error(mover, {**move, "d": {**move["d"], "move": illegal}}, "GAME_INVALID_MOVE")
+    await _expect_error(waiting, move, "GAME_NOT_YOUR_TURN")
+    await _expect_error(mover, "x" * 70_000, V)
+    await mover.conn.send(b"\x00\x01binary")
+    assert (await mover.expect(is_type("error")))["d"]["code"] == V
+
+    # Generated garbage: each frame is followed by a sentinel join; between the two only error
+    # frames may arrive, the socket stays open and the game does not change.
+    rng = random.Random(2024)
+    for index, frame in enumerate(_garbage(rng, game_id, legal, 250)):
+        await waiting.send_raw(frame)
+        await waiting.send("join", {"gameId": game_id, "v": 0, "ack": f"s{index}"})
+        while True:
+            reply = await waiting.recv(5)
+            if reply["t"] == "ack" and reply["d"].get("ack") == f"s{index}":
+                break
+            # Some generated frames are valid joins/leaves (a state or ack at version 0).
+            assert reply["t"] in ("error", "state", "ack"), (frame, reply)
+            if reply["t"] == "error":
+                assert reply["d"]["code"] in CATALOGUE and reply["d"]["message"]
+            else:
+                assert reply["d"].get("v", 0) == 0, (frame, reply)
+    game = await get_game(base, game_id, first["token"])
+    assert game["version"] == 0 and game["status"] == "active"
+    assert await move_list(base, game_id, first["token"]) == []
+
+    # The same sockets still play normally afterwards.
+    await mover.send("move", move["d"])
+    assert (await mover.expect(is_type("ack", ack=5)))["d"]["v"] == 1
+
+
+def _garbage(rng: random.Random, game_id: str, legal: dict[str, Any], count: int) -> list[str]:
+    """Frames a player who is *not* to move might send: junk text, broken JSON, wrong shapes,
+    wrong field types, mutated moves, unknown types. None of them may change the game (a few
+    are valid joins or leaves)."""
+    scalars: list[Any] = [
+        None,
+        True,
+        0,
+        -1,
+        2**63,
+        1e308,
+        "",
+        "\u0000",
+        "é" * 3,
+        [],
+        {},
+        [[[[]]]],
+        {"$ne": 1},
+    ]
+    frames: list[str] = []
+    while len(frames) < count:
+        kind = rng.randrange(7)
+        if kind == 0:
+            frames.append("".join(chr(rng.randrange(1, 0x2FF)) for _ in range(rng.randrange(40))))
+        elif kind == 1:
+            valid = json.dumps({"t": "move", "d": {"gameId": game_id, "move": legal, "v": 0}})
+            frames.append(valid[: rng.randrange(len(valid))])
+        elif kind == 2:
+            frames.append(json.dumps(rng.choice(scalars)))
+        elif kind == 3:
+            frames.append(json.dumps({"t": rng.choice(scalars), "d": rng.choice(scalars)}))
+        elif kind == 4:
+            data: dict[str, Any] = {"gameId": game_id, "move": dict(legal), "v": 0, "ack": 1}
+            data[rng.choice(list(data))] = rng.choice(scalars)
+            frames.append(json.dumps({"t": rng.choice(["move", "join", "leave"]), "d": data}))
+        elif kind == 5:
+            mutated = dict(legal)
+            mutated[rng.choice(list(mutated))] = rng.choice(scalars)
+            frames.append(
+                json.dumps({"t": "move", "d": {"gameId": game_id, "move": mutated, "v": 0}})
+            )
+        else:
+            frames.append(json.dumps({"t": "x" * rng.randrange(1, 300), "d": {"gameId": game_id}}))
+    return frames
+
+
+async def test_shutdown_closes_sockets_with_going_away(
+    pg_database: str, redis_server: RedisServer
+) -> None:
+    process = app_process(pg_database, redis_server.url).start()
+    try:
+        user = await register(process.url)
+        ws = await WS.open(process.url, user["token"])
+        game = await create_game(process.url, user["token"])
+        await _join(ws, game["id"])
+        stopping = asyncio.get_running_loop().run_in_executor(None, process.stop, signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await ws.recv(10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly.
+        assert await stopping in (0, -signal.SIGTERM)
+    finally:
+        process.stop()
