@@ -140,3 +140,24 @@ def test_bad_drill_arguments(stack: Stack, tmp_path: Path) -> None:
     assert code == 2 and "not supported" in out["error"]
     code, out = _run("db-outage", "--run-dir", str(tmp_path / "nothing"))
     assert code == 2 and "no stack" in out["error"]
+
+
+def test_secrets_rotation_passes_and_catches_a_key_that_keeps_verifying(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, journal = _run("secrets-rotation", "--run-dir", str(stack.run_dir))
+    assert code == 0 and journal["status"] == "PASS", journal
+    (drill,) = journal["drills"]
+    assert drill["timings"]["old_token_rejected_s"] < 10
+
+    # Inject the fault: a "rotation" that keeps the old key in the ring (a graceful rotation
+    # where the drill demands an immediate one), so old tokens stay valid.
+    import ringrift.ops.drills.secrets_rotation as module
+    from ringrift.ops.secrets import rotate
+
+    monkeypatch.setattr(module, "rotate", lambda path, mode, **kw: rotate(path, "graceful", **kw))
+    monkeypatch.setattr(module, "REJECT_SECONDS", 3.0)
+    code, journal = _run("secrets-rotation", "--run-dir", str(stack.run_dir))
+    assert code == 1 and journal["status"] == "FAIL"
+    failed = [c["name"] for c in journal["drills"][0]["checks"] if not c["passed"]]
+    assert any("AUTH_TOKEN_INVALID" in name for name in failed), failed

@@ -39,7 +39,13 @@ import importlib
 
 from ringrift.ops.drills.base import REGISTRY, Drill, DrillContext, DrillResult, Recorder, register
 
-BUILTIN_MODULES = ["backup_restore", "db_outage", "app_crash", "ai_outage"]
+BUILTIN_MODULES = [
+    "backup_restore",
+    "db_outage",
+    "app_crash",
+    "ai_outage",
+    "secrets_rotation",
+]
 
 __all__ = [
     "BUILTIN_MODULES",
