@@ -1,0 +1,198 @@
+"""Two app processes on one PostgreSQL database and one Redis: events cross instances, the
+database version check serialises concurrent moves made through different instances, rate
+limits are shared through Redis, and the keyring channel reaches every instance."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from realtime_support import (
+    WS,
+    Process,
+    app_process,
+    get_game,
+    is_type,
+    move_list,
+    register,
+    to_move,
+    two_player_game,
+    wait_for,
+)
+from redis.asyncio import Redis
+
+from ringrift.ops.services import RedisServer
+
+pytestmark = pytest.mark.integration
+
+
+def _keyring(path: Path, active: str, kids: list[str]) -> None:
+    keys = [{"kid": kid, "secret": secrets.token_urlsafe(48)} for kid in kids]
+    path.write_text(json.dumps({"activeKid": active, "keys": keys}))
+
+
+@pytest.fixture(scope="module")
+def keyring_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "keyring.json"
+    _keyring(path, "k1", ["k1"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def instances(
+    pg_database: str, redis_server: RedisServer, keyring_file: Path
+) -> Iterator[tuple[Process, Process]]:
+    settings = {"rate_limit_login": 3, "jwt_keyring_file": str(keyring_file), "jwt_secret": ""}
+    a = app_process(pg_database, redis_server.url, **settings).start()
+    b = app_process(pg_database, redis_server.url, **settings).start()
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+@pytest_asyncio.fixture
+async def sockets() -> AsyncIterator[list[WS]]:
+    opened: list[WS] = []
+    yield opened
+    for ws in opened:
+        await ws.close()
+
+
+async def _socket(sockets: list[WS], base: str, token: str, game_id: str) -> WS:
+    ws = await WS.open(base, token)
+    sockets.append(ws)
+    await ws.send("join", {"gameId": game_id, "v": 0, "ack": "joined"})
+    await ws.expect(is_type("ack", ack="joined"))
+    return ws
+
+
+async def test_a_move_through_one_instance_reaches_a_socket_on_the_other(
+    instances: tuple[Process, Process], sockets: list[WS]
+) -> None:
+    a, b = instances
+    first, second, game_id = await two_player_game(a.url)
+    mover = await _socket(sockets, a.url, first["token"], game_id)
+    watcher = await _socket(sockets, b.url, second["token"], game_id)
+    prompt = await mover.expect(to_move(game_id))
+    move = prompt["d"]["legalMoves"][0]
+    await mover.send("move", {"gameId": game_id, "move": move, "v": 0, "ack": 1})
+    await mover.expect(is_type("ack", ack=1))
+    seen = await watcher.expect(is_type("event", gameId=game_id, v=1), 5)
+    assert seen["d"]["move"] == move
+    # Whoever is to move now gets its legal moves on its own instance.
+    current = (await get_game(a.url, game_id, first["token"]))["currentPlayer"]
+    prompted = await (mover if current == 1 else watcher).expect(to_move(game_id), 5)
+    assert prompted["d"]["v"] == 1 and prompted["d"]["yourSeat"] == current
+
+
+async def test_concurrent_moves_through_both_instances_one_wins(
+    instances: tuple[Process, Process], sockets: list[WS]
+) -> None:
+    a, b = instances
+    first, second, game_id = await two_player_game(a.url)
+    on_a = {
+        1: await _socket(sockets, a.url, first["token"], game_id),
+        2: await _socket(sockets, a.url, second["token"], game_id),
+    }
+    on_b = {
+        1: await _socket(sockets, b.url, first["token"], game_id),
+        2: await _socket(sockets, b.url, second["token"], game_id),
+    }
+    version, seat = 0, 1
+    for round_number in range(6):
+        prompt_a = await on_a[seat].expect(to_move(game_id), 5)
+        prompt_b = await on_b[seat].expect(to_move(game_id), 5)
+        assert prompt_a["d"]["v"] == prompt_b["d"]["v"] == version
+        moves = prompt_a["d"]["legalMoves"]
+        ack = f"r{round_number}"
+        # The same player sends a (different, when possible) legal move through each instance.
+        await asyncio.gather(
+            on_a[seat].send(
+                "move", {"gameId": game_id, "move": moves[0], "v": version, "ack": ack}
+            ),
+            on_b[seat].send(
+                "move", {"gameId": game_id, "move": moves[-1], "v": version, "ack": ack}
+            ),
+        )
+        replies = [
+            await ws.expect(lambda f, a=ack: f["d"].get("ack") == a, 5)
+            for ws in (on_a[seat], on_b[seat])
+        ]
+        kinds = sorted(r["t"] for r in replies)
+        assert kinds == ["ack", "error"], replies
+        loser = next(r for r in replies if r["t"] == "error")
+        assert loser["d"]["code"] == "GAME_VERSION_CONFLICT"
+        version += 1
+        # Everyone, on both instances, sees exactly one move at the new version.
+        for ws in (*on_a.values(), *on_b.values()):
+            await ws.expect(is_type("event", gameId=game_id, v=version), 5)
+        game = await get_game(a.url, game_id, first["token"])
+        assert game["version"] == version
+        seat = game["currentPlayer"]
+    recorded = await move_list(a.url, game_id, first["token"])
+    assert [m["moveNumber"] for m in recorded] == list(range(1, version + 1))
+
+
+async def test_rate_limits_are_shared_through_redis(instances: tuple[Process, Process]) -> None:
+    a, b = instances
+    email = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    body = {"email": email, "password": "wrong-password"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for base in (a.url, b.url, a.url):
+            response = await http.post(f"{base}/api/auth/login", json=body)
+            assert response.status_code == 401, response.text
+        refused = await http.post(f"{b.url}/api/auth/login", json=body)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def _kid(token: str) -> str:
+    header = token.split(".")[0]
+    kid: str = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+    return kid
+
+
+async def _keyring_messages(base: str) -> float:
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(f"{base}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith('ringrift_bus_received_total{kind="keyring"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_keyring_reload_message_reaches_every_instance(
+    instances: tuple[Process, Process], redis_server: RedisServer, keyring_file: Path
+) -> None:
+    user = await register(instances[0].url)
+    assert _kid(user["token"]) == "k1"
+    before = [await _keyring_messages(p.url) for p in instances]
+    _keyring(keyring_file, "k2", ["k2"])
+    client = Redis.from_url(redis_server.url)
+    try:
+        receivers = await client.publish("ringrift:keyring", json.dumps({"origin": "test"}))
+    finally:
+        await client.aclose()
+    assert receivers == 2  # both instances are subscribed
+    for process, count in zip(instances, before, strict=True):
+
+        async def received(p: Process = process, c: float = count) -> bool:
+            return await _keyring_messages(p.url) > c
+
+        await wait_for(received, 3)
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.post(
+                f"{process.url}/api/auth/login",
+                json={"email": user["email"], "password": "password-123"},
+            )
+        assert response.status_code == 200, response.text
+        assert _kid(response.json()["data"]["accessToken"]) == "k2"
