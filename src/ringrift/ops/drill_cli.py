@@ -39,6 +39,10 @@ def run(
         bool,
         typer.Option("--start-stack", help="Start a stack in --run-dir first, stop it after."),
     ] = False,
+    apps: Annotated[
+        int,
+        typer.Option("--apps", min=1, max=8, help="App instances of a --start-stack stack."),
+    ] = 2,
     report_dir: Annotated[
         Path, typer.Option("--report-dir", help="Where the report and journal are written.")
     ] = Path("drill-reports"),
@@ -71,7 +75,7 @@ def run(
     try:
         if start_stack:
             with console.status("starting the stack"):
-                stack = Stack.up(run_dir)
+                stack = Stack.up(run_dir, apps=apps)
         else:
             stack = Stack.load(run_dir)
             down = [row["name"] for row in stack.status() if not row["healthy"]]

@@ -45,6 +45,8 @@ BUILTIN_MODULES = [
     "app_crash",
     "ai_outage",
     "secrets_rotation",
+    "redis_outage",
+    "instance_failover",
 ]
 
 __all__ = [
