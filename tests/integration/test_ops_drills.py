@@ -161,3 +161,32 @@ def test_secrets_rotation_passes_and_catches_a_key_that_keeps_verifying(
     assert code == 1 and journal["status"] == "FAIL"
     failed = [c["name"] for c in journal["drills"][0]["checks"] if not c["passed"]]
     assert any("AUTH_TOKEN_INVALID" in name for name in failed), failed
+
+
+def test_redis_outage_fails_when_the_app_never_sees_redis_again(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inject a client that never reconnects (from the app's side: Redis that does not come
+    back to it): the drill's recovery check must fail, and the runner restores the stack."""
+    original = Stack.start
+
+    def start_but_not_redis(self: Stack, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "redis" and not getattr(self, "_drill_restore", False):
+            self._drill_restore = True  # type: ignore[attr-defined]
+            return None
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Stack, "start", start_but_not_redis)
+    monkeypatch.setattr("ringrift.ops.drills.redis_outage.RECOVER_SECONDS", 1.0)
+    code, journal = _run("redis-outage", "--run-dir", str(stack.run_dir))
+    assert code == 1 and journal["status"] == "FAIL"
+    failed = [c["name"] for c in journal["drills"][0]["checks"] if not c["passed"]]
+    assert any("healthy again" in name for name in failed), failed
+    monkeypatch.undo()
+    assert all(row["healthy"] for row in Stack.load(stack.run_dir).status())
+
+
+def test_instance_failover_needs_two_instances(stack: Stack) -> None:
+    code, journal = _run("instance-failover", "--run-dir", str(stack.run_dir))
+    assert code == 1 and journal["status"] == "FAIL"
+    assert "--apps 2" in journal["drills"][0]["findings"][0]
