@@ -113,6 +113,7 @@ def test_arena_command_rejects_bad_input() -> None:
         ["--a", "1", "--b", "2", "--budget-scale", "-1"],
         ["--a", "1"],
         ["ladder", "--from", "5", "--to", "3"],
+        ["--a", "1", "--b", "2", "--save", "/nonexistent/dir/out.json"],
     ):
         result = runner.invoke(arena_app, [*args, "--json"])
         assert result.exit_code == 2, (args, result.output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -121,3 +122,40 @@ def test_more_eliminated_rings_score_higher() -> None:
     better.eliminated[1] += 3
     assert evaluate(better, 1) > evaluate(state, 1)
     assert evaluate(better, 2) < evaluate(state, 2)
+
+
+def near_the_end(board: str, players: int, seed: int, before: int) -> GameState:
+    """The position ``before`` plies before a seeded random game ends (with a real choice)."""
+    rng = random.Random(seed)
+    history = [new_game(board, players)]
+    while history[-1].game_status == "active":
+        history.append(apply_move(history[-1], rng.choice(legal_moves(history[-1]))))
+    for state in reversed(history[: -before or None]):
+        if state.game_status == "active" and len(legal_moves(state)) > 1:
+            return state
+    raise AssertionError("no position with a choice")
+
+
+@pytest.mark.parametrize("informed", [False, True])
+def test_mcts_keeps_its_budget_when_the_tree_reaches_finished_games(informed: bool) -> None:
+    # Near the end every path soon ends in a finished game; the search must still stop (the
+    # p95 budget bound itself is checked in test_ai_ladder; this guards against endless loops).
+    for seed in range(3):
+        state = near_the_end("square8", 2, seed, 2)
+        started = time.perf_counter()
+        decision = MCTSPlayer(informed=informed).decide(state, seed=seed, budget_s=0.05)
+        assert time.perf_counter() - started < 0.1
+        assert decision.move in legal_moves(state)
+
+
+def test_informed_mcts_finds_a_winning_move() -> None:
+    # A position one decision before the end of the game where the mover can win at once.
+    for seed in range(40):
+        state = near_the_end("square8", 2, seed, 1)
+        me = state.current_player
+        winning = [m for m in legal_moves(state) if apply_move(state, m).winner == me]
+        if winning and len(winning) < len(legal_moves(state)):
+            decision = MCTSPlayer(informed=True).decide(state, seed=1, node_limit=400)
+            assert apply_move(state, decision.move).winner == me
+            return
+    raise AssertionError("no seeded game ended with an optional winning move")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -92,7 +93,8 @@ class GameResult:
 
 
 def play_game(spec: GameSpec) -> GameResult:
-    """Play one seeded game. Only decisions with a real choice count towards latency."""
+    """Play one seeded game. Latency is the wall-clock time of each call to ``decide`` on a
+    position with a real choice (forced moves are played without asking)."""
     state = new_game(spec.board, spec.players)
     seat_a = spec.index % spec.players + 1
     pa, pb = spec.a.build(), spec.b.build()
@@ -108,11 +110,13 @@ def play_game(spec: GameSpec) -> GameResult:
         else:
             is_a = state.current_player == seat_a
             player, budget = (pa, ba) if is_a else (pb, bb)
+            started = time.perf_counter()
             decision = player.decide(
                 state, seed=game_seed * 4099 + ply, budget_s=budget, node_limit=None
             )
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
             move = decision.move
-            (lat_a if is_a else lat_b).append(decision.thinking_time_ms)
+            (lat_a if is_a else lat_b).append(elapsed_ms)
         state = apply_move(state, move)
         ply += 1
     if state.game_status == "active":

@@ -51,7 +51,7 @@ class Limits:
             raise ValueError(f"node_limit must be at least 1, got {node_limit!r}")
         self.started = time.perf_counter()
         # Leave a small margin for returning the answer.
-        self.deadline = math.inf if budget_s is None else self.started + budget_s * 0.92
+        self.deadline = math.inf if budget_s is None else self.started + budget_s * 0.9
         self.node_limit = node_limit if node_limit is not None else 1 << 62
         self.nodes = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +39,9 @@ ScaleOpt = Annotated[
 JobsOpt = Annotated[int, typer.Option("--jobs", help="Worker processes.")]
 CapOpt = Annotated[int, typer.Option("--move-cap", help="Moves after which a game is a draw.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+SaveOpt = Annotated[
+    Path | None, typer.Option("--save", help="Also write the JSON result to this file.")
+]
 
 
 def _fail(message: str) -> None:
@@ -90,6 +94,16 @@ def _play(
         )
 
 
+def _check_save(path: Path | None) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise ValueError(f"cannot save to {path}: {path.parent} is not a directory")
+
+
+def _save(path: Path | None, data: dict[str, object]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def _match_table(summary: MatchSummary) -> Table:
     data = summary.to_json()
     table = Table(title=f"{data['a']} vs {data['b']} on {data['board']} ({data['players']}p)")
@@ -123,6 +137,7 @@ def arena(
     jobs: JobsOpt = 2,
     move_cap: CapOpt = DEFAULT_MOVE_CAP,
     as_json: JsonOpt = False,
+    save: SaveOpt = None,
 ) -> None:
     """Play GAMES games of A against B. With more than two players, B fills every other seat.
 
@@ -136,6 +151,7 @@ def arena(
         ca, cb = parse_competitor(a), parse_competitor(b)
         validate_match(board, players, games, jobs, move_cap)
         factor = budget_scale(scale)
+        _check_save(save)
     except ValueError as error:
         _fail(str(error))
         return
@@ -151,6 +167,7 @@ def arena(
         move_cap=move_cap,
         quiet=as_json,
     )
+    _save(save, summary.to_json())
     if as_json:
         typer.echo(json.dumps(summary.to_json(), indent=2))
     else:
@@ -169,6 +186,7 @@ def ladder(
     jobs: JobsOpt = 2,
     move_cap: CapOpt = DEFAULT_MOVE_CAP,
     as_json: JsonOpt = False,
+    save: SaveOpt = None,
 ) -> None:
     """Play each level against the one below it and chain the results into an Elo table
     (the lowest level is anchored at 0)."""
@@ -181,6 +199,7 @@ def ladder(
             raise ValueError("the Elo ladder is defined for 2-player games")
         validate_match(board, players, games, jobs, move_cap)
         factor = budget_scale(scale)
+        _check_save(save)
     except ValueError as error:
         _fail(str(error))
         return
@@ -215,6 +234,7 @@ def ladder(
         "budgets_s": {str(k): LADDER[k].budget_s * factor for k in range(low, high + 1)},
         "each_level_beats_lower": all(m.score_a > 0.5 for m in matches),
     }
+    _save(save, result)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

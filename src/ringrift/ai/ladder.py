@@ -1,17 +1,14 @@
 """The difficulty ladder (levels 1-10) and the public ``choose_move`` entry point.
 
-| level | player                          | base budget |
-|-------|---------------------------------|-------------|
-| 1     | random                          | 0.05 s      |
-| 2     | heuristic, epsilon 0.3, softmax | 0.1 s       |
-| 3     | heuristic, epsilon 0.05         | 0.25 s      |
-| 4     | alpha-beta, depth <= 2          | 0.5 s       |
-| 5     | alpha-beta, depth <= 3          | 0.8 s       |
-| 6     | alpha-beta, depth <= 4          | 1.2 s       |
-| 7     | MCTS, evaluation at leaves      | 1.8 s       |
-| 8     | MCTS, evaluation at leaves      | 2.6 s       |
-| 9     | MCTS, evaluation at leaves      | 3.6 s       |
-| 10    | MCTS, evaluation at leaves      | 5.0 s       |
+| level | player                                              | base budget |
+|-------|-----------------------------------------------------|-------------|
+| 1     | random                                              | 0.05 s      |
+| 2     | one-ply heuristic, 30% random moves, softmax        | 0.1 s       |
+| 3     | one-ply heuristic, 5% random moves                  | 0.2 s       |
+| 4     | alpha-beta, iterative deepening, depth <= 2         | 0.4 s       |
+| 5     | alpha-beta, iterative deepening, depth <= 3         | 0.7 s       |
+| 6     | alpha-beta, iterative deepening, depth <= 4         | 1.1 s       |
+| 7-10  | MCTS, evaluated full expansion, implicit minimax    | 1.5/2.2/3.3/5.0 s |
 
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
 variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
@@ -43,6 +40,12 @@ class LevelSpec:
     factory: Callable[[], Player]
 
 
+def _mcts(level: int) -> Player:
+    return MCTSPlayer(informed=True, uct_c=0.1, minimax_weight=0.5, level=level)
+
+
+MCTS_DESCRIPTION = "MCTS, full expansion with evaluated children, implicit minimax backups"
+
 LADDER: dict[int, LevelSpec] = {
     spec.level: spec
     for spec in (
@@ -58,58 +61,34 @@ LADDER: dict[int, LevelSpec] = {
             3,
             "heuristic",
             "one-ply heuristic, 5% random moves",
-            0.25,
+            0.2,
             lambda: HeuristicPlayer(epsilon=0.05, level=3),
         ),
         LevelSpec(
             4,
             "alphabeta",
             "alpha-beta, iterative deepening to depth 2",
-            0.5,
+            0.4,
             lambda: AlphaBetaPlayer(max_depth=2, level=4),
         ),
         LevelSpec(
             5,
             "alphabeta",
             "alpha-beta, iterative deepening to depth 3",
-            0.8,
+            0.7,
             lambda: AlphaBetaPlayer(max_depth=3, level=5),
         ),
         LevelSpec(
             6,
             "alphabeta",
             "alpha-beta, iterative deepening to depth 4",
-            1.2,
+            1.1,
             lambda: AlphaBetaPlayer(max_depth=4, level=6),
         ),
-        LevelSpec(
-            7,
-            "mcts",
-            "MCTS, evaluation at leaves",
-            1.8,
-            lambda: MCTSPlayer(c_puct=1.5, level=7),
-        ),
-        LevelSpec(
-            8,
-            "mcts",
-            "MCTS, evaluation at leaves",
-            2.6,
-            lambda: MCTSPlayer(c_puct=1.5, level=8),
-        ),
-        LevelSpec(
-            9,
-            "mcts",
-            "MCTS, evaluation at leaves",
-            3.6,
-            lambda: MCTSPlayer(c_puct=1.5, level=9),
-        ),
-        LevelSpec(
-            10,
-            "mcts",
-            "MCTS, evaluation at leaves",
-            5.0,
-            lambda: MCTSPlayer(c_puct=1.5, level=10),
-        ),
+        LevelSpec(7, "mcts", MCTS_DESCRIPTION, 1.5, lambda: _mcts(7)),
+        LevelSpec(8, "mcts", MCTS_DESCRIPTION, 2.2, lambda: _mcts(8)),
+        LevelSpec(9, "mcts", MCTS_DESCRIPTION, 3.3, lambda: _mcts(9)),
+        LevelSpec(10, "mcts", MCTS_DESCRIPTION, 5.0, lambda: _mcts(10)),
     )
 }
 

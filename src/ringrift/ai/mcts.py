@@ -19,7 +19,18 @@ FPU_VALUE = 0.45
 
 
 class _Node:
-    __slots__ = ("children", "mover", "moves", "priors", "state", "value_sum", "visits")
+    __slots__ = (
+        "children",
+        "complete",
+        "minimax",
+        "mover",
+        "moves",
+        "priors",
+        "state",
+        "value_sum",
+        "values",
+        "visits",
+    )
 
     def __init__(self, state: GameState, mover: int) -> None:
         self.state = state
@@ -29,10 +40,22 @@ class _Node:
         self.children: list[_Node | None] = []
         self.visits = 0
         self.value_sum = 0.0
+        self.values: list[float] | None = None  # static values (informed expansion)
+        self.complete = False  # every child created and evaluated (informed expansion)
+        self.minimax: list[float] | None = None  # implicit minimax value (informed expansion)
 
 
 class MCTSPlayer:
-    """Heuristic-guided MCTS under a time or iteration budget."""
+    """Heuristic-guided MCTS under a time or iteration budget.
+
+    Two expansion policies:
+
+    * ``informed=False``: PUCT with static move-ordering priors; one new child per iteration,
+      valued by the evaluation (optionally after a short guided playout).
+    * ``informed=True``: an iteration descends by UCT to a leaf and expands it completely,
+      evaluating every child; the leaf backs up its best child's values for the player to
+      move there (a one-ply minimax backup). Each evaluated child counts as one node.
+    """
 
     def __init__(
         self,
@@ -42,6 +65,9 @@ class MCTSPlayer:
         playout_epsilon: float = 0.1,
         prior_temperature: float = 12.0,
         max_iterations: int | None = None,
+        informed: bool = False,
+        uct_c: float = 0.3,
+        minimax_weight: float = 0.0,
         level: int = 0,
     ) -> None:
         if c_puct <= 0:
@@ -53,6 +79,11 @@ class MCTSPlayer:
         self.playout_epsilon = playout_epsilon
         self.prior_temperature = prior_temperature
         self.max_iterations = max_iterations
+        self.informed = informed
+        self.uct_c = uct_c
+        if not 0.0 <= minimax_weight <= 1.0:
+            raise ValueError("minimax_weight must be within [0, 1]")
+        self.minimax_weight = minimax_weight
         self.level = level
         self.name = "mcts"
 
@@ -76,15 +107,25 @@ class MCTSPlayer:
             return AIDecision(moves[0], 0.0, limits.elapsed_ms(), self.level, 0)
         rng = random.Random(seed)
         root = _Node(state, 0)
-        self._expand(root, rng)
         iterations = 0
-        while True:
-            try:
-                limits.tick()
-                self._iterate(root, rng, limits)
-            except SearchTimeout:
-                break
-            iterations += 1
+        if self.informed:
+            root.values = [0.0] * (state.num_players + 1)
+            while True:
+                try:
+                    limits.tick()
+                    self._iterate_informed(root, rng, limits)
+                except SearchTimeout:
+                    break
+                iterations += 1
+        else:
+            self._expand(root, rng)
+            while True:
+                try:
+                    limits.tick()
+                    self._iterate(root, rng, limits)
+                except SearchTimeout:
+                    break
+                iterations += 1
         best_i = self._best_child(root)
         child = root.children[best_i]
         value = 0.5 if child is None or child.visits == 0 else child.value_sum / child.visits
@@ -153,6 +194,85 @@ class MCTSPlayer:
             n.visits += 1
             if n.mover:
                 n.value_sum += values[n.mover]
+
+    def _iterate_informed(self, root: _Node, rng: random.Random, limits: Limits) -> None:
+        path = [root]
+        node = root
+        while node.complete and node.children:
+            node = self._select_uct(node)
+            path.append(node)
+        # A complete node here is a finished game; anything else gets expanded.
+        values = node.values if node.complete else self._expand_informed(node, rng, limits)
+        assert values is not None
+        for n in path:
+            n.visits += 1
+            if n.mover:
+                n.value_sum += values[n.mover]
+        # Implicit minimax backups: each node on the path takes its best child's value for
+        # the player to move there.
+        for n in reversed(path):
+            if n.children and n.complete:
+                me = n.state.current_player
+                best = max(
+                    (c.minimax for c in n.children if c is not None and c.minimax is not None),
+                    key=lambda v: v[me],
+                    default=None,
+                )
+                if best is not None:
+                    n.minimax = best
+
+    def _expand_informed(self, node: _Node, rng: random.Random, limits: Limits) -> list[float]:
+        """Create and evaluate every child of ``node``; return the best child's values for
+        the player to move. Raises SearchTimeout part-way when the budget runs out (the
+        created children stay usable)."""
+        state = node.state
+        if node.moves is None:
+            moves = legal_moves(state) if state.game_status == "active" else []
+            if len(moves) > 1:
+                moves = list(moves)
+                rng.shuffle(moves)
+                moves.sort(key=lambda m: move_priority(state, m), reverse=True)
+            node.moves = moves
+            node.children = [None] * len(moves)
+        if not node.moves:
+            node.complete = True
+            node.values = value_vector(state)
+            return node.values
+        mover = state.current_player
+        for i, move in enumerate(node.moves):
+            if node.children[i] is not None:
+                continue
+            limits.tick()
+            child = _Node(apply_move(state, move), mover)
+            child.values = value_vector(child.state)
+            child.minimax = child.values
+            child.visits = 1
+            child.value_sum = child.values[mover]
+            node.children[i] = child
+        node.complete = True
+        best = max(
+            (c for c in node.children if c is not None),
+            key=lambda c: c.value_sum / c.visits,
+        )
+        assert best.values is not None
+        return best.values
+
+    def _select_uct(self, node: _Node) -> _Node:
+        log_n = math.log(node.visits + 1)
+        c = self.uct_c
+        alpha = self.minimax_weight
+        best: _Node | None = None
+        best_score = -math.inf
+        for child in node.children:
+            assert child is not None
+            q = child.value_sum / child.visits
+            if alpha and child.minimax is not None:
+                q = (1.0 - alpha) * q + alpha * child.minimax[child.mover]
+            score = q + c * math.sqrt(log_n / child.visits)
+            if score > best_score:
+                best, best_score = child, score
+        assert best is not None
+        return best
 
     def _leaf_value(self, state: GameState, rng: random.Random, limits: Limits) -> list[float]:
         steps = 0
