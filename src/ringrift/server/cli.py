@@ -120,6 +120,64 @@ def bench_api(
     run_bench(requests=requests, samples=samples, database_url=database_url, json_out=json_out)
 
 
+def bench_ws(
+    games: Annotated[
+        list[int] | None,
+        typer.Option("--games", min=1, max=2000, help="Concurrent games per round (repeat)."),
+    ] = None,
+    moves: Annotated[int, typer.Option(help="Moves per game per round.", min=2)] = 20,
+    think_ms: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--think-ms",
+            min=0,
+            help="Player think time before each move (repeat; default 0 = saturation).",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url", help="Use this PostgreSQL/SQLite URL instead of a private cluster."
+        ),
+    ] = "",
+    seed: Annotated[int, typer.Option(help="Seed of the move choices.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """WebSocket move round trip (send -> ack, send -> opponent's event), p50/p95 for 1 and
+    50 concurrent games by default, against a real app on PostgreSQL and Redis."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ringrift.server.wsbench import run_ws_bench
+
+    levels = games or [1, 50]
+    result = run_ws_bench(
+        levels=levels, moves=moves, think_ms=think_ms, database_url=database_url, seed=seed
+    )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"WebSocket move round trip (ms), {moves} moves per game")
+    columns = ("games", "think ms", "moves", "moves/s", "ack p50", "ack p95", "event p50")
+    for column in (*columns, "event p95"):
+        table.add_column(column, justify="right")
+    for row in result["rounds"]:
+        event = row["event"] or {"p50": float("nan"), "p95": float("nan")}
+        table.add_row(
+            str(row["games"]),
+            str(row["thinkMs"]),
+            str(row["moves"]),
+            f"{row['movesPerSecond']:.1f}",
+            f"{row['ack']['p50']:.2f}",
+            f"{row['ack']['p95']:.2f}",
+            f"{event['p50']:.2f}",
+            f"{event['p95']:.2f}",
+        )
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``serve``, ``db`` and ``bench api`` to the ``ringrift`` CLI."""
     app.command("serve")(serve)
@@ -132,3 +190,4 @@ def register(app: typer.Typer) -> None:
         bench = typer.Typer(help="Benchmarks.", no_args_is_help=True)
         app.add_typer(bench, name="bench")
     bench.command("api")(bench_api)
+    bench.command("ws")(bench_ws)

@@ -1,0 +1,253 @@
+"""``ringrift bench ws``: WebSocket move round trip under concurrent games, against a real app.
+
+By default it starts a private PostgreSQL cluster and redis-server, runs ``ringrift serve`` in a
+subprocess (rate limits off), registers two players and, for each ``--games N``, opens N human
+square8 games with one socket per player per game. Every game then plays ``--moves`` moves
+concurrently with the others: the player to move picks a random legal move from its ``state``
+frame and sends it, after a think time (``--think-ms``, randomised +-50 %; 0 = as fast as
+possible, which measures saturation: every game always has a move in flight). Measured per
+move:
+
+* ``ack``: send -> ``ack`` on the mover's socket (the move is committed),
+* ``event``: send -> ``event`` on the opponent's socket (fan-out).
+
+The client runs on the same machine as the server, so the figures include its CPU share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ringrift.ops.services import PostgresCluster, RedisServer, free_port
+from ringrift.server.bench import _process, summarize
+
+
+class _Player:
+    """One socket of one game: a reader task routes frames to futures and queues."""
+
+    def __init__(self, ws: Any, game_id: str, seat: int, game: _Game) -> None:
+        self.ws = ws
+        self.game_id = game_id
+        self.seat = seat
+        self.game = game
+        self.acks: dict[int, asyncio.Future[float]] = {}
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            now = time.perf_counter()
+            frame = json.loads(raw)
+            data = frame["d"]
+            if frame["t"] == "ack":
+                future = self.acks.pop(data.get("ack"), None)
+                if future is not None and not future.done():
+                    future.set_result(now)
+            elif frame["t"] == "event":
+                self.game.on_event(self.seat, data, now)
+            elif frame["t"] == "state" and data.get("legalMoves"):
+                self.game.prompts.put_nowait((self.seat, data))
+            elif frame["t"] == "error":
+                self.game.errors.append(data)
+                future = self.acks.pop(data.get("ack"), None)
+                if future is not None and not future.done():
+                    future.set_exception(RuntimeError(f"move refused: {data}"))
+
+
+class _Game:
+    def __init__(self, game_id: str, rng: random.Random) -> None:
+        self.game_id = game_id
+        self.rng = rng
+        self.prompts: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
+        self.players: dict[int, _Player] = {}
+        self.sent: dict[int, tuple[int, float]] = {}  # version -> (mover seat, sent at)
+        self.ack_ms: list[float] = []
+        self.event_ms: list[float] = []
+        self.errors: list[dict[str, Any]] = []
+        self.finished = False
+
+    def on_event(self, seat: int, data: dict[str, Any], now: float) -> None:
+        sent = self.sent.get(data["v"])
+        if sent is not None and sent[0] != seat:
+            self.event_ms.append((now - sent[1]) * 1000)
+        if data.get("status") not in (None, "active"):
+            self.finished = True
+            self.prompts.put_nowait((0, {}))
+
+    async def play(self, moves: int, think_s: float) -> None:
+        # Stagger the games so they do not all move in lock-step.
+        await asyncio.sleep(self.rng.uniform(0, think_s))
+        for _ in range(moves):
+            seat, data = await asyncio.wait_for(self.prompts.get(), 60)
+            if think_s:
+                await asyncio.sleep(self.rng.uniform(0.5 * think_s, 1.5 * think_s))
+            if seat == 0 or self.finished:
+                return
+            move = self.rng.choice(data["legalMoves"])
+            version = data["v"]
+            player = self.players[seat]
+            future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            player.acks[version] = future
+            started = time.perf_counter()
+            self.sent[version + 1] = (seat, started)
+            await player.ws.send(
+                json.dumps(
+                    {
+                        "t": "move",
+                        "d": {"gameId": self.game_id, "move": move, "v": version, "ack": version},
+                    }
+                )
+            )
+            acked = await asyncio.wait_for(future, 60)
+            self.ack_ms.append((acked - started) * 1000)
+
+
+async def _setup_users(http: httpx.AsyncClient) -> list[str]:
+    tokens = []
+    for _ in range(2):
+        name = "ws" + uuid.uuid4().hex[:10]
+        response = await http.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "username": name, "password": "bench-pass-1"},
+        )
+        response.raise_for_status()
+        tokens.append(response.json()["data"]["accessToken"])
+    return tokens
+
+
+async def _round(
+    base: str, tokens: list[str], games: int, moves: int, seed: int, think_s: float
+) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+
+    headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        semaphore = asyncio.Semaphore(10)
+
+        async def make_game() -> str:
+            async with semaphore:
+                created = await http.post(
+                    "/api/games",
+                    json={"boardType": "square8", "maxPlayers": 2, "isRated": False},
+                    headers=headers[0],
+                )
+                created.raise_for_status()
+                game_id: str = created.json()["data"]["game"]["id"]
+                joined = await http.post(f"/api/games/{game_id}/join", headers=headers[1])
+                joined.raise_for_status()
+                return game_id
+
+        game_ids = await asyncio.gather(*(make_game() for _ in range(games)))
+    rng = random.Random(seed)
+    url = base.replace("http://", "ws://") + "/ws"
+    sessions: list[_Game] = []
+    sockets: list[Any] = []
+    try:
+        for game_id in game_ids:
+            game = _Game(game_id, random.Random(rng.random()))
+            for seat, token in ((1, tokens[0]), (2, tokens[1])):
+                ws = await connect(f"{url}?token={token}", max_size=2**24, open_timeout=30)
+                sockets.append(ws)
+                game.players[seat] = _Player(ws, game_id, seat, game)
+                await ws.send(json.dumps({"t": "join", "d": {"gameId": game_id}}))
+            sessions.append(game)
+        started = time.perf_counter()
+        await asyncio.gather(*(g.play(moves, think_s) for g in sessions))
+        elapsed = time.perf_counter() - started
+    finally:
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+    ack_ms = [v for g in sessions for v in g.ack_ms]
+    event_ms = [v for g in sessions for v in g.event_ms]
+    return {
+        "games": games,
+        "thinkMs": round(think_s * 1000),
+        "moves": len(ack_ms),
+        "movesPerSecond": round(len(ack_ms) / elapsed, 1) if elapsed else 0.0,
+        "ack": summarize(ack_ms),
+        "event": summarize(event_ms) if event_ms else None,
+        "errors": sum(len(g.errors) for g in sessions),
+    }
+
+
+async def _measure(
+    base: str, levels: list[int], moves: int, seed: int, think_ms: list[int]
+) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        tokens = await _setup_users(http)
+    # Warm-up: one short game (connections, statement caches, lazy imports).
+    await _round(base, tokens, 1, 4, seed, 0.0)
+    return [
+        await _round(base, tokens, n, moves, seed + n, think / 1000)
+        for think in think_ms
+        for n in levels
+    ]
+
+
+def run_ws_bench(
+    *,
+    levels: list[int],
+    moves: int = 20,
+    think_ms: list[int] | None = None,
+    database_url: str = "",
+    seed: int = 1,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    log = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    run_dir = Path(tempfile.mkdtemp(prefix="ringrift-wsbench-"))
+    with contextlib.ExitStack() as stack:
+        if not database_url:
+            log("starting a private PostgreSQL cluster and redis-server ...")
+            pg = PostgresCluster(run_dir / "pg")
+            stack.callback(pg.destroy)
+            pg.start()
+            database_url = pg.url()
+        redis = RedisServer(run_dir / "redis")
+        stack.callback(redis.destroy)
+        redis.start()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis.url,
+            "AI_SERVICE_URL": "",
+            "JWT_SECRET": "wsbench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            "RINGRIFT_ENV": "development",
+            "AUTO_MIGRATE": "true",
+            "LOG_LEVEL": "WARNING",
+            "DB_POOL_SIZE": "20",
+            "DB_MAX_OVERFLOW": "20",
+        }
+        for name in ("LOGIN", "REGISTER", "GAME_CREATE", "MOVES", "WS_MESSAGES"):
+            env[f"RATE_LIMIT_{name}"] = "0"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        stack.enter_context(
+            _process(
+                [sys.executable, "-m", "ringrift.cli", "serve", "--port", str(port)],
+                env,
+                run_dir / "app.log",
+                f"{base}/health",
+            )
+        )
+        log(f"app at {base}; games per round: {levels}, {moves} moves per game ...")
+        rounds = asyncio.run(_measure(base, levels, moves, seed, think_ms or [0]))
+    return {
+        "benchmark": "ws-move-round-trip",
+        "database": database_url.split("://")[0],
+        "movesPerGame": moves,
+        "cpus": os.cpu_count(),
+        "rounds": rounds,
+    }
