@@ -20,7 +20,8 @@ MAX_FORCED_CHAIN = 64
 
 
 class AlphaBetaPlayer:
-    """Iterative-deepening alpha-beta up to ``max_depth`` plies under a time or node budget."""
+    """Iterative-deepening alpha-beta up to ``max_depth`` plies under a time or node budget
+    (depths 1, 2, 4, 6, ... see `deepening_schedule`)."""
 
     def __init__(self, *, max_depth: int = 4, level: int = 0, tt_size: int = 200_000) -> None:
         if max_depth < 1:
@@ -47,7 +48,7 @@ class AlphaBetaPlayer:
         search = _Search(state.current_player, limits, random.Random(seed), self.tt_size)
         root_moves = ordered_moves(state, moves, search.rng)
         best_move, best_value = root_moves[0], 0.0
-        for depth in range(1, self.max_depth + 1):
+        for depth in deepening_schedule(self.max_depth):
             try:
                 move, value, complete = search.root(state, root_moves, depth)
             except SearchTimeout:
@@ -60,6 +61,17 @@ class AlphaBetaPlayer:
             if not complete or abs(best_value) >= WIN_SCORE:
                 break
         return AIDecision(best_move, best_value, limits.elapsed_ms(), self.level, limits.nodes)
+
+
+def deepening_schedule(max_depth: int) -> list[int]:
+    """Iterative-deepening depths: 1 (for move ordering), then even depths up to the limit.
+
+    A turn is usually two decisions (place, then move the placed stack), so odd depths stop
+    the search half-way through somebody's turn; they are skipped beyond depth 1."""
+    depths = [1, *range(2, max_depth + 1, 2)]
+    if max_depth > 1 and depths[-1] != max_depth:
+        depths.append(max_depth)
+    return depths
 
 
 class _Search:

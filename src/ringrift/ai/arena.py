@@ -29,7 +29,7 @@ Z95 = 1.959963984540054
 # Named players and the base budget (seconds, before scaling) they think with.
 NAMED: dict[str, tuple[Callable[[], Player], float]] = {
     "random": (lambda: RandomPlayer(), 0.05),
-    "heuristic": (lambda: HeuristicPlayer(), 0.2),
+    "heuristic": (lambda: HeuristicPlayer(refine=6), 0.2),
     "alphabeta": (lambda: AlphaBetaPlayer(max_depth=4), 1.0),
     "mcts": (lambda: MCTSPlayer(), 2.0),
 }

@@ -4,10 +4,10 @@
 |-------|-----------------------------------------------------|-------------|
 | 1     | random                                              | 0.05 s      |
 | 2     | one-ply heuristic, 30% random moves, softmax        | 0.1 s       |
-| 3     | one-ply heuristic, 5% random moves                  | 0.2 s       |
+| 3     | one-ply heuristic + turn completion, 5% random      | 0.2 s       |
 | 4     | alpha-beta, iterative deepening, depth <= 2         | 0.4 s       |
-| 5     | alpha-beta, iterative deepening, depth <= 3         | 0.7 s       |
-| 6     | alpha-beta, iterative deepening, depth <= 4         | 1.1 s       |
+| 5     | alpha-beta, iterative deepening, depth <= 4         | 0.7 s       |
+| 6     | alpha-beta, iterative deepening, depth <= 6         | 1.1 s       |
 | 7-10  | MCTS, evaluated full expansion, implicit minimax    | 1.5/2.2/3.3/5.0 s |
 
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
@@ -60,9 +60,9 @@ LADDER: dict[int, LevelSpec] = {
         LevelSpec(
             3,
             "heuristic",
-            "one-ply heuristic, 5% random moves",
+            "one-ply heuristic with turn completion, 5% random moves",
             0.2,
-            lambda: HeuristicPlayer(epsilon=0.05, level=3),
+            lambda: HeuristicPlayer(epsilon=0.05, refine=6, level=3),
         ),
         LevelSpec(
             4,
@@ -74,16 +74,16 @@ LADDER: dict[int, LevelSpec] = {
         LevelSpec(
             5,
             "alphabeta",
-            "alpha-beta, iterative deepening to depth 3",
+            "alpha-beta, iterative deepening to depth 4",
             0.7,
-            lambda: AlphaBetaPlayer(max_depth=3, level=5),
+            lambda: AlphaBetaPlayer(max_depth=4, level=5),
         ),
         LevelSpec(
             6,
             "alphabeta",
-            "alpha-beta, iterative deepening to depth 4",
+            "alpha-beta, iterative deepening to depth 6",
             1.1,
-            lambda: AlphaBetaPlayer(max_depth=4, level=6),
+            lambda: AlphaBetaPlayer(max_depth=6, level=6),
         ),
         LevelSpec(7, "mcts", MCTS_DESCRIPTION, 1.5, lambda: _mcts(7)),
         LevelSpec(8, "mcts", MCTS_DESCRIPTION, 2.2, lambda: _mcts(8)),

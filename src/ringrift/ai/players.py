@@ -40,6 +40,10 @@ class RandomPlayer:
 class HeuristicPlayer:
     """One-ply search: applies every legal move and keeps the best evaluation for the mover.
 
+    With ``refine=k`` the k best moves whose mover decides again straight away (placement then
+    movement, capture then chain) are re-valued by their best continuation ("turn
+    completion"), which makes a placement count for the move it enables.
+
     ``epsilon`` is the chance of playing a random move instead; ``temperature`` > 0 samples
     among the evaluated moves with softmax weights instead of taking the maximum. Moves are
     tried in static-priority order so that a budget cut still leaves the likeliest ones
@@ -52,6 +56,7 @@ class HeuristicPlayer:
         temperature: float = 0.0,
         level: int = 0,
         weights: Weights = DEFAULT_WEIGHTS,
+        refine: int = 0,
     ) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError("epsilon must be within [0, 1]")
@@ -60,6 +65,9 @@ class HeuristicPlayer:
         self.epsilon = epsilon
         self.temperature = temperature
         self.weights = weights
+        if refine < 0:
+            raise ValueError("refine must be >= 0")
+        self.refine = refine
         self.level = level
         self.name = "heuristic"
 
@@ -82,10 +90,15 @@ class HeuristicPlayer:
         if self.epsilon and rng.random() < self.epsilon:
             return AIDecision(rng.choice(moves), 0.0, limits.elapsed_ms(), self.level, 1)
         scored: list[tuple[float, Move]] = []
+        after: list[GameState] = []
         try:
             for move in ordered_moves(state, moves, rng):
                 limits.tick()
-                scored.append((evaluate(apply_move(state, move), me, self.weights), move))
+                child = apply_move(state, move)
+                scored.append((evaluate(child, me, self.weights), move))
+                after.append(child)
+            if self.refine:
+                self._refine(scored, after, me, limits)
         except SearchTimeout:
             pass
         if not scored:
@@ -98,3 +111,24 @@ class HeuristicPlayer:
         else:
             value, move = max(scored, key=lambda vm: vm[0])
         return AIDecision(move, value, limits.elapsed_ms(), self.level, limits.nodes)
+
+    def _refine(
+        self, scored: list[tuple[float, Move]], after: list[GameState], me: int, limits: Limits
+    ) -> None:
+        """Complete the turn for the best few moves: when the mover decides again right after
+        (a placement is followed by moving the placed stack, a capture by its chain), value the
+        move by its best continuation instead. Updates ``scored`` in place."""
+        ranked = sorted(range(len(scored)), key=lambda i: scored[i][0], reverse=True)
+        for i in ranked[: self.refine]:
+            state = after[i]
+            moves = legal_moves(state) if state.game_status == "active" else []
+            while len(moves) == 1 and state.current_player == me:
+                state = apply_move(state, moves[0])
+                moves = legal_moves(state) if state.game_status == "active" else []
+            if not moves or state.current_player != me:
+                continue
+            best = -math.inf
+            for move in moves:
+                limits.tick()
+                best = max(best, evaluate(apply_move(state, move), me, self.weights))
+            scored[i] = (best, scored[i][1])
