@@ -148,7 +148,9 @@ async def publish_current(ctx: AppContext, game_id: str) -> None:
 # --- loading ------------------------------------------------------------------------------
 
 
-async def _load(session: AsyncSession, game_id: str) -> Loaded | None:
+async def _load(
+    session: AsyncSession, game_id: str, *, with_usernames: bool = True
+) -> Loaded | None:
     game = await session.get(Game, game_id)
     if game is None:
         return None
@@ -159,7 +161,7 @@ async def _load(session: AsyncSession, game_id: str) -> Loaded | None:
             )
         ).all()
     )
-    return Loaded(game, seats, await _usernames(session, seats))
+    return Loaded(game, seats, await _usernames(session, seats) if with_usernames else {})
 
 
 async def _usernames(session: AsyncSession, seats: Sequence[GameSeat]) -> dict[str, str]:
@@ -452,7 +454,7 @@ async def play_human_move(
     """Validate and commit one human move; returns the new version, the new state and the game
     as loaded before the move. AI turns are left to the caller."""
     async with ctx.db.session() as session:
-        loaded = await _load(session, game_id)
+        loaded = await _load(session, game_id, with_usernames=False)
     if loaded is None:
         raise ApiError(ErrorCode.GAME_NOT_FOUND)
     game = loaded.game
@@ -617,7 +619,7 @@ async def play_ai_turns(
     """Play every AI turn that is due, each committed as its own move. Returns how many."""
     if known is None:
         async with ctx.db.session() as session:
-            loaded = await _load(session, game_id)
+            loaded = await _load(session, game_id, with_usernames=False)
         if loaded is None or loaded.game.status != ACTIVE:
             return 0
         version = loaded.game.version
