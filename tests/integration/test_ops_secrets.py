@@ -11,6 +11,7 @@ import pytest
 from server_support import bearer, make_settings, register, running_app
 
 from ringrift.ops.secrets import new_keyring, rotate, write_keyring
+from ringrift.server.config import Settings
 from ringrift.server.security.keyring import KeyringError
 
 
@@ -38,15 +39,20 @@ def keyring_file(tmp_path: Path) -> Path:
     return path
 
 
-async def test_immediate_rotation_rejects_old_tokens_without_restart(
-    keyring_file: Path, sqlite_template: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def keyring_settings(keyring_file: Path, sqlite_template: Path, tmp_path: Path) -> Settings:
+    """App settings on a fresh SQLite copy, signing with the keyring file."""
     db = tmp_path / "app.db"
     db.write_bytes(sqlite_template.read_bytes())
-    settings = make_settings(
+    return make_settings(
         f"sqlite+aiosqlite:///{db}", jwt_secret="", jwt_keyring_file=str(keyring_file)
     )
-    async with running_app(settings) as (_app, client):
+
+
+async def test_immediate_rotation_rejects_old_tokens_without_restart(
+    keyring_file: Path, keyring_settings: Settings
+) -> None:
+    async with running_app(keyring_settings) as (_app, client):
         user = await register(client)
         old = user["accessToken"]
         assert (await _me_status(client, old))[0] == 200
@@ -67,14 +73,9 @@ async def test_immediate_rotation_rejects_old_tokens_without_restart(
 
 
 async def test_graceful_rotation_keeps_old_tokens_valid(
-    keyring_file: Path, sqlite_template: Path, tmp_path: Path
+    keyring_file: Path, keyring_settings: Settings
 ) -> None:
-    db = tmp_path / "app.db"
-    db.write_bytes(sqlite_template.read_bytes())
-    settings = make_settings(
-        f"sqlite+aiosqlite:///{db}", jwt_secret="", jwt_keyring_file=str(keyring_file)
-    )
-    async with running_app(settings) as (_app, client):
+    async with running_app(keyring_settings) as (_app, client):
         user = await register(client)
         old = user["accessToken"]
         old_kid = jwt.get_unverified_header(old)["kid"]

@@ -429,10 +429,15 @@ def apply_move(state: GameState, move: Move) -> GameState:
                 break
     if chosen is None:
         chosen = _match(state, move)
+    return _commit(state, chosen)
+
+
+def _commit(state: GameState, move: Move) -> GameState:
+    """The new state after a move already known to be acceptable."""
     new = state.copy()
-    _dispatch(new, chosen)
-    new.history = (*state.history, chosen)
-    _after_move(new, chosen)
+    _dispatch(new, move)
+    new.history = (*state.history, move)
+    _after_move(new, move)
     return new
 
 
@@ -449,11 +454,7 @@ def apply_recorded_move(state: GameState, move: Move) -> GameState:
         chosen = _match(state, move)
     except IllegalMove:
         chosen = _check_recorded(state, move)
-    new = state.copy()
-    _dispatch(new, chosen)
-    new.history = (*state.history, chosen)
-    _after_move(new, chosen)
-    return new
+    return _commit(state, chosen)
 
 
 def _check_recorded(s: GameState, move: Move) -> Move:
