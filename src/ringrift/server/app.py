@@ -19,13 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringrift import __version__
 from ringrift.server import realtime
-from ringrift.server.api import auth, games, root, users
+from ringrift.server.api import auth, games, play, root, users
 from ringrift.server.config import Settings
 from ringrift.server.context import AppContext
 from ringrift.server.db.migrate import upgrade_engine
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
 from ringrift.server.logs import accept_request_id, request_id_var
+from ringrift.server.web import mount_web
 
 log = logging.getLogger("ringrift.server")
 access_log = logging.getLogger("ringrift.server.access")
@@ -281,8 +282,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (root, auth, users, games, realtime):
+    for module in (root, auth, users, games, play, realtime):
         app.include_router(module.router)
+    mount_web(app)
     _install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
     return app
