@@ -119,6 +119,28 @@ def placement_limit(s: GameState, player: int) -> int:
     return min(3, s.hand[player], s.rings_per_player - s.on_board[player])
 
 
+def clear_run_mask(s: GameState, length: int) -> int:
+    """Bitboard of cells with ``length`` free cells (no stack, not collapsed) in a row along
+    some movement ray: a stack of height <= ``length`` placed there can move (R090). One
+    padding column in the layout stops a ray from wrapping onto another row."""
+    geo = s.geo
+    bits = geo.bits
+    blocked = 0
+    stacks, collapsed = s.stacks, s.collapsed
+    for cell, st in enumerate(stacks):
+        if st is not None or collapsed[cell]:
+            blocked |= 1 << bits[cell]
+    free = geo.valid_mask & ~blocked
+    result = 0
+    for offset in geo.move_offsets:
+        run = free
+        for step in range(1, length + 1):
+            shift = offset * step
+            run &= free >> shift if shift > 0 else free << -shift
+        result |= run
+    return result
+
+
 def live_counts(s: GameState, cell: int, player: int, limit: int) -> list[int]:
     """R080-R082 no-dead-placement: the ring counts (1..limit) whose resulting stack at ``cell``
     could move or capture. An existing stack takes exactly one ring."""

@@ -156,6 +156,10 @@ def _placement_moves(s: GameState) -> list[Move]:
     if s.hand[p] > 0:
         limit = B.placement_limit(s, p)
         stacks, caps, markers, collapsed = s.stacks, s.caps, s.markers, s.collapsed
+        bits = s.geo.bits
+        # Cells with a free run of `limit` cells take every count; only the rest need the
+        # full probe (captures included).
+        easy = B.clear_run_mask(s, limit) if limit > 0 else 0
         for cell in range(s.geo.num_cells):
             if collapsed[cell] or markers[cell]:
                 continue
@@ -163,6 +167,10 @@ def _placement_moves(s: GameState) -> list[Move]:
             if st is None:
                 if limit > 0:
                     row = table[cell]
+                    if easy >> bits[cell] & 1:
+                        moves.extend(row[1 : limit + 1])
+                        placements += limit
+                        continue
                     for k in B.live_counts(s, cell, p, limit):
                         moves.append(row[k])
                         placements += 1

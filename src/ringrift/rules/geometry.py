@@ -80,6 +80,7 @@ class Geometry:
     bit_cell: dict[int, int]
     valid_mask: int
     territory_shifts: tuple[int, ...]
+    move_offsets: tuple[int, ...]
 
     @property
     def num_cells(self) -> int:
@@ -187,6 +188,7 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         width = size + 1
         bits = tuple(c[1] * width + c[0] for c in coords)
         shifts = (1, width)
+    offsets = tuple(d[0] + d[1] * width for d in move_dirs)
     valid = 0
     for b in bits:
         valid |= 1 << b
@@ -209,6 +211,7 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         bit_cell={b: i for i, b in enumerate(bits)},
         valid_mask=valid,
         territory_shifts=shifts,
+        move_offsets=offsets,
     )
 
 
