@@ -229,7 +229,13 @@ class WS:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"no matching frame within {timeout}s; got {self.backlog}")
-            frame = json.loads(await asyncio.wait_for(self.conn.recv(), remaining))
+            try:
+                raw = await asyncio.wait_for(self.conn.recv(), remaining)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no matching frame within {timeout}s; got {self.backlog}"
+                ) from None
+            frame = json.loads(raw)
             if predicate(frame):
                 return frame
             self.backlog.append(frame)

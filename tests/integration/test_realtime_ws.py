@@ -9,6 +9,7 @@ import asyncio
 import json
 import random
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -77,18 +78,20 @@ async def _join(ws: WS, game_id: str, v: int | None = None) -> None:
 
 
 async def _next_prompt(players: dict[int, WS], game_id: str, v: int) -> tuple[int, Frame]:
-    """Wait for whichever player gets the ``state`` with legal moves at version ``v``."""
+    """Wait for whichever player gets the ``state`` with legal moves at version ``v`` (polls
+    the sockets in turn; no task is cancelled in the middle of a receive)."""
 
     def match(frame: Frame) -> bool:
         return to_move(game_id)(frame) and frame["d"]["v"] == v
 
-    tasks = {asyncio.ensure_future(ws.expect(match, 10)): seat for seat, ws in players.items()}
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    winner = next(iter(done))
-    return tasks[winner], winner.result()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for seat, ws in players.items():
+            try:
+                return seat, await ws.expect(match, 0.05)
+            except (AssertionError, TimeoutError):
+                continue
+    raise AssertionError(f"nobody was asked to move at version {v}")
 
 
 async def test_two_humans_play_to_the_end_and_a_spectator_sees_every_move(

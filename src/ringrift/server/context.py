@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ class AppContext:
     # Background AI turns of this instance: game id -> task, and games to run once more.
     ai_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     ai_rerun: set[str] = field(default_factory=set)
+    # Parsed state of each recently played game's latest version: game id -> (version, state).
+    states: collections.OrderedDict[str, tuple[int, Any]] = field(
+        default_factory=collections.OrderedDict
+    )
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:

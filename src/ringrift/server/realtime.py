@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ringrift.rules import GameState, legal_moves
+from ringrift.rules import legal_moves
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import Game, MoveRecord, User
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
@@ -88,6 +88,13 @@ class Connection:
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._send_lock = asyncio.Lock()
 
+    @property
+    def open(self) -> bool:
+        return (
+            self.ws.application_state == WebSocketState.CONNECTED
+            and self.ws.client_state == WebSocketState.CONNECTED
+        )
+
     # -- output --------------------------------------------------------------------------
 
     async def send(self, frame_type: str, data: dict[str, Any]) -> None:
@@ -121,8 +128,14 @@ class Connection:
             item = await self.queue.get()
             try:
                 await self._process(item)
-            except (WebSocketDisconnect, RuntimeError, OSError):
+            except (WebSocketDisconnect, OSError):
                 return
+            except RuntimeError:
+                # Starlette raises RuntimeError for a send after close; anything else is a bug
+                # that must not silently stop this socket's deliveries.
+                if not self.open:
+                    return
+                log.exception("websocket delivery failed", extra={"conn": self.id})
             except Exception as error:
                 if isinstance(error, DatabaseUnavailable) or (
                     isinstance(error, SQLAlchemyError) and is_database_unavailable(error)
@@ -297,7 +310,8 @@ class Hub:
         key = (game_id, version)
         cached = self._legal.get(key)
         if cached is None:
-            cached = [m.to_json() for m in legal_moves(GameState.from_json(state))]
+            parsed = games_service.parsed_state(self.ctx, game_id, version, state)
+            cached = [m.to_json() for m in legal_moves(parsed)]
             self._legal[key] = cached
             if len(self._legal) > LEGAL_CACHE_SIZE:
                 self._legal.popitem(last=False)

@@ -145,6 +145,29 @@ async def publish_current(ctx: AppContext, game_id: str) -> None:
         _publish_status(ctx, game)
 
 
+STATE_CACHE_SIZE = 4096
+
+
+def remember_state(ctx: AppContext, game_id: str, version: int, state: GameState) -> None:
+    """Keep the parsed state of a game's latest version (states are never mutated), so the
+    next move does not re-parse the stored JSON (whose move history grows with the game)."""
+    cache = ctx.states
+    cache[game_id] = (version, state)
+    cache.move_to_end(game_id)
+    if len(cache) > STATE_CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def parsed_state(ctx: AppContext, game_id: str, version: int, state_json: Any) -> GameState:
+    cached = ctx.states.get(game_id)
+    if cached is not None and cached[0] == version:
+        state: GameState = cached[1]
+        return state
+    state = GameState.from_json(state_json)
+    remember_state(ctx, game_id, version, state)
+    return state
+
+
 # --- loading ------------------------------------------------------------------------------
 
 
@@ -453,8 +476,43 @@ async def play_human_move(
 ) -> tuple[int, GameState, Loaded]:
     """Validate and commit one human move; returns the new version, the new state and the game
     as loaded before the move. AI turns are left to the caller."""
-    async with ctx.db.session() as session:
-        loaded = await _load(session, game_id, with_usernames=False)
+    if ctx.db.backend == "postgresql":
+        # One transaction for read and write: under READ COMMITTED the versioned UPDATE still
+        # sees (and loses to) a move committed after our read.
+        async with ctx.db.session() as session:
+            loaded = await _load(session, game_id, with_usernames=False)
+            seat, move, after = _validated_move(
+                ctx, loaded, user, game_id, move_json, expected_version
+            )
+            committed = await _commit_move(
+                ctx, game_id, expected_version, seat, move, after, user.id, "human", session
+            )
+    else:
+        # SQLite cannot upgrade a read transaction to a write once another writer committed
+        # (a snapshot conflict, not a wait), so the read ends before the write begins.
+        async with ctx.db.session() as session:
+            loaded = await _load(session, game_id, with_usernames=False)
+        seat, move, after = _validated_move(ctx, loaded, user, game_id, move_json, expected_version)
+        committed = await _commit_move(
+            ctx, game_id, expected_version, seat, move, after, user.id, "human"
+        )
+    if not committed or loaded is None:
+        raise ApiError(
+            ErrorCode.GAME_VERSION_CONFLICT, details={"expectedVersion": expected_version}
+        )
+    return expected_version + 1, after, loaded
+
+
+def _validated_move(
+    ctx: AppContext,
+    loaded: Loaded | None,
+    user: User,
+    game_id: str,
+    move_json: Any,
+    expected_version: int,
+) -> tuple[int, Move, GameState]:
+    """Check a human move against the loaded game: (the mover's seat, the move, the state
+    after it), or the ApiError that refuses it."""
     if loaded is None:
         raise ApiError(ErrorCode.GAME_NOT_FOUND)
     game = loaded.game
@@ -470,7 +528,7 @@ async def play_human_move(
             ErrorCode.GAME_VERSION_CONFLICT,
             details={"currentVersion": game.version, "expectedVersion": expected_version},
         )
-    state = GameState.from_json(game.state)
+    state = parsed_state(ctx, game_id, game.version, game.state)
     if state.current_player != seat.seat:
         raise ApiError(
             ErrorCode.GAME_NOT_YOUR_TURN,
@@ -490,12 +548,7 @@ async def play_human_move(
         raise ApiError(
             ErrorCode.GAME_INVALID_MOVE, error.reason, details={"reason": error.reason}
         ) from error
-    committed = await _commit_move(
-        ctx, game_id, expected_version, seat.seat, move, after, user.id, "human"
-    )
-    if not committed:
-        raise ApiError(ErrorCode.GAME_VERSION_CONFLICT, details={"expectedVersion": game.version})
-    return expected_version + 1, after, loaded
+    return seat.seat, move, after
 
 
 def ai_to_move(state_json: dict[str, Any] | None, seats: Sequence[GameSeat]) -> bool:
@@ -543,8 +596,10 @@ async def _commit_move(
     after: GameState,
     user_id: str | None,
     source: str,
+    session: AsyncSession | None = None,
 ) -> bool:
-    """Commit one applied move; False when another move got there first."""
+    """Commit one applied move (in ``session`` when given, else in a session of its own);
+    False when another move got there first."""
     now = utcnow()
     completed = after.game_status == COMPLETED
     state_json = after.to_json()
@@ -557,42 +612,25 @@ async def _commit_move(
     }
     if completed:
         values.update(status=COMPLETED, winner_seat=after.winner, end_reason="normal", ended_at=now)
-    async with ctx.db.session() as session:
-        result = await session.execute(
-            update(Game)
-            .where(Game.id == game_id, Game.version == expected_version, Game.status == ACTIVE)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            await session.rollback()
-            return False
-        session.add(
-            MoveRecord(
-                game_id=game_id,
-                move_number=expected_version + 1,
-                player=seat,
-                move=move.to_json(),
-                user_id=user_id,
-                is_ai=source != "human",
-                source=source,
-                state_hash=after.state_hash(),
-                created_at=now,
-            )
-        )
-        try:
-            await session.flush()
-        except IntegrityError:
-            await session.rollback()
-            return False
-        if completed:
-            game = await session.get(Game, game_id)
-            seats = list(
-                (await session.scalars(select(GameSeat).where(GameSeat.game_id == game_id))).all()
-            )
-            if game is not None:
-                await _finalize(session, game, seats, after.final_ranks())
-        await session.commit()
+    record = MoveRecord(
+        game_id=game_id,
+        move_number=expected_version + 1,
+        player=seat,
+        move=move.to_json(),
+        user_id=user_id,
+        is_ai=source != "human",
+        source=source,
+        state_hash=after.state_hash(),
+        created_at=now,
+    )
+    if session is None:
+        async with ctx.db.session() as own:
+            committed = await _write_move(own, game_id, expected_version, values, record, after)
+    else:
+        committed = await _write_move(session, game_id, expected_version, values, record, after)
+    if not committed:
+        return False
+    remember_state(ctx, game_id, expected_version + 1, after)
     if completed:
         ctx.metrics.games_completed.labels(reason="normal").inc()
     ctx.bus.publish(
@@ -600,7 +638,7 @@ async def _commit_move(
             "kind": "move",
             "gameId": game_id,
             "v": expected_version + 1,
-            "move": move.to_json(),
+            "move": record.move,
             "player": seat,
             "status": COMPLETED if completed else ACTIVE,
             "winner": after.winner if completed else None,
@@ -608,6 +646,42 @@ async def _commit_move(
             "state": state_json,
         }
     )
+    return True
+
+
+async def _write_move(
+    session: AsyncSession,
+    game_id: str,
+    expected_version: int,
+    values: dict[str, Any],
+    record: MoveRecord,
+    after: GameState,
+) -> bool:
+    """The versioned UPDATE plus the move row (and results when the game ended), committed."""
+    completed = after.game_status == COMPLETED
+    result = await session.execute(
+        update(Game)
+        .where(Game.id == game_id, Game.version == expected_version, Game.status == ACTIVE)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        return False
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    if completed:
+        game = await session.get(Game, game_id)
+        seats = list(
+            (await session.scalars(select(GameSeat).where(GameSeat.game_id == game_id))).all()
+        )
+        if game is not None:
+            await _finalize(session, game, seats, after.final_ranks())
+    await session.commit()
     return True
 
 
@@ -623,7 +697,7 @@ async def play_ai_turns(
         if loaded is None or loaded.game.status != ACTIVE:
             return 0
         version = loaded.game.version
-        state = GameState.from_json(loaded.game.state)
+        state = parsed_state(ctx, game_id, version, loaded.game.state)
         seats, seed = loaded.seats, loaded.game.seed
     else:
         version, state, seats, seed = known
