@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -154,7 +155,10 @@ def create_app(
         executor: Executor
         if use_processes:
             executor = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=worker.watch_parent,
+                initargs=(os.getpid(),),
             )
         else:
             executor = ThreadPoolExecutor(max_workers=workers)
@@ -168,7 +172,8 @@ def create_app(
             yield
         finally:
             state["ready"] = False
-            executor.shutdown(wait=False, cancel_futures=True)
+            # Wait for the workers to exit (running searches end within their budget).
+            executor.shutdown(wait=True, cancel_futures=True)
 
     app = FastAPI(title="RingRift AI service", version="1", lifespan=lifespan)
     app.state.metrics = metrics

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from typing import Any
 
 from ringrift.ai import choose_move
 from ringrift.rules import GameState
+
+PARENT_POLL_S = 0.5
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Pool initializer: exit this worker as soon as the service process is gone (for
+    example killed with SIGKILL), so that no orphaned search process is left behind."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def warm_up() -> bool:
