@@ -164,10 +164,11 @@ class EventBus:
                     )
             finally:
                 self.subscribed = False
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.wait_for(pubsub.aclose(), 1.0)
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.wait_for(client.aclose(), 1.0)
+                # Errors while closing are ignored, a cancellation is not: swallowing it here
+                # would keep this task alive through close().
+                for closable in (pubsub, client):
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(closable.aclose(), 1.0)
             await asyncio.sleep(delay)
             delay = min(self.backoff_max, delay * 2)
 
@@ -209,7 +210,7 @@ class EventBus:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: shutdown must not wait on a task that does not end.
+            await asyncio.wait(self._tasks, timeout=3.0)
         self._tasks = []

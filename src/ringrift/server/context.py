@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,9 +113,8 @@ class AppContext:
         tasks = list(self.ai_tasks.values())
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
         await self.bus.close()
         await self.redis.close()
         await self.http.aclose()

@@ -177,7 +177,9 @@ class ResilientRedis:
         if self._client is None:
             return
         with contextlib.suppress(Exception):
-            await self._client.connection_pool.disconnect(inuse_connections=True)
+            await asyncio.wait_for(
+                self._client.connection_pool.disconnect(inuse_connections=True), 1.0
+            )
 
     # -- monitor -------------------------------------------------------------------------
 
@@ -199,12 +201,11 @@ class ResilientRedis:
     async def close(self) -> None:
         if self._monitor is not None:
             self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+            await asyncio.wait([self._monitor], timeout=2.0)
             self._monitor = None
         if self._client is not None:
             with contextlib.suppress(Exception):
-                await self._client.aclose()
+                await asyncio.wait_for(self._client.aclose(), 2.0)
 
     def status(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "error": self.last_error, "failures": self.failures}

@@ -89,7 +89,11 @@ class _Game:
         # Stagger the games so they do not all move in lock-step.
         await asyncio.sleep(self.rng.uniform(0, think_s))
         for _ in range(moves):
-            seat, data = await asyncio.wait_for(self.prompts.get(), 60)
+            try:
+                seat, data = await asyncio.wait_for(self.prompts.get(), 60)
+            except TimeoutError:
+                self.errors.append({"code": "TIMEOUT", "message": "no prompt within 60 s"})
+                return
             if think_s:
                 await asyncio.sleep(self.rng.uniform(0.5 * think_s, 1.5 * think_s))
             if seat == 0 or self.finished:
@@ -109,7 +113,10 @@ class _Game:
                     }
                 )
             )
-            acked = await asyncio.wait_for(future, 60)
+            try:
+                acked = await asyncio.wait_for(future, 60)
+            except (RuntimeError, TimeoutError):
+                return  # refused (recorded in errors) or lost: this game stops
             self.ack_ms.append((acked - started) * 1000)
 
 
