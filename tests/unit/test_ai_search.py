@@ -159,3 +159,11 @@ def test_informed_mcts_finds_a_winning_move() -> None:
             assert apply_move(state, decision.move).winner == me
             return
     raise AssertionError("no seeded game ended with an optional winning move")
+
+
+@pytest.mark.parametrize("informed", [False, True])
+def test_mcts_with_no_time_to_search_still_moves(informed: bool) -> None:
+    state = position("hexagonal", 3, 20, 1)
+    assert len(legal_moves(state)) > 100
+    decision = MCTSPlayer(informed=informed).decide(state, seed=1, budget_s=1e-6)
+    assert decision.move in legal_moves(state)

@@ -110,6 +110,11 @@ class MCTSPlayer:
         iterations = 0
         if self.informed:
             root.values = [0.0] * (state.num_players + 1)
+            root_moves = list(moves)
+            rng.shuffle(root_moves)
+            root_moves.sort(key=lambda m: move_priority(state, m), reverse=True)
+            root.moves = root_moves
+            root.children = [None] * len(root_moves)
             while True:
                 try:
                     limits.tick()
@@ -301,6 +306,10 @@ class MCTSPlayer:
             if key > best_key:
                 best_i, best_key = i, key
         if best_key[0] < 0:
-            # Nothing was searched: fall back to the highest prior.
-            best_i = max(range(len(root.priors)), key=lambda j: root.priors[j])
+            # Nothing was searched: fall back to the highest prior, or (informed expansion,
+            # whose root moves are sorted by static priority) the first move.
+            if root.priors:
+                best_i = max(range(len(root.priors)), key=lambda j: root.priors[j])
+            else:
+                best_i = 0
         return best_i
