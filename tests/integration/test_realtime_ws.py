@@ -372,3 +372,44 @@ async def test_shutdown_closes_sockets_with_going_away(
         assert await stopping in (0, -signal.SIGTERM)
     finally:
         process.stop()
+
+
+async def test_rate_limits_on_websocket_frames_and_game_creation(
+    pg_database: str, redis_server: RedisServer
+) -> None:
+    process = app_process(
+        pg_database,
+        redis_server.url,
+        rate_limit_ws_messages=4,
+        rate_limit_game_create=2,
+        rate_limit_window_seconds=60,
+    ).start()
+    try:
+        user = await register(process.url)
+        created = [await create_game(process.url, user["token"]) for _ in range(2)]
+        async with httpx.AsyncClient(timeout=10) as http:
+            refused = await http.post(
+                f"{process.url}/api/games",
+                json={"boardType": "square8", "maxPlayers": 2},
+                headers=bearer(user["token"]),
+            )
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+        ws = await WS.open(process.url, user["token"])
+        try:
+            for index in range(4):
+                await ws.send("join", {"gameId": created[0]["id"], "ack": index})
+                await ws.expect(is_type("ack", ack=index))
+            await ws.send("join", {"gameId": created[1]["id"], "ack": "over"})
+            error = await ws.expect(is_type("error"))
+            assert error["d"]["code"] == "RATE_LIMIT_EXCEEDED" and error["d"]["ack"] == "over"
+            assert 1 <= error["d"]["details"]["retryAfter"] <= 60
+            # The refused join changed nothing: no state for the second game arrives.
+            rest = ws.backlog + await ws.drain(0.3)
+            assert all(f["d"].get("gameId") != created[1]["id"] for f in rest)
+        finally:
+            await ws.close()
+    finally:
+        process.stop()
