@@ -31,7 +31,13 @@ def list_(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 @drill_app.command("run")
 def run(
     names: Annotated[list[str], typer.Argument(help="Drill names, or all.")],
-    target: Annotated[str, typer.Option("--target", help="Only 'local' is implemented.")] = "local",
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="'local' (the stack in --run-dir) or a deployment file (see docs/operations.md).",
+        ),
+    ] = "local",
     run_dir: Annotated[
         Path, typer.Option("--run-dir", help="The local stack's run directory.")
     ] = Path(".ringrift-stack"),
@@ -52,6 +58,7 @@ def run(
     json_out: Annotated[bool, typer.Option("--json", help="Print the journal as JSON.")] = False,
 ) -> None:
     """Run drills; exit code 1 when any drill fails."""
+    from ringrift.ops.deployment import Deployment, DeploymentError
     from ringrift.ops.drills.report import journal, write_reports
     from ringrift.ops.drills.runner import DrillError, resolve, run_drills
     from ringrift.ops.services import ServiceError
@@ -66,14 +73,19 @@ def run(
             console.print(f"[red]error:[/] {message}", highlight=False)
         return typer.Exit(2)
 
-    if target != "local":
-        raise fail(f"target {target!r} is not supported yet; only 'local' (the stack) is")
     try:
         selected = resolve(names)
     except DrillError as error:
         raise fail(str(error)) from None
     try:
-        if start_stack:
+        if target != "local":
+            if start_stack:
+                raise StackError("--start-stack goes with --target local")
+            stack = Deployment.load(Path(target))
+            down = [name for name in stack.services if not stack.healthy(name, timeout=2.0)]
+            if down:
+                raise StackError(f"deployment services not healthy: {', '.join(down)}")
+        elif start_stack:
             with console.status("starting the stack"):
                 stack = Stack.up(run_dir, apps=apps)
         else:
@@ -81,7 +93,7 @@ def run(
             down = [row["name"] for row in stack.status() if not row["healthy"]]
             if down:
                 raise StackError(f"stack services not healthy: {', '.join(down)}")
-    except (StackError, ServiceError) as error:
+    except (StackError, ServiceError, DeploymentError) as error:
         raise fail(str(error)) from None
     try:
         with (
@@ -99,6 +111,7 @@ def run(
                 work_dir=Path(work),
                 recovery_timeout=recovery_timeout,
                 on_event=event,
+                target=target,
             )
     finally:
         if start_stack:

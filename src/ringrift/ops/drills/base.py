@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from ringrift.ops.deployment import Deployment
 from ringrift.ops.stack import Stack
 from ringrift.rules import GameState, legal_moves
 
@@ -276,7 +277,7 @@ class SeedData:
 
 @dataclass
 class DrillContext:
-    stack: Stack
+    stack: Stack | Deployment
     work_dir: Path
     recovery_timeout: float = 30.0
     seed: int = 2026
@@ -376,7 +377,7 @@ class Drill:
         return result
 
 
-def restore_stack(stack: Stack) -> list[str]:
+def restore_stack(stack: Stack | Deployment) -> list[str]:
     """Start every stack service that is not running; returns their names."""
     restarted = []
     for name in stack.services:

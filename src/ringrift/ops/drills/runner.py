@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ringrift.ops.deployment import Deployment
 from ringrift.ops.drills import load_builtin
 from ringrift.ops.drills.base import DrillContext, DrillResult
 from ringrift.ops.stack import Stack
@@ -31,18 +32,21 @@ def resolve(names: list[str]) -> list[str]:
 
 def run_drills(
     names: list[str],
-    stack: Stack,
+    stack: Stack | Deployment,
     *,
     work_dir: Path,
     recovery_timeout: float = 30.0,
     on_event: Callable[[str], None] = lambda _m: None,
+    target: str = "local",
 ) -> tuple[list[DrillResult], dict[str, Any]]:
     registry = load_builtin()
     selected = resolve(names)
     meta: dict[str, Any] = {
         "startedAt": datetime.now(UTC).isoformat(timespec="seconds"),
-        "target": "local",
-        "targetDetail": f"stack in {stack.run_dir}",
+        "target": target,
+        "targetDetail": (
+            stack.describe() if hasattr(stack, "describe") else f"stack in {stack.run_dir}"
+        ),
         "stack": {name: stack.url(name) for name in stack.services if name != "postgres"},
         "recoveryTimeoutSeconds": recovery_timeout,
     }
