@@ -55,7 +55,8 @@ def deployment_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
     )
     yield path
-    stack.down()
+    # The commands restarted services in other processes: re-read their pids before stopping.
+    Stack.load(stack.run_dir).down()
 
 
 def test_drills_run_against_a_deployment_file(deployment_file: Path, tmp_path: Path) -> None:
