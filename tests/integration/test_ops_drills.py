@@ -137,7 +137,9 @@ def test_bad_drill_arguments(stack: Stack, tmp_path: Path) -> None:
     code, out = _run("no-such-drill", "--run-dir", str(stack.run_dir))
     assert code == 2 and "unknown drill" in out["error"] and "backup-restore" in out["error"]
     code, out = _run("db-outage", "--target", "prod", "--run-dir", str(stack.run_dir))
-    assert code == 2 and "not supported" in out["error"]
+    assert code == 2 and "no deployment file at prod" in out["error"]
+    code, out = _run("db-outage", "--target", "prod", "--start-stack")
+    assert code == 2
     code, out = _run("db-outage", "--run-dir", str(tmp_path / "nothing"))
     assert code == 2 and "no stack" in out["error"]
 
