@@ -1,23 +1,15 @@
 """The web client in a real browser (Debian's Chromium driven by Playwright) against
-``ringrift up``: register, start a game against the AI, play moves by clicking, replay."""
+``ringrift up``: register, start a game against the AI and play moves by clicking."""
 
 from __future__ import annotations
 
-import os
-import queue
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
-
-from ringrift.ops.services import free_port
+from up_support import running_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = [
@@ -33,40 +25,9 @@ BROWSER_ARGS = [
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port, ai_port = free_port(), free_port()
-    data = tmp_path_factory.mktemp("web") / "data"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ringrift.cli",
-            "up",
-            "--port",
-            str(port),
-            "--ai-port",
-            str(ai_port),
-            "--data-dir",
-            str(data),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or []], daemon=True).start()
-    seen = ""
-    deadline = time.monotonic() + 120
-    while "RingRift is up" not in seen:
-        assert time.monotonic() < deadline and proc.poll() is None, seen
-        try:
-            seen += lines.get(timeout=1)
-        except queue.Empty:
-            continue
-    yield f"http://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 0
+    with running_up(tmp_path_factory.mktemp("web") / "data") as up:
+        yield up.url
+    assert up.exit_code == 0
 
 
 def test_register_play_against_ai_and_see_the_board(platform: str, tmp_path: Path) -> None:
