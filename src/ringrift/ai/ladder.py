@@ -16,6 +16,7 @@ variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Callable
@@ -148,7 +149,16 @@ def choose_move(
     if budget_s is None and node_limit is None:
         budget_s = level_budget(level, budget_scale)
     player = player_for_level(level)
-    return player.decide(state, seed=seed, budget_s=budget_s, node_limit=node_limit)
+    # A search tree holds thousands of states; a full cyclic-GC pass over them can stall a
+    # time-budgeted search for tens of milliseconds. Nodes are freed by reference counting,
+    # so collection waits until the move is chosen.
+    collect = gc.isenabled()
+    gc.disable()
+    try:
+        return player.decide(state, seed=seed, budget_s=budget_s, node_limit=node_limit)
+    finally:
+        if collect:
+            gc.enable()
 
 
 def best_move(

@@ -74,7 +74,6 @@ class Geometry:
     adjacent: tuple[tuple[int, ...], ...]
     line_axes: tuple[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], ...]
     territory_neighbours: tuple[tuple[int, ...], ...]
-    territory_edge: tuple[bool, ...]
     border_neighbours: tuple[tuple[int, ...], ...]
     bits: tuple[int, ...]
     bit_cell: dict[int, int]
@@ -157,7 +156,6 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
     adjacent = []
     line_axes = []
     terr = []
-    terr_edge = []
     border = []
     for c in coords:
         cell_rays = tuple(r for r in (_ray(index, c, d) for d in move_dirs) if r)
@@ -168,7 +166,6 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         )
         nbrs = tuple(index[p] for p in (_add(c, d) for d in terr_dirs) if p in index)
         terr.append(nbrs)
-        terr_edge.append(len(nbrs) < len(terr_dirs))
         if board_type == "hexagonal":
             border.append(())
         elif is_hex:
@@ -205,7 +202,6 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         adjacent=tuple(adjacent),
         line_axes=tuple(line_axes),
         territory_neighbours=tuple(terr),
-        territory_edge=tuple(terr_edge),
         border_neighbours=tuple(border),
         bits=bits,
         bit_cell={b: i for i, b in enumerate(bits)},

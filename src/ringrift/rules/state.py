@@ -26,7 +26,14 @@ from ringrift.rules.geometry import (
     territory_minimum,
     victory_threshold,
 )
-from ringrift.rules.moves import Move, coord_key, parse_position, position_json
+from ringrift.rules.moves import (
+    BOOKKEEPING_TYPES,
+    RECOVERY_SLIDE,
+    Move,
+    coord_key,
+    parse_position,
+    position_json,
+)
 
 RING_PLACEMENT = "ring_placement"
 MOVEMENT = "movement"
@@ -628,8 +635,6 @@ def _load(data: Any) -> GameState:
         s.turn_recovery = bool(data.get("turnHadRecovery", False))
     else:
         # F-06: "this turn" is the unbroken run of newest history entries by the current player.
-        from ringrift.rules.moves import BOOKKEEPING_TYPES, RECOVERY_SLIDE
-
         for m in reversed(s.history):
             if m.player != s.current_player:
                 break
