@@ -11,7 +11,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ringrift.ai.base import AIDecision, Limits, SearchTimeout, ordered_moves, position_key
+from ringrift.ai.base import (
+    AIDecision,
+    Limits,
+    SearchTimeout,
+    candidate_moves,
+    forced_decision,
+    ordered_moves,
+    position_key,
+)
 from ringrift.ai.evaluation import WIN_SCORE, evaluate
 from ringrift.rules import GameState, Move, apply_move, legal_moves
 
@@ -40,11 +48,9 @@ class AlphaBetaPlayer:
         node_limit: int | None = None,
     ) -> AIDecision:
         limits = Limits(budget_s, node_limit)
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError("the game is over: there is no move to choose")
+        moves = candidate_moves(state)
         if len(moves) == 1:
-            return AIDecision(moves[0], 0.0, limits.elapsed_ms(), self.level, 0)
+            return forced_decision(moves[0], limits, self.level)
         search = _Search(state.current_player, limits, random.Random(seed), self.tt_size)
         root_moves = ordered_moves(state, moves, search.rng)
         best_move, best_value = root_moves[0], 0.0

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ringrift.rules import GameState, Move
+from ringrift.rules import GameState, Move, legal_moves
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,19 @@ _TYPE_PRIORITY = {
     "forced_elimination": 10,
     "swap_sides": 5,
 }
+
+
+def candidate_moves(state: GameState) -> list[Move]:
+    """The moves a player chooses from; a finished game has none, which is an error here."""
+    moves = legal_moves(state)
+    if not moves:
+        raise ValueError("the game is over: there is no move to choose")
+    return moves
+
+
+def forced_decision(move: Move, limits: Limits, level: int) -> AIDecision:
+    """The answer when only one move exists: no search, no evaluation."""
+    return AIDecision(move, 0.0, limits.elapsed_ms(), level, 0)
 
 
 def move_priority(state: GameState, move: Move) -> float:

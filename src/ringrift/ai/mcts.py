@@ -11,7 +11,14 @@ from __future__ import annotations
 import math
 import random
 
-from ringrift.ai.base import AIDecision, Limits, SearchTimeout, move_priority
+from ringrift.ai.base import (
+    AIDecision,
+    Limits,
+    SearchTimeout,
+    candidate_moves,
+    forced_decision,
+    move_priority,
+)
 from ringrift.ai.evaluation import value_vector
 from ringrift.rules import GameState, Move, apply_move, legal_moves
 
@@ -100,11 +107,9 @@ class MCTSPlayer:
         elif self.max_iterations is not None:
             node_limit = min(node_limit, self.max_iterations)
         limits = Limits(budget_s, node_limit)
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError("the game is over: there is no move to choose")
+        moves = candidate_moves(state)
         if len(moves) == 1:
-            return AIDecision(moves[0], 0.0, limits.elapsed_ms(), self.level, 0)
+            return forced_decision(moves[0], limits, self.level)
         rng = random.Random(seed)
         root = _Node(state, 0)
         iterations = 0

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import random
 
-from ringrift.ai.base import AIDecision, Limits, SearchTimeout, ordered_moves
+from ringrift.ai.base import (
+    AIDecision,
+    Limits,
+    SearchTimeout,
+    candidate_moves,
+    forced_decision,
+    ordered_moves,
+)
 from ringrift.ai.evaluation import DEFAULT_WEIGHTS, Weights, evaluate
 from ringrift.rules import GameState, Move, apply_move, legal_moves
-
-
-def _forced(state: GameState, moves: list[Move], limits: Limits, level: int) -> AIDecision:
-    return AIDecision(moves[0], 0.0, limits.elapsed_ms(), level, 0)
 
 
 class RandomPlayer:
@@ -30,9 +33,7 @@ class RandomPlayer:
         node_limit: int | None = None,
     ) -> AIDecision:
         limits = Limits(budget_s, node_limit)
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError("the game is over: there is no move to choose")
+        moves = candidate_moves(state)
         move = random.Random(seed).choice(moves)
         return AIDecision(move, 0.0, limits.elapsed_ms(), self.level, 1)
 
@@ -80,11 +81,9 @@ class HeuristicPlayer:
         node_limit: int | None = None,
     ) -> AIDecision:
         limits = Limits(budget_s, node_limit)
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError("the game is over: there is no move to choose")
+        moves = candidate_moves(state)
         if len(moves) == 1:
-            return _forced(state, moves, limits, self.level)
+            return forced_decision(moves[0], limits, self.level)
         rng = random.Random(seed)
         me = state.current_player
         if self.epsilon and rng.random() < self.epsilon:
