@@ -240,25 +240,32 @@ def test_bad_requests(client: httpx.Client) -> None:
 
 
 def test_concurrent_requests_do_not_block(service: str) -> None:
-    raw = midgame_json("square8", 2, 40, 5)
-    player = GameState.from_json(raw).current_player
-    body = {"game_state": raw, "player_number": player, "difficulty": 10, "seed": 1}
+    raw = midgame_json("square8", 2, 30, 3)
+    position = GameState.from_json(raw)
+    # A position with a real choice, so every search uses its whole budget.
+    assert len(legal_moves(position)) > 100
+    body = {"game_state": raw, "player_number": position.current_player, "difficulty": 10}
 
     def search() -> tuple[int, float]:
-        started = time.perf_counter()
         r = httpx.post(f"{service}/ai/move", json=body, timeout=30)
-        return r.status_code, time.perf_counter() - started
+        return r.status_code, time.perf_counter()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(search) for _ in range(2)]
+    # Six searches on two workers keep the pool busy for three budgets in a row. A search on
+    # the event loop would hold /health until the queue drained; a free loop answers at once.
+    # Only the ordering is asserted, with a loose latency cap: on a busy 2-core CI machine the
+    # service process gets a small share of the CPU and a tight wall-clock bound flakes.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(search) for _ in range(6)]
         time.sleep(0.05)
         started = time.perf_counter()
         health = httpx.get(f"{service}/health", timeout=10)
-        health_latency = time.perf_counter() - started
+        health_done = time.perf_counter()
         results = [f.result() for f in futures]
     assert health.status_code == 200
-    assert health_latency < 0.2, "the event loop must stay free while searches run"
     assert all(code == 200 for code, _ in results)
+    last_search_done = max(done for _, done in results)
+    assert health_done < last_search_done, "/health waited for the searches to finish"
+    assert health_done - started < 1.0, "the event loop must stay free while searches run"
 
 
 JSON_LEAF = st.one_of(
