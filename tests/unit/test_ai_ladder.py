@@ -66,7 +66,7 @@ def test_forced_move_returns_at_once(level: int) -> None:
         state = apply_move(state, rng.choice(legal_moves(state)))
     started = time.perf_counter()
     decision = choose_move(state, level, seed=1, budget_s=5.0)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5  # a 5 s budget: any search at all would show
     assert decision.move == legal_moves(state)[0]
 
 

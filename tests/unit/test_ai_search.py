@@ -144,7 +144,8 @@ def test_mcts_keeps_its_budget_when_the_tree_reaches_finished_games(informed: bo
         state = near_the_end("square8", 2, seed, 2)
         started = time.perf_counter()
         decision = MCTSPlayer(informed=informed).decide(state, seed=seed, budget_s=0.05)
-        assert time.perf_counter() - started < 0.1
+        # Ten times the budget: loose enough for a busy CI machine, still catches a runaway.
+        assert time.perf_counter() - started < 0.5
         assert decision.move in legal_moves(state)
 
 
