@@ -8,6 +8,7 @@ import random
 from ringrift.ai.base import (
     AIDecision,
     Limits,
+    Player,
     SearchTimeout,
     candidate_moves,
     forced_decision,
@@ -131,3 +132,45 @@ class HeuristicPlayer:
                 limits.tick()
                 best = max(best, evaluate(apply_move(state, move), me, self.weights))
             scored[i] = (best, scored[i][1])
+
+
+class ErringPlayer:
+    """Another player that, on a seeded fraction of its real decisions, plays a random legal
+    move instead of searching.
+
+    This is how the ladder makes a level weaker than the same search one level up: the
+    strength gap stays the same at every think-time budget (a shorter search alone blurs it),
+    and the errors look like a beginner's oversights rather than a slower clock."""
+
+    def __init__(self, inner: Player, *, error_rate: float, level: int = 0) -> None:
+        if not 0.0 <= error_rate <= 1.0:
+            raise ValueError("error_rate must be within [0, 1]")
+        self.inner = inner
+        self.error_rate = error_rate
+        self.level = level
+        self.name = f"{inner.name}+errors{error_rate:g}"
+
+    def decide(
+        self,
+        state: GameState,
+        *,
+        seed: int | None = None,
+        budget_s: float | None = None,
+        node_limit: int | None = None,
+    ) -> AIDecision:
+        limits = Limits(budget_s, node_limit)
+        moves = candidate_moves(state)
+        if len(moves) == 1:
+            return forced_decision(moves[0], limits, self.level)
+        # A stream of its own, so the inner search sees the same seed as it would alone.
+        rng = random.Random(None if seed is None else seed * 2_654_435_761 + 17)
+        if rng.random() < self.error_rate:
+            return AIDecision(rng.choice(moves), 0.0, limits.elapsed_ms(), self.level, 1)
+        decision = self.inner.decide(state, seed=seed, budget_s=budget_s, node_limit=node_limit)
+        return AIDecision(
+            decision.move,
+            decision.evaluation,
+            decision.thinking_time_ms,
+            self.level,
+            decision.nodes,
+        )
