@@ -158,7 +158,10 @@ def test_budgets_follow_the_ladder_and_scale(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_ladder_families() -> None:
     kinds = [LADDER[k].kind for k in range(1, 11)]
-    assert kinds == ["random"] + ["heuristic"] * 2 + ["alphabeta"] * 3 + ["mcts"] * 4
+    assert kinds == ["random"] + ["heuristic"] * 3 + ["alphabeta"] * 6
+    # The top levels run the same search and differ only by think time: each doubles it.
+    for level in range(8, 11):
+        assert LADDER[level].budget_s == pytest.approx(2 * LADDER[level - 1].budget_s)
 
 
 def test_plain_move_accessor() -> None:

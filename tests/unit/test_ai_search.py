@@ -10,6 +10,7 @@ import pytest
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
 from ringrift.ai.alphabeta import MAX_FORCED_CHAIN
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
+from ringrift.ai.players import ErringPlayer
 from ringrift.rules import GameState, apply_move, legal_moves, new_game
 
 
@@ -55,6 +56,34 @@ def test_alpha_beta_value_equals_minimax(board: str, players: int, plies: int, s
     assert decision.evaluation == pytest.approx(max(root))
     chosen = legal_moves(state).index(decision.move)
     assert root[chosen] == pytest.approx(max(root))
+
+
+def test_deepening_through_every_depth_finds_the_minimax_value() -> None:
+    state = position("square8", 2, 80, 2)
+    me = state.current_player
+    root = [minimax(apply_move(state, m), 2, me) for m in legal_moves(state)]
+    decision = AlphaBetaPlayer(max_depth=3, every_depth=True).decide(state, seed=2)
+    assert decision.evaluation == pytest.approx(max(root))
+
+
+def test_erring_player_errs_at_its_rate_and_otherwise_searches() -> None:
+    state = position("square8", 2, 30, 1)  # a placement turn: 156 moves
+    moves = legal_moves(state)
+    inner = HeuristicPlayer()
+    searched = [inner.decide(state, seed=s).move for s in range(300)]
+    never = ErringPlayer(inner, error_rate=0.0)
+    assert [never.decide(state, seed=s).move for s in range(20)] == searched[:20]
+    always = ErringPlayer(inner, error_rate=1.0, level=6)
+    picks = [always.decide(state, seed=s) for s in range(40)]
+    assert all(d.move in moves and d.level == 6 for d in picks)
+    assert len({d.move for d in picks}) > 5  # random, not the search's choice
+    assert [always.decide(state, seed=s).move for s in range(40)] == [d.move for d in picks]
+    sometimes = ErringPlayer(inner, error_rate=0.3)
+    errs = sum(sometimes.decide(state, seed=s).move != searched[s] for s in range(300))
+    assert 50 <= errs <= 110  # about 30% of 300, less the random picks that match
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="error_rate"):
+            ErringPlayer(inner, error_rate=bad)
 
 
 def test_heuristic_picks_the_best_one_ply_move() -> None:

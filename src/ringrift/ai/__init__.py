@@ -4,7 +4,8 @@
     >>> decision = choose_move(state, level=5, seed=1)
     >>> decision.move, decision.evaluation, decision.thinking_time_ms
 
-Levels 1-10 (see `ringrift.ai.ladder`): random, one-ply heuristic, alpha-beta and MCTS.
+Levels 1-10 (see `ringrift.ai.ladder`): random, one-ply heuristic and alpha-beta; MCTS is
+available as a player of its own.
 """
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer

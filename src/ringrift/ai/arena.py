@@ -30,8 +30,8 @@ Z95 = 1.959963984540054
 NAMED: dict[str, tuple[Callable[[], Player], float]] = {
     "random": (lambda: RandomPlayer(), 0.05),
     "heuristic": (lambda: HeuristicPlayer(refine=6), 0.2),
-    "alphabeta": (lambda: AlphaBetaPlayer(max_depth=4), 1.0),
-    "mcts": (lambda: MCTSPlayer(), 2.0),
+    "alphabeta": (lambda: AlphaBetaPlayer(max_depth=8, every_depth=True), 1.0),
+    "mcts": (lambda: MCTSPlayer(informed=True, uct_c=0.1, minimax_weight=0.5), 1.0),
 }
 
 

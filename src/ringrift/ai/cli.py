@@ -183,13 +183,26 @@ def ladder(
     games: GamesOpt = 100,
     seed: SeedOpt = 0,
     scale: ScaleOpt = None,
+    strong_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--strong-budget",
+            help="Scale each pair so that its stronger level thinks this many seconds per "
+            "move (never more than its real budget). Replaces --budget-scale.",
+        ),
+    ] = None,
     jobs: JobsOpt = 2,
     move_cap: CapOpt = DEFAULT_MOVE_CAP,
     as_json: JsonOpt = False,
     save: SaveOpt = None,
 ) -> None:
     """Play each level against the one below it and chain the results into an Elo table
-    (the lowest level is anchored at 0)."""
+    (the lowest level is anchored at 0).
+
+    One --budget-scale shrinks every budget alike, which at small scales squeezes the top
+    levels into the same shallow search. --strong-budget instead gives every pair the same
+    wall-clock cost and keeps the ratio of the two budgets, so each step is measured in the
+    regime where it matters."""
     try:
         check_level(low)
         check_level(high)
@@ -198,11 +211,21 @@ def ladder(
         if players != 2:
             raise ValueError("the Elo ladder is defined for 2-player games")
         validate_match(board, players, games, jobs, move_cap)
-        factor = budget_scale(scale)
+        if strong_budget is not None and scale is not None:
+            raise ValueError("give --budget-scale or --strong-budget, not both")
+        if strong_budget is not None and not (0 < strong_budget < float("inf")):
+            raise ValueError("--strong-budget must be a positive number of seconds")
+        factor = budget_scale(scale) if strong_budget is None else 1.0
         _check_save(save)
     except ValueError as error:
         _fail(str(error))
         return
+    pair_factor = {
+        level: factor
+        if strong_budget is None
+        else min(1.0, strong_budget / LADDER[level + 1].budget_s)
+        for level in range(low, high)
+    }
     matches: list[MatchSummary] = []
     pair_scores: list[tuple[int, int, float]] = []
     for level in range(low, high):
@@ -214,7 +237,7 @@ def ladder(
             players=players,
             games=games,
             seed=seed + level,
-            scale=factor,
+            scale=pair_factor[level],
             jobs=jobs,
             move_cap=move_cap,
             quiet=as_json,
@@ -228,31 +251,40 @@ def ladder(
         "board": board,
         "players": players,
         "games_per_pair": games,
-        "budget_scale": factor,
+        "budget_scale": factor if strong_budget is None else None,
+        "strong_budget_s": strong_budget,
         "pairs": [m.to_json() for m in matches],
         "elo": {str(k): round(v, 1) for k, v in sorted(ratings.items())},
-        "budgets_s": {str(k): LADDER[k].budget_s * factor for k in range(low, high + 1)},
+        "budgets_s": {str(k): LADDER[k].budget_s for k in range(low, high + 1)},
         "each_level_beats_lower": all(m.score_a > 0.5 for m in matches),
+        "weakest_step": min(m.score_a for m in matches),
     }
     _save(save, result)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    table = Table(title=f"Elo ladder on {board} (budget scale {factor:g})")
-    for col in ("level", "player", "budget s", "vs lower: score", "95% CI", "Elo"):
+    how = (
+        f"budget scale {factor:g}"
+        if strong_budget is None
+        else f"each pair scaled so the stronger level thinks {strong_budget:g} s"
+    )
+    table = Table(title=f"Elo ladder on {board} ({how})")
+    for col in ("level", "player", "vs lower: budgets s", "score", "95% CI", "Elo"):
         table.add_column(col, justify="right")
     by_high = {m.a: m for m in matches}
     for level in range(low, high + 1):
         m = by_high.get(f"L{level}")
-        score, ci = "-", "-"
+        score, ci, budgets = "-", "-", "-"
         if m is not None:
             data = m.to_json()
             score = f"{data['win_rate_a']:.3f}"
             ci = f"[{data['ci95'][0]:.3f}, {data['ci95'][1]:.3f}]"
+            f = pair_factor[level - 1]
+            budgets = f"{LADDER[level].budget_s * f:.3g} vs {LADDER[level - 1].budget_s * f:.3g}"
         table.add_row(
             str(level),
             LADDER[level].kind,
-            f"{LADDER[level].budget_s * factor:.3f}",
+            budgets,
             score,
             ci,
             f"{ratings.get(level, 0.0):.0f}",
