@@ -113,6 +113,8 @@ def test_arena_command_rejects_bad_input() -> None:
         ["--a", "1", "--b", "2", "--budget-scale", "-1"],
         ["--a", "1"],
         ["ladder", "--from", "5", "--to", "3"],
+        ["ladder", "--strong-budget", "0.2", "--budget-scale", "0.1"],
+        ["ladder", "--strong-budget", "0"],
         ["--a", "1", "--b", "2", "--save", "/nonexistent/dir/out.json"],
     ):
         result = runner.invoke(arena_app, [*args, "--json"])
@@ -131,3 +133,15 @@ def test_ladder_command_json() -> None:
     assert set(data["elo"]) == {"1", "2"}
     assert data["elo"]["1"] == 0.0
     assert len(data["pairs"]) == 1
+
+
+def test_ladder_strong_budget_scales_each_pair_to_its_stronger_level() -> None:
+    runner = CliRunner()
+    args = ["ladder", "--from", "1", "--to", "3", "--games", "2", "--jobs", "1"]
+    result = runner.invoke(arena_app, [*args, "--strong-budget", "0.075", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["strong_budget_s"] == 0.075 and data["budget_scale"] is None
+    # L2 thinks 0.1 s, so pair 1-2 runs at 0.75; L3's 0.15 s gives pair 2-3 a scale of 0.5.
+    scales = [pair["budget_scale"] for pair in data["pairs"]]
+    assert scales == [pytest.approx(0.75), pytest.approx(0.5)]
