@@ -30,7 +30,7 @@ MAX_FORCED_CHAIN = 64
 
 class AlphaBetaPlayer:
     """Iterative-deepening alpha-beta up to ``max_depth`` plies under a time or node budget
-    (depths 1, 2, 4, 6, ... see `deepening_schedule`)."""
+    (depths 1, 2, 4, 6, ..., or every depth with ``every_depth``; see `deepening_schedule`)."""
 
     def __init__(
         self,
@@ -63,10 +63,7 @@ class AlphaBetaPlayer:
         search = _Search(state.current_player, limits, random.Random(seed), self.tt_size)
         root_moves = ordered_moves(state, moves, search.rng)
         best_move, best_value = root_moves[0], 0.0
-        depths = (
-            range(1, self.max_depth + 1) if self.every_depth else deepening_schedule(self.max_depth)
-        )
-        for depth in depths:
+        for depth in deepening_schedule(self.max_depth, every_depth=self.every_depth):
             try:
                 move, value, complete = search.root(state, root_moves, depth)
             except SearchTimeout:
@@ -81,11 +78,16 @@ class AlphaBetaPlayer:
         return AIDecision(best_move, best_value, limits.elapsed_ms(), self.level, limits.nodes)
 
 
-def deepening_schedule(max_depth: int) -> list[int]:
-    """Iterative-deepening depths: 1 (for move ordering), then even depths up to the limit.
+def deepening_schedule(max_depth: int, *, every_depth: bool = False) -> list[int]:
+    """Iterative-deepening depths: 1 (for move ordering), then even depths up to the limit,
+    or every depth up to the limit with ``every_depth``.
 
     A turn is usually two decisions (place, then move the placed stack), so odd depths stop
-    the search half-way through somebody's turn; they are skipped beyond depth 1."""
+    the search half-way through somebody's turn and the default skips them beyond depth 1.
+    Depth 3 still pays (it sees the opponent's placement reply): in arena runs it beat a
+    partial depth 4 at equal time, which is why the ladder's deep levels use every depth."""
+    if every_depth:
+        return list(range(1, max_depth + 1))
     depths = [1, *range(2, max_depth + 1, 2)]
     if max_depth > 1 and depths[-1] != max_depth:
         depths.append(max_depth)

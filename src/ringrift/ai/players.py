@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -135,8 +136,8 @@ class HeuristicPlayer:
 
 
 class ErringPlayer:
-    """Another player that, on a seeded fraction of its real decisions, plays a random legal
-    move instead of searching.
+    """Wraps another player: on a seeded fraction of its real decisions it plays a random legal
+    move instead of asking the inner player.
 
     This is how the ladder makes a level weaker than the same search one level up: the
     strength gap stays the same at every think-time budget (a shorter search alone blurs it),
@@ -167,10 +168,4 @@ class ErringPlayer:
         if rng.random() < self.error_rate:
             return AIDecision(rng.choice(moves), 0.0, limits.elapsed_ms(), self.level, 1)
         decision = self.inner.decide(state, seed=seed, budget_s=budget_s, node_limit=node_limit)
-        return AIDecision(
-            decision.move,
-            decision.evaluation,
-            decision.thinking_time_ms,
-            self.level,
-            decision.nodes,
-        )
+        return dataclasses.replace(decision, level=self.level)
