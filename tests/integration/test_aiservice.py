@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
 
-VECTORS = Path(os.environ.get("RINGRIFT_VECTORS", "/work/shared/vectors/contract-v2"))
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "contract-v2"
 SCALE = 0.05  # level 10 thinks for 0.25 s
 
 

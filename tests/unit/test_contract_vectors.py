@@ -1,4 +1,4 @@
-"""Runs every public contract vector of the original game (``shared/vectors/contract-v2``).
+"""Runs every public contract vector of the original game (``tests/data/contract-v2``).
 
 Each vector is one test. Every assertion key the vectors use is checked. Vectors that are
 stale under the current rules sit in ``EXPECTED_FAILURES`` with the rule and the reason; they
@@ -30,7 +30,7 @@ from ringrift.rules.moves import (
     PROCESS_LINE,
 )
 
-VECTOR_DIR = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "contract-v2"
+VECTOR_DIR = Path(__file__).resolve().parents[1] / "data" / "contract-v2"
 
 CORE = frozenset(
     [

@@ -6,7 +6,7 @@
 
 States and moves round-trip through the contract-vector wire format with
 ``GameState.from_json`` / ``state.to_json()`` and ``Move.from_json`` / ``move.to_json()``.
-Rule ids (``Rxxx``) in docstrings refer to ``shared/spec/RULES.md``.
+Rule ids (``Rxxx``) in docstrings refer to ``docs/rules.md``.
 """
 
 from ringrift.rules.engine import (
