@@ -26,6 +26,7 @@ from ringrift.server.db.migrate import upgrade_engine
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
 from ringrift.server.logs import accept_request_id, request_id_var
+from ringrift.server.security.http import BodyLimitMiddleware, BodyTooLarge, app_body_limit
 from ringrift.server.web import mount_web
 
 log = logging.getLogger("ringrift.server")
@@ -199,6 +200,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             code, message = ErrorCode.AUTH_REQUIRED, default_message(ErrorCode.AUTH_REQUIRED)
         elif status == 403:
             code, message = ErrorCode.AUTH_FORBIDDEN, default_message(ErrorCode.AUTH_FORBIDDEN)
+        elif isinstance(exc, BodyTooLarge):
+            code, message = ErrorCode.VALIDATION_FAILED, str(exc.detail)
+            return _error_response(
+                request, 413, code, message, {"limitBytes": exc.limit}, {"Connection": "close"}
+            )
         elif status == 429:
             code = ErrorCode.RATE_LIMIT_EXCEEDED
             message = default_message(ErrorCode.RATE_LIMIT_EXCEEDED)
@@ -286,5 +292,11 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         app.include_router(module.router)
     mount_web(app)
     _install_error_handlers(app)
+    # Outermost last: the request id and access log wrap the body limit, so a 413 carries the
+    # request id and is logged like any other answer.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=app_body_limit(ctx.settings.max_body_bytes_auth, ctx.settings.max_body_bytes),
+    )
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
     return app

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
     ws_ai_in_background: bool = True
 
+    # Request body limits (bytes), enforced before the body is read (413 otherwise).
+    max_body_bytes_auth: int = Field(default=64 * 1024, ge=1024)  # /api/auth/*
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # every other route
+
     log_level: str = "INFO"
 
     @field_validator("redis_url", "ai_service_url", "jwt_keyring_file")
