@@ -8,6 +8,8 @@ not block each other or the event loop. Every bad request is answered with 400/4
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import multiprocessing
 import os
 import time
@@ -26,14 +28,27 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ringrift.ai.ladder import budget_scale as resolve_scale
+from ringrift.ai.ladder import level_budget
 from ringrift.aiservice import worker
 from ringrift.rules import BOARD_TYPES, GameState, WireFormatError
+from ringrift.rules.geometry import DEFAULT_SIZE
+from ringrift.server.security.http import BodyLimitMiddleware
 
 MAX_SEED = 2**63 - 1
+
+# Largest request body per board (bytes): a state with a long move history, with room to spare.
+# The largest of them is enforced before the body is read; the board's own after parsing.
+BODY_LIMITS = {
+    "square8": 512 * 1024,
+    "hex8": 1024 * 1024,
+    "square19": 3 * 1024 * 1024,
+    "hexagonal": 4 * 1024 * 1024,
+}
+MAX_BODY_BYTES = max(BODY_LIMITS.values())
 
 
 class MoveRequest(BaseModel):
@@ -108,7 +123,35 @@ def _validation_message(error: RequestValidationError) -> tuple[str, str]:
     return code, "; ".join(problems)[:2000] or "invalid request"
 
 
-def _check_request(req: MoveRequest) -> GameState:
+def _too_large(limit: int, _request_id: str | None = None) -> bytes:
+    return json.dumps(
+        {
+            "error": {
+                "code": "body_too_large",
+                "message": f"request body too large: the limit is {limit} bytes",
+            }
+        }
+    ).encode()
+
+
+def _parse_request(body: bytes) -> tuple[MoveRequest, GameState]:
+    """Decode, validate and load a move request (CPU work: run it off the event loop)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ServiceError(422, "invalid_json", f"body: invalid JSON ({error})") from None
+    try:
+        req = MoveRequest.model_validate(document)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(p) for p in item.get('loc', ())) or 'body'}: {item.get('msg')}"
+            for item in error.errors()
+        ]
+        raise ServiceError(422, "invalid_request", "; ".join(problems)[:2000]) from None
+    return req, _check_request(req, len(body))
+
+
+def _check_request(req: MoveRequest, body_bytes: int = 0) -> GameState:
     """Everything about a move request that can be wrong, as a ServiceError."""
     board = req.game_state.get("board")
     board_type = board.get("type") if isinstance(board, dict) else None
@@ -116,6 +159,24 @@ def _check_request(req: MoveRequest) -> GameState:
         raise ServiceError(
             400, "unknown_board", f"unknown board type {board_type!r}: use {', '.join(BOARD_TYPES)}"
         )
+    if isinstance(board, dict) and isinstance(board_type, str):
+        size = board.get("size", DEFAULT_SIZE[board_type])
+        # Boards larger than the standard size cost more than any level's budget allows (a
+        # hexagonal board of size 63 searched for 13 s); smaller ones (test positions) are fine.
+        if not isinstance(size, int) or isinstance(size, bool) or size > DEFAULT_SIZE[board_type]:
+            raise ServiceError(
+                400,
+                "unsupported_board_size",
+                f"board size {size!r} is not served: {board_type} boards are at most "
+                f"{DEFAULT_SIZE[board_type]}",
+            )
+        if body_bytes > BODY_LIMITS[board_type]:
+            raise ServiceError(
+                413,
+                "body_too_large",
+                f"request body too large for a {board_type} board: the limit is "
+                f"{BODY_LIMITS[board_type]} bytes",
+            )
     try:
         state = GameState.from_json(req.game_state)
     except WireFormatError as error:
@@ -139,13 +200,33 @@ def _check_request(req: MoveRequest) -> GameState:
     return state
 
 
+def service_tokens_from_env() -> tuple[str, ...]:
+    """``AI_SERVICE_TOKEN``: one token, or several separated by commas while rotating (the
+    service accepts all of them; the app sends one)."""
+    raw = os.environ.get("AI_SERVICE_TOKEN", "")
+    return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
 def create_app(
-    *, workers: int = 2, budget_scale: float | None = None, use_processes: bool = True
+    *,
+    workers: int = 2,
+    budget_scale: float | None = None,
+    use_processes: bool = True,
+    tokens: tuple[str, ...] | None = None,
+    queue_limit: int | None = None,
+    deadline_grace_seconds: float = 1.0,
 ) -> FastAPI:
     """Build the service. ``workers`` caps concurrent searches; ``budget_scale`` scales every
-    level's budget (default: ``RINGRIFT_AI_BUDGET_SCALE`` or 1)."""
+    level's budget (default: ``RINGRIFT_AI_BUDGET_SCALE`` or 1). ``tokens`` (default
+    ``AI_SERVICE_TOKEN``) are the bearer tokens ``/ai/move`` accepts; none = open (development).
+    At most ``queue_limit`` (default 2 x workers) requests wait for a worker; more get 503 with
+    Retry-After. A search that runs past its level's budget plus ``deadline_grace_seconds`` is
+    answered 503 ``deadline_exceeded``."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    accepted = tuple(t.encode() for t in (service_tokens_from_env() if tokens is None else tokens))
+    waiting_limit = 2 * workers if queue_limit is None else queue_limit
+    admitted = {"count": 0}
     scale = resolve_scale(budget_scale)
     metrics = ServiceMetrics()
     state: dict[str, Any] = {"executor": None, "ready": False}
@@ -177,6 +258,9 @@ def create_app(
 
     app = FastAPI(title="RingRift AI service", version="1", lifespan=lifespan)
     app.state.metrics = metrics
+    app.add_middleware(
+        BodyLimitMiddleware, limit_for=lambda _path: MAX_BODY_BYTES, render=_too_large
+    )
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:
@@ -201,11 +285,18 @@ def create_app(
     @app.exception_handler(ServiceError)
     async def on_service_error(_: Request, error: ServiceError) -> JSONResponse:
         metrics.errors.labels(error.code).inc()
-        return _error(error.status, error.code, error.message)
+        response = _error(error.status, error.code, error.message)
+        if error.status == 503:
+            response.headers["Retry-After"] = "1"
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            error.status_code, "http_error"
+        )
         metrics.errors.labels(code).inc()
         return _error(error.status_code, code, str(error.detail))
 
@@ -228,16 +319,59 @@ def create_app(
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/ai/move", response_model=MoveResponse)
-    async def ai_move(req: MoveRequest) -> MoveResponse:
-        _check_request(req)
+    @app.post(
+        "/ai/move",
+        response_model=MoveResponse,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": MoveRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def ai_move(request: Request) -> MoveResponse:
+        if accepted:
+            header = request.headers.get("authorization", "")
+            given = header.removeprefix("Bearer ").encode() if header.startswith("Bearer ") else b""
+            if not any(hmac.compare_digest(given, token) for token in accepted):
+                raise ServiceError(401, "unauthorized", "a valid service token is required")
+        if admitted["count"] >= workers + waiting_limit:
+            raise ServiceError(503, "busy", "the search queue is full; retry shortly")
+        admitted["count"] += 1
+        release = {"by_search": False}
+        try:
+            return await _serve_move(request, release)
+        finally:
+            if not release["by_search"]:
+                admitted["count"] -= 1
+
+    def _release(_future: object) -> None:
+        admitted["count"] -= 1
+
+    async def _serve_move(request: Request, release: dict[str, bool]) -> MoveResponse:
+        body = await request.body()
+        # Decoding and loading a large state takes a while: never on the event loop, so
+        # /health and other requests are answered meanwhile.
+        req, _state = await asyncio.to_thread(_parse_request, body)
         executor = state["executor"]
         if executor is None or not state["ready"]:
             raise ServiceError(503, "not_ready", "the search workers are starting")
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
+        future = loop.run_in_executor(
             executor, worker.search, req.game_state, req.difficulty, req.seed, scale
         )
+        # The slot is held until the search really ends (even past the deadline below), so a
+        # flood of slow searches cannot pile up behind the workers.
+        release["by_search"] = True
+        future.add_done_callback(_release)
+        # Hard deadline: the level's budget (as scaled) plus a grace for scheduling.
+        deadline = level_budget(req.difficulty, scale) + deadline_grace_seconds
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), deadline)
+        except TimeoutError:
+            raise ServiceError(
+                503, "deadline_exceeded", f"the search did not finish within {deadline:.1f}s"
+            ) from None
         metrics.thinking.labels(str(req.difficulty)).observe(result["thinking_time_ms"] / 1000.0)
         return MoveResponse(
             move=result["move"],

@@ -21,17 +21,30 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve POST /ai/move, GET /health, /ready and /metrics."""
+    import os
+
     import uvicorn
 
-    from ringrift.aiservice.app import create_app
+    from ringrift.aiservice.app import create_app, service_tokens_from_env
 
     if not 1 <= port <= 65535:
         raise typer.BadParameter("port must be 1-65535", param_hint="--port")
+    env = os.environ.get("RINGRIFT_ENV", "").strip().lower()
+    if env in {"production", "prod"} and not service_tokens_from_env():
+        typer.secho(
+            "refusing to start: set AI_SERVICE_TOKEN (the app sends it as a bearer token); "
+            "production does not serve /ai/move without one",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         app = create_app(workers=workers, budget_scale=scale)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # Slow or idle clients do not hold connections (slowloris): uvicorn closes keep-alive
+    # connections idle for 5 s; the body limit and queue bound the rest.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5)
 
 
 @ai_app.callback()

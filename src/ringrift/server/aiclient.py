@@ -142,8 +142,10 @@ class AIClient:
         local_chooser: LocalChooser | bool | None = True,
         max_concurrent: int = 8,
         breaker: CircuitBreaker | None = None,
+        service_token: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {service_token}"} if service_token else {}
         self.breaker = breaker or CircuitBreaker()
         self._slots = asyncio.Semaphore(max_concurrent)
         self.timeout = timeout_seconds
@@ -226,7 +228,7 @@ class AIClient:
             body["seed"] = seed
         try:
             response = await self.http.post(
-                f"{self.base_url}/ai/move", json=body, timeout=self.timeout
+                f"{self.base_url}/ai/move", json=body, timeout=self.timeout, headers=self._auth
             )
         except httpx.TimeoutException as error:
             raise _ServiceProblem("timeout", str(error)) from error

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = ""
     ai_service_url: str = "http://127.0.0.1:8001"
+    # Sent as ``Authorization: Bearer`` to the AI service (which accepts AI_SERVICE_TOKEN).
+    ai_service_token: str = ""
 
     jwt_keyring_file: str = ""
     jwt_secret: str = ""

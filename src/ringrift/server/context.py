@@ -96,6 +96,7 @@ class AppContext:
                 breaker=CircuitBreaker(
                     settings.ai_breaker_failure_threshold, settings.ai_breaker_cooldown_seconds
                 ),
+                service_token=settings.ai_service_token,
             ),
             bus=EventBus(
                 redis,
