@@ -37,7 +37,7 @@ def serve(
             port=port,
             workers=workers,
             log_config=None,
-            proxy_headers=True,
+            **uvicorn_options(settings),
         )
         return
     try:
@@ -50,7 +50,20 @@ def serve(
         raise typer.Exit(2) from error
     from ringrift.server.runner import run
 
-    run(app, host, port, log_config=None, proxy_headers=True)
+    run(app, host, port, log_config=None, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: object) -> dict[str, object]:
+    """Proxy headers only from the proxies configured in TRUSTED_PROXIES (uvicorn would trust
+    loopback by default)."""
+    from ringrift.server.config import Settings
+
+    assert isinstance(settings, Settings)
+    proxies = settings.trusted_proxy_list
+    options: dict[str, object] = {"proxy_headers": bool(proxies)}
+    if proxies:
+        options["forwarded_allow_ips"] = proxies
+    return options
 
 
 def _factory() -> object:

@@ -46,8 +46,12 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=19 * 1024, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
 
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Login throttling (server/security/throttle.py; no account lock). 0 disables a limit.
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_max_failures_per_address: int = Field(default=5, ge=0)  # per client address + email
+    login_max_failures_per_account: int = Field(default=20, ge=0)  # per email, unknown addresses
+    login_max_failures_per_ip: int = Field(default=50, ge=0)  # per client address, all emails
+    login_known_address_days: int = Field(default=30, ge=1)
 
     # Database behaviour.
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -85,6 +89,7 @@ class Settings(BaseSettings):
     # is down). 0 disables a limit.
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     rate_limit_login: int = Field(default=30, ge=0)  # per client address and email
+    rate_limit_login_ip: int = Field(default=100, ge=0)  # per client address, all emails
     rate_limit_register: int = Field(default=60, ge=0)  # per client address
     rate_limit_game_create: int = Field(default=60, ge=0)  # per user
     rate_limit_moves: int = Field(default=600, ge=0)  # per user (REST and WebSocket)
@@ -102,6 +107,11 @@ class Settings(BaseSettings):
     max_body_bytes_auth: int = Field(default=64 * 1024, ge=1024)  # /api/auth/*
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # every other route
 
+    # Addresses (comma-separated IPs or CIDRs) of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty: nobody's (not even loopback): the peer address is
+    # the client address.
+    trusted_proxies: str = ""
+
     log_level: str = "INFO"
 
     @field_validator("redis_url", "ai_service_url", "jwt_keyring_file")
@@ -112,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.ringrift_env == "production"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -19,6 +19,7 @@ from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
 from ringrift.server.security.keyring import Keyring
 from ringrift.server.security.passwords import Passwords
+from ringrift.server.security.throttle import LoginThrottle, ThrottleLimits
 from ringrift.server.security.tokens import TokenService
 
 
@@ -35,6 +36,7 @@ class AppContext:
     ai: AIClient
     bus: EventBus
     limiter: RateLimiter
+    login_throttle: LoginThrottle
     started_monotonic: float = field(default_factory=time.monotonic)
     # The WebSocket hub (``realtime.Hub``), attached by ``create_app``.
     hub: Any = None
@@ -105,6 +107,16 @@ class AppContext:
                 backoff_max=settings.redis_backoff_max_seconds,
             ),
             limiter=RateLimiter(redis, settings.rate_limit_window_seconds, metrics),
+            login_throttle=LoginThrottle(
+                redis,
+                ThrottleLimits(
+                    window_seconds=settings.login_failure_window_seconds,
+                    per_address_email=settings.login_max_failures_per_address,
+                    per_account=settings.login_max_failures_per_account,
+                    per_address=settings.login_max_failures_per_ip,
+                    known_address_seconds=settings.login_known_address_days * 24 * 3600,
+                ),
+            ),
         )
 
     def uptime_seconds(self) -> float:

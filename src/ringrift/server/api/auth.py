@@ -35,9 +35,11 @@ async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[st
 @router.post("/login")
 async def login(body: LoginRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Exchange email and password for an access token and a refresh token."""
-    key = f"{client_address(request)}:{service.normalize_email(body.email)}"
+    address = client_address(request)
+    await ctx.limiter.enforce("login_ip", address, ctx.settings.rate_limit_login_ip)
+    key = f"{address}:{service.normalize_email(body.email)}"
     await ctx.limiter.enforce("login", key, ctx.settings.rate_limit_login)
-    session = await service.login(ctx, body.email, body.password)
+    session = await service.login(ctx, body.email, body.password, address)
     return ok(_session_json(session))
 
 

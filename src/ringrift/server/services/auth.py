@@ -4,7 +4,6 @@ logout and logout-all."""
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,9 +58,10 @@ async def _start_session(ctx: AppContext, session: AsyncSession, user: User) -> 
 async def register(ctx: AppContext, email: str, username: str, password: str) -> Session:
     email = normalize_email(email)
     username = username.strip()
+    # Hash first: a taken email then costs as much time as a new one.
+    password_hash = await asyncio.to_thread(ctx.passwords.hash, password)
     async with ctx.db.session() as session:
         await _ensure_unique(session, email, username)
-    password_hash = await asyncio.to_thread(ctx.passwords.hash, password)
     async with ctx.db.session() as session:
         now = utcnow()
         user = User(
@@ -101,61 +101,33 @@ async def _ensure_unique(session: AsyncSession, email: str, username: str) -> No
         raise ApiError(ErrorCode.RESOURCE_USERNAME_EXISTS)
 
 
-async def login(ctx: AppContext, email: str, password: str) -> Session:
+async def login(ctx: AppContext, email: str, password: str, address: str) -> Session:
+    """Check the password; throttled per address+email, per email and per address (see
+    ``security/throttle.py``). Unknown and known emails take the same path and the same time
+    (a dummy hash is verified) and get the same answers."""
     email = normalize_email(email)
-    settings = ctx.settings
+    throttle = ctx.login_throttle
     async with ctx.db.session() as session:
         user = await session.scalar(select(User).where(User.email == email))
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        retry_after = math.ceil((user.locked_until - now).total_seconds())
-        raise ApiError(
-            ErrorCode.AUTH_LOGIN_LOCKED_OUT,
-            details={"retryAfterSeconds": retry_after},
-            headers={"Retry-After": str(retry_after)},
-        )
+    await throttle.check(email, address, user.id if user is not None else None)
     ok = await asyncio.to_thread(
         ctx.passwords.verify, user.password_hash if user else None, password
     )
-    if user is None:
+    if user is None or not ok:
+        await throttle.record_failure(email, address)
         raise ApiError(ErrorCode.AUTH_INVALID_CREDENTIALS)
+    now = utcnow()
     async with ctx.db.session() as session:
-        if not ok:
-            window = timedelta(seconds=settings.login_lockout_seconds)
-            recent = user.last_failed_login_at is not None and now - user.last_failed_login_at < (
-                window
-            )
-            failures = (user.failed_login_count if recent else 0) + 1
-            locked = failures >= settings.login_max_failures
-            await session.execute(
-                update(User)
-                .where(User.id == user.id)
-                .values(
-                    failed_login_count=0 if locked else failures,
-                    last_failed_login_at=now,
-                    locked_until=now + window if locked else None,
-                )
-            )
-            await session.commit()
-            if locked:
-                raise ApiError(
-                    ErrorCode.AUTH_LOGIN_LOCKED_OUT,
-                    details={"retryAfterSeconds": settings.login_lockout_seconds},
-                    headers={"Retry-After": str(settings.login_lockout_seconds)},
-                )
-            raise ApiError(ErrorCode.AUTH_INVALID_CREDENTIALS)
         fresh = await session.get(User, user.id)
         if fresh is None:
             raise ApiError(ErrorCode.AUTH_INVALID_CREDENTIALS)
-        fresh.failed_login_count = 0
-        fresh.last_failed_login_at = None
-        fresh.locked_until = None
         fresh.last_login_at = now
         if ctx.passwords.needs_rehash(fresh.password_hash):
             fresh.password_hash = await asyncio.to_thread(ctx.passwords.hash, password)
         result = await _start_session(ctx, session, fresh)
         await session.commit()
-        return result
+    await throttle.record_success(user.id, address)
+    return result
 
 
 async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
