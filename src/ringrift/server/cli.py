@@ -37,7 +37,9 @@ def serve(
             port=port,
             workers=workers,
             log_config=None,
-            **uvicorn_options(settings),
+            # Proxy headers only from TRUSTED_PROXIES (uvicorn trusts loopback by default).
+            proxy_headers=bool(settings.trusted_proxy_list),
+            forwarded_allow_ips=settings.trusted_proxy_list or None,
         )
         return
     try:
@@ -50,20 +52,14 @@ def serve(
         raise typer.Exit(2) from error
     from ringrift.server.runner import run
 
-    run(app, host, port, log_config=None, **uvicorn_options(settings))
-
-
-def uvicorn_options(settings: object) -> dict[str, object]:
-    """Proxy headers only from the proxies configured in TRUSTED_PROXIES (uvicorn would trust
-    loopback by default)."""
-    from ringrift.server.config import Settings
-
-    assert isinstance(settings, Settings)
-    proxies = settings.trusted_proxy_list
-    options: dict[str, object] = {"proxy_headers": bool(proxies)}
-    if proxies:
-        options["forwarded_allow_ips"] = proxies
-    return options
+    run(
+        app,
+        host,
+        port,
+        log_config=None,
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list or None,
+    )
 
 
 def _factory() -> object:
