@@ -121,7 +121,11 @@ async def register(base: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         response = await http.post(
             "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": "password-123"},
+            json={
+                "email": f"{name}@example.com",
+                "username": name,
+                "password": "anchor-violet-ridge-27",
+            },
         )
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]

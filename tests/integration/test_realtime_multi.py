@@ -192,7 +192,7 @@ async def test_keyring_reload_message_reaches_every_instance(
         async with httpx.AsyncClient(timeout=5) as http:
             response = await http.post(
                 f"{process.url}/api/auth/login",
-                json={"email": user["email"], "password": "password-123"},
+                json={"email": user["email"], "password": "anchor-violet-ridge-27"},
             )
         assert response.status_code == 200, response.text
         assert _kid(response.json()["data"]["accessToken"]) == "k2"

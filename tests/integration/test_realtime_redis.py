@@ -129,7 +129,8 @@ async def test_redis_outage_and_recovery(
     async with httpx.AsyncClient(timeout=10) as http:
         started = time.monotonic()
         login = await http.post(
-            f"{a.url}/api/auth/login", json={"email": first["email"], "password": "password-123"}
+            f"{a.url}/api/auth/login",
+            json={"email": first["email"], "password": "anchor-violet-ridge-27"},
         )
         assert login.status_code == 200, login.text
         assert time.monotonic() - started < 1.5  # no waiting on Redis timeouts

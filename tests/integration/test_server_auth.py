@@ -46,7 +46,11 @@ def _sign(claims: dict[str, Any], secret: str = TEST_JWT_SECRET, kid: str | None
 async def test_register_login_me_and_profile(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/auth/register",
-        json={"email": "Alice@Example.com", "username": "alice", "password": "s3cret-pass"},
+        json={
+            "email": "Alice@Example.com",
+            "username": "alice",
+            "password": "s3cret-violet-harbor",
+        },
     )
     assert response.status_code == 201
     body = response.json()
@@ -62,7 +66,7 @@ async def test_register_login_me_and_profile(client: httpx.AsyncClient) -> None:
     assert claims["exp"] - claims["iat"] == 15 * 60
 
     login = await client.post(
-        "/api/auth/login", json={"email": "alice@example.com", "password": "s3cret-pass"}
+        "/api/auth/login", json={"email": "alice@example.com", "password": "s3cret-violet-harbor"}
     )
     assert login.status_code == 200
     ldata = login.json()["data"]
@@ -86,17 +90,25 @@ async def test_duplicate_and_invalid_registration(client: httpx.AsyncClient) -> 
     await register(client, "bob")
     dup_email = await client.post(
         "/api/auth/register",
-        json={"email": "BOB@example.com", "username": "bobby", "password": "password-1"},
+        json={
+            "email": "BOB@example.com",
+            "username": "bobby",
+            "password": "anchor-violet-ridge-27",
+        },
     )
     assert dup_email.status_code == 409 and _code(dup_email) == "RESOURCE_EMAIL_EXISTS"
     dup_name = await client.post(
         "/api/auth/register",
-        json={"email": "other@example.com", "username": "BOB", "password": "password-1"},
+        json={
+            "email": "other@example.com",
+            "username": "BOB",
+            "password": "anchor-violet-ridge-27",
+        },
     )
     assert dup_name.status_code == 409 and _code(dup_name) == "RESOURCE_USERNAME_EXISTS"
     for bad in (
-        {"email": "not-an-email", "username": "carol", "password": "password-1"},
-        {"email": "c@example.com", "username": "c", "password": "password-1"},
+        {"email": "not-an-email", "username": "carol", "password": "anchor-violet-ridge-27"},
+        {"email": "c@example.com", "username": "c", "password": "anchor-violet-ridge-27"},
         {"email": "c@example.com", "username": "carol", "password": "short"},
         {"email": "c@example.com", "username": "carol"},
     ):
@@ -106,7 +118,7 @@ async def test_duplicate_and_invalid_registration(client: httpx.AsyncClient) -> 
         assert response.json()["error"]["details"]
     # Nothing was created by the rejected requests.
     login = await client.post(
-        "/api/auth/login", json={"email": "c@example.com", "password": "password-1"}
+        "/api/auth/login", json={"email": "c@example.com", "password": "anchor-violet-ridge-27"}
     )
     assert _code(login) == "AUTH_INVALID_CREDENTIALS"
 

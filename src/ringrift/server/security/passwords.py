@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+# zxcvbn scores 0-4; 3 = "safely unguessable: moderate protection from offline slow-hash
+# scenario" (about 10^8 guesses or more), which argon2id makes expensive.
+MIN_PASSWORD_SCORE = 3
+
+
+def password_problem(password: str, user_inputs: Sequence[str] = ()) -> str | None:
+    """Why ``password`` is too weak (length, then the zxcvbn estimate with the user's own email
+    and name as known words), or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"must be at least {MIN_PASSWORD_LENGTH} characters long"
+    inputs = [item for item in user_inputs if item]
+    inputs += [part for item in inputs for part in item.replace("@", " ").split()]
+    result = zxcvbn(password[:MAX_PASSWORD_LENGTH], user_inputs=inputs)
+    score = int(result["score"])
+    if score >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result.get("feedback") or {}
+    hints = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+    why = " ".join(hint.strip() for hint in hints if hint and hint.strip())
+    message = (
+        f"is too easy to guess (strength {score} of 4, at least {MIN_PASSWORD_SCORE} is needed)"
+    )
+    return f"{message}: {why}" if why else message
 
 
 class Passwords:
