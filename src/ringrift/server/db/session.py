@@ -69,39 +69,82 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# SQLSTATEs that mean "this server cannot serve you now" rather than "your query is wrong":
+# class 08 (connection exceptions), 53300 too many connections, 53400 configuration limit,
+# 57014 query cancelled (statement timeout), 57P01 admin shutdown, 57P02 crash shutdown,
+# 57P03 cannot connect now (starting up or shutting down), 57P04 database dropped,
+# 57P05 idle session timeout.
+_UNAVAILABLE_SQLSTATES = frozenset(
+    {"53300", "53400", "57014", "57P01", "57P02", "57P03", "57P04", "57P05"}
+)
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08",)
+
+# SQLite messages (sqlite3.OperationalError) that mean the file cannot be used right now.
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+
+
+def _driver_errors(error: BaseException) -> list[BaseException]:
+    """``error`` and everything underneath it: SQLAlchemy's ``orig``, the asyncpg adapter's
+    cause, and the ``__cause__``/``__context__`` chain (cycles and depth bounded)."""
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending and len(seen) < 16:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        for attribute in ("orig", "__cause__", "__context__"):
+            inner = getattr(current, attribute, None)
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+    return seen
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    for attribute in ("sqlstate", "pgcode"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, str) and len(value) == 5:
+            return value
+    return None
+
+
 def _is_connection_problem(error: BaseException) -> bool:
-    if isinstance(error, ConnectionError | TimeoutError | asyncio.TimeoutError):
-        return True
-    if isinstance(error, OSError):
-        return True
-    name = type(error).__name__
-    return name in {
-        "CannotConnectNowError",
-        "ConnectionDoesNotExistError",
-        "ConnectionFailureError",
-        "InterfaceError",
-        "InternalClientError",
-        "TooManyConnectionsError",
-        "AdminShutdownError",
-        "CrashShutdownError",
-        "QueryCanceledError",
-    }
+    """Classify by what the driver said (SQLSTATE, OS error, SQLite message), not by the class
+    name of whatever wrapped it."""
+    for inner in _driver_errors(error):
+        state = _sqlstate(inner)
+        if state is not None:
+            if state in _UNAVAILABLE_SQLSTATES or state.startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
+                return True
+            continue
+        if isinstance(inner, ConnectionError | TimeoutError | asyncio.TimeoutError | OSError):
+            return True
+        if type(inner).__module__.startswith("asyncpg") and type(inner).__name__ in {
+            "ConnectionDoesNotExistError",
+            "InterfaceError",
+            "InternalClientError",
+        }:
+            return True
+        if type(inner).__module__ == "sqlite3" and any(
+            text in str(inner).lower() for text in _SQLITE_UNAVAILABLE
+        ):
+            return True
+    return False
 
 
 def is_database_unavailable(error: BaseException) -> bool:
-    """True when ``error`` means the database cannot be reached or is shutting down/overloaded,
-    as opposed to a bug in a query or a constraint violation."""
+    """True when ``error`` means the database cannot be reached or is shutting down, starting
+    up or overloaded, as opposed to a bug in a query or a constraint violation."""
     if isinstance(error, exc.TimeoutError):  # pool checkout timed out
         return True
-    if isinstance(error, exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        if isinstance(error, exc.OperationalError | exc.InterfaceError):
-            return True
-        orig = error.orig
-        return orig is not None and _is_connection_problem(orig)
-    if isinstance(error, exc.SQLAlchemyError):
-        return False
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
     return _is_connection_problem(error)
 
 
