@@ -35,9 +35,14 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 1024,
         "ai_move_timeout_seconds": 2.0,
-        # These tests drive many requests from one address; rate limits have their own tests
-        # (test_realtime_redis.py) and are off here unless a test sets them.
+        # These tests drive many requests from one address; rate limits and login throttling
+        # have their own tests (test_realtime_redis.py, tests/security/) and are off here
+        # unless a test sets them.
         "rate_limit_login": 0,
+        "rate_limit_login_ip": 0,
+        "login_max_failures_per_address": 0,
+        "login_max_failures_per_account": 0,
+        "login_max_failures_per_ip": 0,
         "rate_limit_register": 0,
         "rate_limit_game_create": 0,
         "rate_limit_moves": 0,
