@@ -33,7 +33,8 @@ MAX_SEED = 2**31 - 1
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, str_strip_whitespace=False)
+    # Strict: JSON types must match ("2" is not a number, "yes" or 1 is not a boolean).
+    model_config = ConfigDict(populate_by_name=True, str_strip_whitespace=False, strict=True)
 
 
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254)]
