@@ -26,6 +26,7 @@ from ringrift.server.db.migrate import upgrade_engine
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
 from ringrift.server.logs import accept_request_id, request_id_var
+from ringrift.server.security.headers import SecurityHeadersMiddleware
 from ringrift.server.security.http import BodyLimitMiddleware, BodyTooLarge, app_body_limit
 from ringrift.server.web import mount_web
 
@@ -298,5 +299,6 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         BodyLimitMiddleware,
         limit_for=app_body_limit(ctx.settings.max_body_bytes_auth, ctx.settings.max_body_bytes),
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
     return app
