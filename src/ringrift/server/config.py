@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "ringrift-api"
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30, le=24 * 3600)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # A just-rotated refresh token presented again within this many seconds returns the same
+    # successor instead of counting as reuse (tabs refreshing at once). 0 = strict reuse.
+    refresh_reuse_interval_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # argon2id cost parameters (OWASP minimum recommendation by default).
     argon2_time_cost: int = Field(default=2, ge=1)

@@ -75,6 +75,9 @@ class KeySet:
     source: str
     ephemeral: bool = False
     loaded_from_mtime: float | None = field(default=None, compare=False)
+    # kid -> unix time the key stopped signing (keyring ``retiredAt``). A retired key verifies
+    # only tokens issued before then; see ``TokenService.verify_access``.
+    retired_at: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def active_secret(self) -> bytes:
@@ -86,6 +89,7 @@ def parse_keyring_document(document: Any, source: str) -> KeySet:
         raise KeyringError(f"{source}: keyring must be a JSON object")
     raw_keys = document.get("keys")
     keys: dict[str, bytes] = {}
+    retired_at: dict[str, float] = {}
     if isinstance(raw_keys, list):
         for index, entry in enumerate(raw_keys):
             if not isinstance(entry, dict):
@@ -96,6 +100,11 @@ def parse_keyring_document(document: Any, source: str) -> KeySet:
             if kid in keys:
                 raise KeyringError(f"{source}: duplicate kid {kid!r}")
             keys[kid] = secret.encode()
+            retired = entry.get("retiredAt")
+            if retired is not None:
+                if not isinstance(retired, int | float) or isinstance(retired, bool):
+                    raise KeyringError(f"{source}: keys[{index}].retiredAt must be a unix time")
+                retired_at[kid] = float(retired)
     elif isinstance(raw_keys, dict):
         for kid, secret in raw_keys.items():
             if not isinstance(secret, str) or not secret or not kid:
@@ -111,11 +120,13 @@ def parse_keyring_document(document: Any, source: str) -> KeySet:
     refresh = document.get("refreshSecret")
     if refresh is not None and (not isinstance(refresh, str) or not refresh):
         raise KeyringError(f"{source}: 'refreshSecret' must be a non-empty string")
+    retired_at.pop(active, None)
     return KeySet(
         active_kid=active,
         keys=keys,
         refresh_secret=refresh.encode() if isinstance(refresh, str) else None,
         source=source,
+        retired_at=retired_at,
     )
 
 
@@ -159,6 +170,12 @@ class Keyring:
             except json.JSONDecodeError as error:
                 raise KeyringError(f"{self._file}: not valid JSON ({error.msg})") from error
             keyset = parse_keyring_document(document, str(self._file))
+            # A non-active key without ``retiredAt`` retired when the file was last written.
+            retired = {
+                kid: keyset.retired_at.get(kid, mtime)
+                for kid in keyset.keys
+                if kid != keyset.active_kid
+            }
             keyset = KeySet(
                 active_kid=keyset.active_kid,
                 keys=keyset.keys,
@@ -167,6 +184,7 @@ class Keyring:
                 ),
                 source=keyset.source,
                 loaded_from_mtime=mtime,
+                retired_at=retired,
             )
         elif self._jwt_secret:
             kid = derived_kid(self._jwt_secret)

@@ -11,6 +11,7 @@ refresh secret when one is configured, plain SHA-256 otherwise.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -26,6 +27,9 @@ from ringrift.server.security.keyring import Keyring
 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
+# Instances pick up a rotated keyring within a few seconds (file poll, Redis message); tokens
+# they sign with the old key meanwhile stay valid.
+RETIREMENT_SKEW_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,18 @@ class TokenService:
             raise invalid from None
         if claims.get("type") != ACCESS_TYPE:
             raise ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token is not an access token")
+        issued, expires = claims.get("iat"), claims.get("exp")
+        if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+            raise invalid
+        if expires - issued > self.access_ttl:
+            raise ApiError(
+                ErrorCode.AUTH_TOKEN_INVALID, "Token lifetime exceeds the configured maximum"
+            )
+        retired = keyset.retired_at.get(kid) if kid != keyset.active_kid else None
+        if retired is not None and issued > retired + RETIREMENT_SKEW_SECONDS:
+            raise ApiError(
+                ErrorCode.AUTH_TOKEN_INVALID, "Token was signed with a retired key after retirement"
+            )
         sub, tv = claims.get("sub"), claims.get("tv")
         if not isinstance(sub, str) or not sub or not isinstance(tv, int) or isinstance(tv, bool):
             raise invalid
@@ -107,6 +123,15 @@ class TokenService:
     @staticmethod
     def new_refresh_token() -> str:
         return secrets.token_urlsafe(32)
+
+    def successor_refresh_token(self, token: str) -> str:
+        """The token that replaces ``token`` at rotation, derived from it with a server key:
+        presenting ``token`` again within the reuse interval yields the same successor (two tabs
+        refreshing at once both end up with it) without storing any token in the clear."""
+        keyset = self.keyring.keyset
+        key = keyset.refresh_secret or keyset.active_secret
+        digest = hmac.new(key, b"refresh-successor\x00" + token.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
     def refresh_digest(self, token: str) -> str:
         pepper = self.keyring.keyset.refresh_secret

@@ -29,9 +29,14 @@ def normalize_email(email: str) -> str:
 
 
 async def _new_refresh(
-    ctx: AppContext, session: AsyncSession, user: User, family_id: str, now: datetime
+    ctx: AppContext,
+    session: AsyncSession,
+    user: User,
+    family_id: str,
+    now: datetime,
+    token: str | None = None,
 ) -> str:
-    token = ctx.tokens.new_refresh_token()
+    token = token or ctx.tokens.new_refresh_token()
     session.add(
         RefreshToken(
             family_id=family_id,
@@ -139,6 +144,9 @@ async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> 
 
 
 async def refresh(ctx: AppContext, token: str) -> Session:
+    """Rotate ``token``. Presenting a used token again revokes its family (reuse detection),
+    except within ``REFRESH_REUSE_INTERVAL_SECONDS`` of its rotation: then the same successor is
+    returned (two tabs refreshing at once must not log each other out)."""
     digest = ctx.tokens.refresh_digest(token)
     async with ctx.db.session() as session:
         row = (
@@ -152,31 +160,70 @@ async def refresh(ctx: AppContext, token: str) -> Session:
         if row is None:
             raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_INVALID)
         stored, family, user = row
-        family_id = family.id
+        family_id, stored_id = family.id, stored.id
         now = utcnow()
         if stored.used_at is not None:
-            await _revoke_family(session, family.id, "reuse")
-            await session.commit()
-            raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_REUSED)
+            return await _reuse(ctx, session, token, stored.used_at, family_id, user, now)
         if family.revoked_at is not None or stored.token_version != user.token_version:
             raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_INVALID)
         if stored.expires_at <= now:
             raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_EXPIRED)
         claimed = await session.execute(
             update(RefreshToken)
-            .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+            .where(RefreshToken.id == stored_id, RefreshToken.used_at.is_(None))
             .values(used_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            # Another request rotated this token a moment ago: that is a reuse as well.
+            # Another request rotated this token a moment ago.
+            user_id = user.id
             await session.rollback()
-            await _revoke_family(session, family_id, "reuse")
-            await session.commit()
-            raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_REUSED)
-        new_refresh = await _new_refresh(ctx, session, user, family.id, now)
+            used_at = await session.scalar(
+                select(RefreshToken.used_at).where(RefreshToken.id == stored_id)
+            )
+            fresh = await session.get(User, user_id, populate_existing=True)
+            if fresh is None:
+                raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_INVALID)
+            return await _reuse(ctx, session, token, used_at, family_id, fresh, now)
+        successor = ctx.tokens.successor_refresh_token(token)
+        new_refresh = await _new_refresh(ctx, session, user, family_id, now, successor)
         access = ctx.tokens.issue_access(user.id, user.token_version)
         await session.commit()
         return Session(user, access, new_refresh, ctx.settings.access_token_ttl_seconds)
+
+
+async def _reuse(
+    ctx: AppContext,
+    session: AsyncSession,
+    token: str,
+    used_at: datetime | None,
+    family_id: str,
+    user: User,
+    now: datetime,
+) -> Session:
+    """A used token presented again: the same successor within the reuse interval (while the
+    family and the token version still hold), otherwise revoke the family."""
+    interval = timedelta(seconds=ctx.settings.refresh_reuse_interval_seconds)
+    if used_at is not None and now - used_at <= interval:
+        successor = ctx.tokens.successor_refresh_token(token)
+        row = (
+            await session.execute(
+                select(RefreshToken, RefreshTokenFamily)
+                .join(RefreshTokenFamily, RefreshToken.family_id == RefreshTokenFamily.id)
+                .where(RefreshToken.token_hash == ctx.tokens.refresh_digest(successor))
+            )
+        ).first()
+        if row is not None:
+            stored, family = row
+            if (
+                family.id == family_id
+                and family.revoked_at is None
+                and stored.token_version == user.token_version
+            ):
+                access = ctx.tokens.issue_access(user.id, user.token_version)
+                return Session(user, access, successor, ctx.settings.access_token_ttl_seconds)
+    await _revoke_family(session, family_id, "reuse")
+    await session.commit()
+    raise ApiError(ErrorCode.AUTH_REFRESH_TOKEN_REUSED)
 
 
 async def logout(ctx: AppContext, token: str) -> None:
