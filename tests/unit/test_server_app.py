@@ -19,7 +19,7 @@ from ringrift.server.errors import ErrorCode
 from ringrift.server.logs import JsonFormatter, accept_request_id
 from ringrift.server.security.keyring import KeyringError
 
-STRONG = "Q7v!x2Lp9#rT4mZ8wK1sY6nB3cF0hJ5dG-strong"
+STRONG = "kQ3vX9pL2mZ7wR4tY8nB1cF6hJ5dG0sKe-Tq2Wn5Zr7Tk1Mv4"
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -135,7 +135,7 @@ def test_production_refuses_weak_secrets_at_startup(tmp_path: Path) -> None:
             tmp_path,
             ringrift_env="production",
             jwt_secret=STRONG,
-            jwt_refresh_secret="u8Hq2Wn5Zr7Tk1Mv4Xb9Lc3Pf6Sd0Gj-another",
+            jwt_refresh_secret="u8Hq2Wn5Zr7Tk1Mv4Xb9Lc3Pf6Sd0GjR-yP4mE7aQ1zN8vC3xW",
         )
     )
 

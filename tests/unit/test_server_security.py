@@ -20,8 +20,8 @@ from ringrift.server.security.keyring import (
 from ringrift.server.security.passwords import Passwords
 from ringrift.server.security.tokens import TokenService
 
-STRONG = "Q7v!x2Lp9#rT4mZ8wK1sY6nB3cF0hJ5dG-strong"
-STRONG_2 = "u8Hq2Wn5Zr7Tk1Mv4Xb9Lc3Pf6Sd0Gj-another"
+STRONG = "kQ3vX9pL2mZ7wR4tY8nB1cF6hJ5dG0sKe-Tq2Wn5Zr7Tk1Mv4"
+STRONG_2 = "u8Hq2Wn5Zr7Tk1Mv4Xb9Lc3Pf6Sd0GjR-yP4mE7aQ1zN8vC3xW"
 
 
 def _write(path: Path, document: object) -> None:
@@ -57,6 +57,7 @@ def test_production_refuses_missing_and_weak_secrets(tmp_path: Path) -> None:
         Keyring(jwt_secret=STRONG, refresh_secret=STRONG, production=True)
     ring = tmp_path / "ring.json"
     _write(ring, {"activeKid": "a", "keys": [{"kid": "a", "secret": "short"}]})
+    ring.chmod(0o600)  # production refuses a group/world-readable keyring before reading it
     with pytest.raises(KeyringError, match=r"'a'.*too weak"):
         Keyring(keyring_file=str(ring), refresh_secret=STRONG_2, production=True)
     ok = Keyring(jwt_secret=STRONG, refresh_secret=STRONG_2, production=True)

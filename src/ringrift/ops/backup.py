@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ringrift.ops.services import MissingBinaryError, find_postgres_bindir
+from ringrift.server.security.files import create_private
 
 MANIFEST_FORMAT = "ringrift-backup/1"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -423,7 +424,9 @@ def create_backup(
         name = f"ringrift-{sqlite_path(url).stem}-{stamp}{SQLITE_SUFFIX}"
     final = backup_dir / name
     work = backup_dir / f".{name}.partial"
+    os.chmod(backup_dir, 0o700)
     try:
+        create_private(work, truncate=True)  # dumps hold password hashes and emails
         if engine == "postgresql":
             details = asyncio.run(_pg_create(url, work, progress))
         else:
@@ -439,6 +442,7 @@ def create_backup(
         }
         manifest_path = backup_dir / (name + MANIFEST_SUFFIX)
         tmp_manifest = backup_dir / f".{name}{MANIFEST_SUFFIX}.partial"
+        create_private(tmp_manifest, truncate=True)
         tmp_manifest.write_text(json.dumps(manifest, indent=2, sort_keys=True))
         os.replace(work, final)
         os.replace(tmp_manifest, manifest_path)

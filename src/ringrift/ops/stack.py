@@ -43,6 +43,7 @@ from ringrift.ops.services import (
     free_port,
     port_open,
 )
+from ringrift.server.security.files import open_private_append
 
 STATE_FILE = "stack.json"
 KEYRING_FILE = "jwt-keyring.json"
@@ -482,7 +483,7 @@ class Stack:
         process_env = self.app_env(name) if spec.kind == "app" else self._base_env()
         log_path = self.log_file(name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
+        with os.fdopen(open_private_append(log_path), "ab") as log:  # logs: owner-only
             log.write(f"\n--- {_now()} starting {name}: {' '.join(argv)}\n".encode())
             log.flush()
             child = subprocess.Popen(

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from ringrift.server.security.files import open_private_append
+
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -37,7 +39,7 @@ class Child:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
-        log = self.log_path.open("ab")
+        log = os.fdopen(open_private_append(self.log_path), "ab")  # logs: owner-only
         try:
             # A new session, so Ctrl-C in the terminal reaches only the supervisor, which
             # then stops the children in order.

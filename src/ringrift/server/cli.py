@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ringrift.server.config import Settings
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -21,11 +24,10 @@ def serve(
     import uvicorn
 
     from ringrift.server.app import create_app
-    from ringrift.server.config import Settings
     from ringrift.server.logs import configure_logging
     from ringrift.server.security.keyring import KeyringError
 
-    settings = Settings()
+    settings = load_settings_or_exit()
     level = log_level or settings.log_level
     configure_logging(level)
     if workers > 1:
@@ -60,6 +62,24 @@ def serve(
         proxy_headers=bool(settings.trusted_proxy_list),
         forwarded_allow_ips=settings.trusted_proxy_list or None,
     )
+
+
+def load_settings_or_exit() -> Settings:
+    """Settings from the environment, or a one-line-per-problem message and exit code 2
+    (instead of a pydantic traceback)."""
+    from pydantic import ValidationError
+
+    from ringrift.server.config import Settings as LoadedSettings
+
+    try:
+        return LoadedSettings()
+    except ValidationError as error:
+        lines = []
+        for item in error.errors():
+            name = ".".join(str(part) for part in item.get("loc", ())).upper() or "settings"
+            lines.append(f"  {name}: {item.get('msg')} (got {item.get('input')!r})")
+        typer.secho("invalid configuration:\n" + "\n".join(lines), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
 
 
 def _factory() -> object:

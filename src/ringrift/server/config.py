@@ -14,6 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ringrift.db"
 
+ENV_ALIASES = {
+    "prod": "production",
+    "dev": "development",
+    "develop": "development",
+    "testing": "test",
+}
+
 
 class Settings(BaseSettings):
     """Every configuration value the app reads. Field names map to upper-case env vars."""
@@ -116,6 +123,15 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     log_level: str = "INFO"
+
+    @field_validator("ringrift_env", mode="before")
+    @classmethod
+    def _environment(cls, value: object) -> object:
+        """Case and common short names are accepted: ``PRODUCTION``, ``prod``, ``dev``."""
+        if not isinstance(value, str):
+            return value
+        name = value.strip().lower()
+        return ENV_ALIASES.get(name, name)
 
     @field_validator("redis_url", "ai_service_url", "jwt_keyring_file")
     @classmethod

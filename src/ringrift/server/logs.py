@@ -17,6 +17,16 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
+# Query-string values in log lines (uvicorn logs the WebSocket handshake with its full URL, and
+# clients have put access tokens there): ``?token=eyJ...`` -> ``?token=[redacted]``.
+_QUERY_VALUE = re.compile(r"([?&][^=&\s\"'#]{1,64}=)[^&\s\"'#]+")
+
+
+def scrub_query_strings(text: str) -> str:
+    """Replace every query-string value in ``text`` by ``[redacted]``."""
+    return _QUERY_VALUE.sub(r"\1[redacted]", text)
+
+
 # Attributes every LogRecord has; anything else came in via ``extra=`` and is emitted as a field.
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -42,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": scrub_query_strings(record.getMessage()),
         }
         request_id = getattr(record, "request_id", None) or request_id_var.get()
         if request_id:
@@ -50,7 +60,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key in _RESERVED or key == "request_id" or key.startswith("_"):
                 continue
-            entry[key] = value
+            entry[key] = scrub_query_strings(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)

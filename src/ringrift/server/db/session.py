@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, exc, text
@@ -22,12 +23,19 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ringrift.server.config import Settings
+from ringrift.server.security.files import create_private
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = make_url(settings.database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            # The database holds password hashes and emails: owner-only from the start (SQLite
+            # gives its -wal and -shm files the database file's mode).
+            path = Path(url.database)
+            if path.parent.is_dir():
+                create_private(path)
         engine = create_async_engine(
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout_seconds},

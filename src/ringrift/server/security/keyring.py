@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ringrift.server.security.files import readable_by_others
+
 log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
@@ -49,17 +51,37 @@ class KeyringError(ValueError):
     """The keyring source is missing, malformed or (in production) too weak."""
 
 
+# A production secret must look like the output of a CSPRNG: at least 32 characters and an
+# estimated guessing cost of 10^40 (about 133 bits; 32 random bytes base64url-encoded estimate at
+# 10^43). The estimate is zxcvbn's, which sees through sequences, repeats, keyboard walks, words
+# and dates: "0123456789abcdefghijklmnopqrstuv" estimates at 10^4.
+MIN_SECRET_GUESSES_LOG10 = 40.0
+HOW_TO_MAKE_ONE = (
+    "use 32 or more random bytes, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    " or `ringrift secrets rotate`"
+)
+
+
 def secret_weakness(secret: str) -> str | None:
     """Return why ``secret`` is too weak for production, or None when it is acceptable."""
     if not secret:
         return "it is empty"
     lowered = secret.strip().lower()
     if lowered in _KNOWN_WEAK or any(lowered.startswith(w) for w in ("changeme", "change-me")):
-        return "it is a well-known placeholder value"
+        return f"it is a well-known placeholder value; {HOW_TO_MAKE_ONE}"
     if len(secret) < MIN_SECRET_LENGTH:
-        return f"it is shorter than {MIN_SECRET_LENGTH} characters"
+        return f"it is shorter than {MIN_SECRET_LENGTH} characters; {HOW_TO_MAKE_ONE}"
     if len(set(secret)) < 10:
-        return "it has fewer than 10 distinct characters"
+        return f"it has fewer than 10 distinct characters; {HOW_TO_MAKE_ONE}"
+    from zxcvbn import zxcvbn
+
+    estimate = float(zxcvbn(secret[:256])["guesses_log10"])
+    if estimate < MIN_SECRET_GUESSES_LOG10:
+        bits = round(estimate * 3.32)
+        return (
+            f"it does not look random (estimated strength about {bits} bits, at least "
+            f"{round(MIN_SECRET_GUESSES_LOG10 * 3.32)} needed); {HOW_TO_MAKE_ONE}"
+        )
     return None
 
 
@@ -159,6 +181,12 @@ class Keyring:
     def _load(self) -> KeySet:
         if self._file is not None:
             try:
+                if self._production and readable_by_others(self._file):
+                    raise KeyringError(
+                        f"JWT_KEYRING_FILE {self._file} is readable or writable by group or "
+                        f"others (mode {self._file.stat().st_mode & 0o777:o}); production "
+                        f"refuses it: chmod 600 {self._file}"
+                    )
                 text = self._file.read_text(encoding="utf-8")
                 mtime = self._file.stat().st_mtime
             except OSError as error:
