@@ -264,7 +264,10 @@ async def test_bad_frames_get_error_frames_and_change_nothing(
     await _expect_error(mover, {"t": "join", "d": {"gameId": game_id, "v": True}}, V)
     await _expect_error(mover, {"t": "join", "d": {"gameId": "x" * 65}}, V)
     await _expect_error(mover, {"t": "join", "d": {"gameId": "no-such-game"}}, "GAME_NOT_FOUND")
-    await _expect_error(mover, {"t": "auth", "d": {"token": first["token"]}}, V)
+    # In-band re-authentication (wsguard.py): a bad or missing token is refused, nothing else.
+    await _expect_error(mover, {"t": "auth", "d": {}}, V)
+    await _expect_error(mover, {"t": "auth", "d": {"token": "not-a-jwt"}}, "AUTH_TOKEN_INVALID")
+    await _expect_error(mover, {"t": "auth", "d": {"token": second["token"]}}, "AUTH_FORBIDDEN")
     await _expect_error(mover, {"t": "leave", "d": {"gameId": "not-joined"}}, V)
     await _expect_error(mover, {**move, "d": {**move["d"], "v": "0"}}, V)
     await _expect_error(mover, {**move, "d": {**move["d"], "move": "e4"}}, V)

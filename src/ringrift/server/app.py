@@ -29,6 +29,7 @@ from ringrift.server.logs import accept_request_id, request_id_var
 from ringrift.server.security.headers import SecurityHeadersMiddleware
 from ringrift.server.security.http import BodyLimitMiddleware, BodyTooLarge, app_body_limit
 from ringrift.server.web import mount_web
+from ringrift.server.wsguard import SocketGuard
 
 log = logging.getLogger("ringrift.server")
 access_log = logging.getLogger("ringrift.server.access")
@@ -235,7 +236,8 @@ async def _watch_keyring(ctx: AppContext) -> None:
     while True:
         await asyncio.sleep(KEYRING_POLL_SECONDS)
         try:
-            ctx.keyring.reload_if_changed()
+            if ctx.keyring.reload_if_changed():
+                ctx.sockets.sweep_soon()
         except Exception as error:
             log.error(
                 "keyring reload failed; keeping the previous keys", extra={"detail": str(error)}
@@ -246,6 +248,7 @@ def _reload_keyring(ctx: AppContext) -> None:
     """``ringrift:keyring`` message: re-read the keys now (used by secrets rotation)."""
     try:
         ctx.keyring.reload()
+        ctx.sockets.sweep_soon()
     except Exception as error:
         log.error("keyring reload failed; keeping the previous keys", extra={"detail": str(error)})
 
@@ -258,6 +261,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     hub = realtime.Hub(ctx)
     ctx.hub = hub
+    ctx.sockets = SocketGuard(ctx)
     ctx.bus.on_event(hub.dispatch)
     ctx.bus.on_resubscribe(hub.resync_all)
     ctx.bus.on_keyring_reload(lambda: _reload_keyring(ctx))
@@ -268,6 +272,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         ctx.redis.start()
         ctx.bus.start()
         watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
+        guard = asyncio.create_task(ctx.sockets.run(), name="ws-guard")
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -276,6 +281,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             yield
         finally:
             await hub.close_all()
+            guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await guard
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

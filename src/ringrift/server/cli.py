@@ -30,6 +30,7 @@ def serve(
     settings = load_settings_or_exit()
     level = log_level or settings.log_level
     configure_logging(level)
+    _apply_connection_limits(settings)
     if workers > 1:
         # Each worker builds its own app from the environment.
         uvicorn.run(
@@ -39,6 +40,7 @@ def serve(
             port=port,
             workers=workers,
             log_config=None,
+            http="ringrift.server.runner:HeaderTimeoutProtocol",
             # Proxy headers only from TRUSTED_PROXIES (uvicorn trusts loopback by default).
             proxy_headers=bool(settings.trusted_proxy_list),
             forwarded_allow_ips=settings.trusted_proxy_list or None,
@@ -62,6 +64,12 @@ def serve(
         proxy_headers=bool(settings.trusted_proxy_list),
         forwarded_allow_ips=settings.trusted_proxy_list or None,
     )
+
+
+def _apply_connection_limits(settings: Settings) -> None:
+    from ringrift.server.runner import HeaderTimeoutProtocol
+
+    HeaderTimeoutProtocol.header_timeout = settings.http_header_timeout_seconds
 
 
 def load_settings_or_exit() -> Settings:
@@ -89,6 +97,7 @@ def _factory() -> object:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    _apply_connection_limits(settings)
     return create_app(settings)
 
 

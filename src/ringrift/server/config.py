@@ -108,10 +108,18 @@ class Settings(BaseSettings):
     # WebSocket.
     ws_resync_threshold: int = Field(default=100, ge=0)  # larger gaps get a full state
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Open sockets re-check their token this often (revocation, rotation, expiry; wsguard.py).
+    ws_auth_check_seconds: float = Field(default=2.0, gt=0)
+    # After expiry, a socket has this long to send an auth frame with a fresh token.
+    ws_reauth_grace_seconds: float = Field(default=30.0, gt=0)
+    ws_max_sockets_per_user: int = Field(default=20, ge=0)  # 0 = unlimited
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=256)
     ws_queue_limit: int = Field(default=1000, ge=10)  # queued outbound items before resync
     # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
     ws_ai_in_background: bool = True
+
+    # A connection must send a complete request head within this time (slowloris).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # Request body limits (bytes), enforced before the body is read (413 otherwise).
     max_body_bytes_auth: int = Field(default=64 * 1024, ge=1024)  # /api/auth/*

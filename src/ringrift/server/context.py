@@ -40,6 +40,8 @@ class AppContext:
     started_monotonic: float = field(default_factory=time.monotonic)
     # The WebSocket hub (``realtime.Hub``), attached by ``create_app``.
     hub: Any = None
+    # Authentication of open sockets (``wsguard.SocketGuard``), attached by ``create_app``.
+    sockets: Any = None
     # Background AI turns of this instance: game id -> task, and games to run once more.
     ai_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     ai_rerun: set[str] = field(default_factory=set)

@@ -89,6 +89,13 @@ class Connection:
         self._send_lock = asyncio.Lock()
 
     @property
+    def user_id(self) -> str:
+        return str(self.user.id)
+
+    async def close_socket(self, code: int, reason: str) -> None:
+        await _close(self.ws, code, reason)
+
+    @property
     def open(self) -> bool:
         return (
             self.ws.application_state == WebSocketState.CONNECTED
@@ -445,6 +452,17 @@ def parse_frame(text: str, max_bytes: int) -> tuple[str, dict[str, Any]]:
     return frame_type, data
 
 
+def _peek_ack(text: str | None, max_bytes: int) -> Any:
+    """The ``ack`` of a frame refused before it is served (so the client can match it)."""
+    if text is None:
+        return None
+    with contextlib.suppress(FrameError):
+        _type, data = parse_frame(text, max_bytes)
+        ack = data.get("ack")
+        return ack if isinstance(ack, int | str) and not isinstance(ack, bool) else None
+    return None
+
+
 class Session:
     """One authenticated socket: reads frames and answers them in order."""
 
@@ -452,30 +470,41 @@ class Session:
         self.conn = conn
         self.ctx = conn.ctx
 
-    async def handle(self, text: str) -> None:
+    async def handle(self, text: str | None) -> None:
+        """Serve one client frame; ``None`` is a binary frame. Every frame counts against the
+        message limit, whether it is valid JSON or not."""
         ack: Any = None
         frame_type = "invalid"
         try:
-            frame_type, data = parse_frame(text, self.ctx.settings.ws_max_frame_bytes)
-            self.ctx.metrics.ws_frames.labels(direction="in", type=_frame_label(frame_type)).inc()
-            ack = data.get("ack") if isinstance(data.get("ack"), int | str) else None
             decision = await self.ctx.limiter.hit(
                 "ws", self.conn.user.id, self.ctx.settings.rate_limit_ws_messages
             )
             if not decision.allowed:
+                ack = _peek_ack(text, self.ctx.settings.ws_max_frame_bytes)
                 raise FrameError(
                     ErrorCode.RATE_LIMIT_EXCEEDED,
                     f"Too many messages; retry in {decision.retry_after}s",
                     {"retryAfter": decision.retry_after, "limit": decision.limit},
                 )
+            if text is None:
+                raise FrameError(
+                    ErrorCode.VALIDATION_FAILED, "binary frames are not supported; send JSON text"
+                )
+            frame_type, data = parse_frame(text, self.ctx.settings.ws_max_frame_bytes)
+            self.ctx.metrics.ws_frames.labels(direction="in", type=_frame_label(frame_type)).inc()
+            ack = data.get("ack") if isinstance(data.get("ack"), int | str) else None
+            if frame_type in ("join", "move"):
+                await self.ctx.sockets.ensure_valid(self.conn)
             if frame_type == "join":
                 await self.join(data)
             elif frame_type == "move":
                 await self.move(data)
             elif frame_type == "leave":
                 await self.leave(data)
-            elif frame_type == "auth":
-                raise FrameError(ErrorCode.VALIDATION_FAILED, "already authenticated")
+            elif frame_type == "auth":  # a fresh access token for this socket
+                await self.ctx.sockets.reauth(self.conn, data)
+                if ack is not None:
+                    await self.conn.send("ack", {"ack": ack})
             else:
                 raise FrameError(
                     ErrorCode.VALIDATION_FAILED,
@@ -625,7 +654,9 @@ async def _authenticate(websocket: WebSocket, ctx: AppContext) -> User | None:
         except (WebSocketDisconnect, RuntimeError, KeyError):
             return None
     try:
-        return await auth_service.authenticate(ctx, token)
+        user = await auth_service.authenticate(ctx, token)
+        websocket.state.ws_token = token  # for the socket guard (wsguard.py)
+        return user
     except ApiError as error:
         await _send_raw_error(websocket, error.code, error.message)
         await _close(websocket, CLOSE_POLICY, "authentication failed")
@@ -655,6 +686,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if user is None:
         return
     conn = Connection(websocket, user, hub)
+    if not await ctx.sockets.attach(conn, websocket.state.ws_token):
+        return
     hub.add(conn)
     session = Session(conn)
     pump = asyncio.create_task(conn.pump(), name=f"ws-pump-{conn.id}")
@@ -663,16 +696,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            text = message.get("text")
-            if text is None:
-                await conn.send_error(
-                    ErrorCode.VALIDATION_FAILED, "binary frames are not supported; send JSON text"
-                )
-                continue
-            await session.handle(text)
+            await session.handle(message.get("text"))
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
+        ctx.sockets.detach(conn)
         hub.remove(conn)
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

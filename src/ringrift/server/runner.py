@@ -3,13 +3,64 @@ away) before uvicorn stops, instead of uvicorn's own 1012 after the fact."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger(__name__)
+
+# A connection must deliver a complete request head within this time (slowloris: clients that
+# open connections and send headers byte by byte, or nothing, never held a slot limit before).
+HEADER_TIMEOUT_SECONDS = 10.0
+# Idle keep-alive connections are closed after this (uvicorn's own timer).
+KEEP_ALIVE_SECONDS = 5
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus a deadline for each request head."""
+
+    header_timeout = HEADER_TIMEOUT_SECONDS
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_timer is None:
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The next request head (on a kept-alive connection) gets its own deadline once its
+        # first byte arrives; until then uvicorn's keep-alive timer applies.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class GracefulServer(uvicorn.Server):
@@ -28,5 +79,12 @@ class GracefulServer(uvicorn.Server):
 
 
 def run(app: FastAPI, host: str, port: int, **options: object) -> None:
-    config = uvicorn.Config(app, host=host, port=port, **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=HeaderTimeoutProtocol,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **options,  # type: ignore[arg-type]
+    )
     GracefulServer(config, app).run()

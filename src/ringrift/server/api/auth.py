@@ -61,4 +61,6 @@ async def logout(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
 async def logout_all(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     """End every session of the user: all refresh tokens and all access tokens stop working."""
     version = await service.logout_all(ctx, user.id)
+    # Open sockets of this user close now here (4401), and within a sweep on other instances.
+    await ctx.sockets.revoke_user(user.id)
     return ok({"loggedOut": True, "tokenVersion": version})
