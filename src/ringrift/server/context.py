@@ -17,6 +17,7 @@ from ringrift.server.db.session import Database
 from ringrift.server.metrics import Metrics
 from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
+from ringrift.server.security.busauth import SignedEventBus
 from ringrift.server.security.keyring import Keyring
 from ringrift.server.security.passwords import Passwords
 from ringrift.server.security.throttle import LoginThrottle, ThrottleLimits
@@ -102,9 +103,10 @@ class AppContext:
                 ),
                 service_token=settings.ai_service_token,
             ),
-            bus=EventBus(
+            bus=SignedEventBus(
                 redis,
                 metrics,
+                keyring=keyring,
                 backoff_min=settings.redis_backoff_min_seconds,
                 backoff_max=settings.redis_backoff_max_seconds,
             ),
