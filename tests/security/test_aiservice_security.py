@@ -100,3 +100,22 @@ async def test_queue_is_bounded_with_retry_after(ai_service: Process) -> None:
     busy = [r for r in responses if r.status_code == 503]
     assert len(busy) >= 4, statuses
     assert all(r.json()["error"]["code"] == "busy" and r.headers["Retry-After"] for r in busy)
+
+
+def test_budget_is_a_hard_deadline() -> None:
+    # A budget of 50 microseconds and no grace: no search can finish in time.
+    port = free_port()
+    args = [sys.executable, "-m", "ringrift.aiservice", "serve", "--port", str(port)]
+    args += ["--workers", "1", "--budget-scale", "0.001", "--deadline-grace", "0"]
+    process = Process(args, {**os.environ, "AI_SERVICE_TOKEN": TOKEN}, port, "ai-deadline")
+    process.start(timeout=60)
+    try:
+        response = httpx.post(
+            f"{process.url}/ai/move", json=_body("hexagonal", 1), headers=_auth(), timeout=30
+        )
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "deadline_exceeded"
+        assert response.headers["Retry-After"]
+        assert httpx.get(f"{process.url}/health", timeout=5).status_code == 200
+    finally:
+        process.stop()

@@ -19,6 +19,14 @@ def serve(
         typer.Option("--budget-scale", help="Multiply every level's think time (default env/1)."),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    deadline_grace: Annotated[
+        float,
+        typer.Option(
+            "--deadline-grace",
+            min=0.0,
+            help="Seconds past a level's budget before a search is answered 503.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve POST /ai/move, GET /health, /ready and /metrics."""
     import os
@@ -39,7 +47,7 @@ def serve(
         )
         raise typer.Exit(2)
     try:
-        app = create_app(workers=workers, budget_scale=scale)
+        app = create_app(workers=workers, budget_scale=scale, deadline_grace_seconds=deadline_grace)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     # Slow or idle clients do not hold connections (slowloris): uvicorn closes keep-alive
