@@ -114,3 +114,73 @@ async def test_forged_bus_events_never_reach_sockets(
     event = await watcher.expect(lambda f: f["t"] == "event" and f["d"]["v"] == 1, timeout=5)
     assert "forged" not in json.dumps(event)
     await watcher.close()
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """redis-server that speaks TLS only (plain port disabled), with a private CA."""
+    directory = tmp_path_factory.mktemp("redis-tls")
+    ca_key, ca_cert = directory / "ca.key", directory / "ca.pem"
+    key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.pem"
+    openssl = ["openssl"]
+
+    def run(*args: str) -> None:
+        subprocess.run([*openssl, *args], check=True, capture_output=True)
+
+    new_key = ("-newkey", "rsa:2048", "-nodes")
+    run(
+        "req",
+        "-x509",
+        *new_key,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_cert),
+    )
+    run("req", *new_key, "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr))
+    extensions = directory / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    signing = ("-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial", "-days", "1")
+    run("x509", "-req", "-in", str(csr), *signing, "-extfile", str(extensions), "-out", str(cert))
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            RedisServer.binary(),
+            *("--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
+            *("--tls-cert-file", str(cert), "--tls-key-file", str(key)),
+            *("--tls-ca-cert-file", str(ca_cert), "--tls-auth-clients", "no"),
+            *("--save", "", "--appendonly", "no", "--dir", str(directory)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca_cert}"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert process.poll() is None, "redis-server with TLS did not start"
+            assert time.monotonic() < deadline, "redis-server with TLS did not answer"
+            time.sleep(0.05)
+    client.close()
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+async def test_redis_over_tls(pg_database: str, tls_redis: str) -> None:
+    process = app_process(pg_database, tls_redis).start()
+    try:
+        deadline = time.monotonic() + 10
+        while (check := await _ready_redis(process.url))["status"] != "healthy":
+            assert time.monotonic() < deadline, check
+            await asyncio.sleep(0.2)
+    finally:
+        process.stop()
