@@ -55,9 +55,8 @@ def test_register_play_against_ai_and_see_the_board(platform: str, tmp_path: Pat
             page.wait_for_selector("#legal li[data-i]", timeout=20_000)
             before = page.locator("#log li").count()
             page.click("#legal li[data-i] >> nth=0")
-            page.wait_for_function(
-                f"document.querySelectorAll('#log li').length > {before}", timeout=20_000
-            )
+            # A selector, not wait_for_function: the page's CSP forbids eval (no 'unsafe-eval').
+            page.wait_for_selector(f"#log li >> nth={before}", timeout=20_000)
         moves = page.locator("#log li").count()
         assert moves >= 4
         # The AI seat answers (pushed over the socket, or picked up by the poll).
