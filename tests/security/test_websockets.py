@@ -234,3 +234,17 @@ async def test_immediate_rotation_closes_open_sockets(keyed: tuple[Process, Path
     code, frames = await _closed_with(ws, 6.0)
     assert code == 4401, frames
     assert any(f["t"] == "error" and f["d"]["code"] == "AUTH_TOKEN_INVALID" for f in frames)
+
+
+async def test_huge_frames_are_refused_by_the_protocol(apps: tuple[Process, Process]) -> None:
+    a, _b = apps
+    user = await register(a.url)
+    ws = await WS.open(a.url, user["token"])
+    # Just over the frame limit: an error frame, the socket stays open.
+    await ws.send_raw("x" * 70_000)
+    error = await ws.expect(lambda f: f["t"] == "error")
+    assert error["d"]["code"] == "VALIDATION_FAILED"
+    # Far over it: the protocol refuses it (1009) instead of buffering megabytes.
+    await ws.send_raw("x" * (4 * 1024 * 1024))
+    code, _frames = await _closed_with(ws, 5.0)
+    assert code == 1009

@@ -44,6 +44,7 @@ def serve(
             # Proxy headers only from TRUSTED_PROXIES (uvicorn trusts loopback by default).
             proxy_headers=bool(settings.trusted_proxy_list),
             forwarded_allow_ips=settings.trusted_proxy_list or None,
+            ws_max_size=_ws_max_size(settings),
         )
         return
     try:
@@ -63,7 +64,15 @@ def serve(
         log_config=None,
         proxy_headers=bool(settings.trusted_proxy_list),
         forwarded_allow_ips=settings.trusted_proxy_list or None,
+        ws_max_size=_ws_max_size(settings),
     )
+
+
+def _ws_max_size(settings: Settings) -> int:
+    """WebSocket messages above this are refused by the protocol (close 1009) before they are
+    buffered (uvicorn's default is 16 MB); up to it, frames over WS_MAX_FRAME_BYTES get an
+    error frame."""
+    return 2 * settings.ws_max_frame_bytes
 
 
 def _apply_connection_limits(settings: Settings) -> None:
