@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from realtime_support import Process
+from realtime_support import Process, app_process, bearer, create_game, register
 
 from ringrift.ops.services import free_port
 from ringrift.rules import new_game
@@ -119,3 +119,35 @@ def test_budget_is_a_hard_deadline() -> None:
         assert httpx.get(f"{process.url}/health", timeout=5).status_code == 200
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize(("token", "source"), [(TOKEN, "service"), ("wrong-token", "local")])
+async def test_the_app_authenticates_to_the_service(
+    ai_service: Process, pg_database: str, token: str, source: str
+) -> None:
+    app = app_process(pg_database, ai_url=ai_service.url, ai_service_token=token).start()
+    try:
+        user = await register(app.url)
+        game = await create_game(
+            app.url, user["token"], isRated=False, aiOpponents={"count": 1, "difficulty": [2]}
+        )
+        async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:
+            for _ in range(10):  # until the AI seat has moved (a turn may take several moves)
+                metrics = (await http.get("/metrics")).text
+                if "ringrift_ai_moves_total{" in metrics:
+                    break
+                legal = await http.get(
+                    f"/api/games/{game['id']}/legal-moves", headers=bearer(user["token"])
+                )
+                data = legal.json()["data"]
+                played = await http.post(
+                    f"/api/games/{game['id']}/moves",
+                    json={"move": data["moves"][0], "version": data["version"]},
+                    headers=bearer(user["token"]),
+                )
+                assert played.status_code in (200, 201), played.text
+        assert f'ringrift_ai_moves_total{{source="{source}"}}' in metrics, metrics
+        if source == "local":  # refused by the service: counted as an HTTP error
+            assert 'ringrift_ai_fallback_total{reason="http_error"}' in metrics
+    finally:
+        app.stop()
