@@ -43,6 +43,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "login_max_failures_per_address": 0,
         "login_max_failures_per_account": 0,
         "login_max_failures_per_ip": 0,
+        "register_max_conflicts_per_ip": 0,
         "rate_limit_register": 0,
         "rate_limit_game_create": 0,
         "rate_limit_moves": 0,

@@ -124,3 +124,31 @@ def test_forged_forwarded_for_is_ignored_without_a_configured_proxy(direct: Proc
         # A new forged address for every guess does not reset the per-address budget.
         guesses = [_login(http, victim["email"], "nope", f"198.51.100.{i}") for i in range(6)]
         assert _codes(guesses) == ["AUTH_INVALID_CREDENTIALS"] * 5 + ["AUTH_LOGIN_LOCKED_OUT"]
+
+
+def test_probing_emails_through_register_is_limited(behind_proxy: Process) -> None:
+    with httpx.Client(base_url=behind_proxy.url, timeout=10) as http:
+        taken = [_register(http, "10.5.0.1")["email"] for _ in range(11)]
+        probes = []
+        for email in taken:
+            name = "p" + uuid.uuid4().hex[:9]
+            probes.append(
+                http.post(
+                    "/api/auth/register",
+                    json={"email": email, "username": name, "password": PASSWORD},
+                    headers={"X-Forwarded-For": "10.55.0.1"},
+                )
+            )
+        codes = _codes(probes)
+        assert codes[:10] == ["RESOURCE_EMAIL_EXISTS"] * 10
+        assert codes[10] == "RATE_LIMIT_EXCEEDED"
+        assert int(probes[10].headers["Retry-After"]) >= 1
+        # Even a fresh email from that address waits now; other addresses register as usual.
+        fresh = "f" + uuid.uuid4().hex[:9]
+        body = {"email": f"{fresh}@example.com", "username": fresh, "password": PASSWORD}
+        waiting = http.post(
+            "/api/auth/register", json=body, headers={"X-Forwarded-For": "10.55.0.1"}
+        )
+        assert waiting.status_code == 429
+        other = http.post("/api/auth/register", json=body, headers={"X-Forwarded-For": "10.55.0.2"})
+        assert other.status_code == 201

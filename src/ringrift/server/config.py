@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=20, ge=0)  # per email, unknown addresses
     login_max_failures_per_ip: int = Field(default=50, ge=0)  # per client address, all emails
     login_known_address_days: int = Field(default=30, ge=1)
+    # "Email already registered" answers per client address and window before register refuses
+    # that address (limits enumeration through register). 0 disables.
+    register_max_conflicts_per_ip: int = Field(default=10, ge=0)
 
     # Database behaviour.
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)

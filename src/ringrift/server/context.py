@@ -119,6 +119,7 @@ class AppContext:
                     per_account=settings.login_max_failures_per_account,
                     per_address=settings.login_max_failures_per_ip,
                     known_address_seconds=settings.login_known_address_days * 24 * 3600,
+                    register_conflicts_per_address=settings.register_max_conflicts_per_ip,
                 ),
             ),
         )

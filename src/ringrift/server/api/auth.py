@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, status
 from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import ok, user_json
 from ringrift.server.api.schemas import LoginRequest, RefreshRequest, RegisterRequest
+from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.services import auth as service
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -27,8 +28,15 @@ def _session_json(session: service.Session) -> dict[str, Any]:
 @router.post("/register", status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Create an account and log it in."""
-    await ctx.limiter.enforce("register", client_address(request), ctx.settings.rate_limit_register)
-    session = await service.register(ctx, body.email, body.username, body.password)
+    address = client_address(request)
+    await ctx.limiter.enforce("register", address, ctx.settings.rate_limit_register)
+    await ctx.login_throttle.check_register(address)
+    try:
+        session = await service.register(ctx, body.email, body.username, body.password)
+    except ApiError as error:
+        if error.code == ErrorCode.RESOURCE_EMAIL_EXISTS:
+            await ctx.login_throttle.record_register_conflict(address)
+        raise
     return ok(_session_json(session))
 
 
