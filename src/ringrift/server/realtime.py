@@ -1,7 +1,8 @@
 """The WebSocket API: ``GET /ws?token=...`` (or a first ``auth`` frame) with JSON frames
 ``{"t": type, "d": data}``.
 
-Client frames: ``auth {token}`` (only when no ``?token=``), ``join {gameId, v?, ack?}``,
+Client frames: ``auth {token, ack?}`` (first frame when there is no ``?token=``; later, a
+fresh token for an open socket, see ``wsguard.py``), ``join {gameId, v?, ack?}``,
 ``move {gameId, move, v, ack?}``, ``leave {gameId?}`` (stop watching one game, or all).
 Server frames: ``state {gameId, v, state, status, legalMoves?}``, ``event {gameId, v, move,
 player, status?}``, ``ack {ack, gameId, v}``, ``error {code, message, details?, ack?}``,
