@@ -175,6 +175,9 @@ async def test_sockets_per_user_are_capped(apps: tuple[Process, Process]) -> Non
     a, _b = apps
     user = await register(a.url)
     sockets = [await WS.open(a.url, user["token"]) for _ in range(3)]
+    for index, ws in enumerate(sockets):  # each is authenticated and registered
+        await ws.send("leave", {"ack": index})
+        await ws.expect(lambda f, index=index: f["t"] == "ack" and f["d"]["ack"] == index)
     extra = await WS.open(a.url, user["token"])
     code, frames = await _closed_with(extra, 3.0)
     assert code == 4429
