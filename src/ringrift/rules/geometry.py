@@ -152,11 +152,11 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         for i, c in enumerate(coords):
             key_index.setdefault(f"{c[0]},{c[1]}", i)
 
-    rays = []
-    adjacent = []
-    line_axes = []
-    terr = []
-    border = []
+    rays: list[tuple[tuple[int, ...], ...]] = []
+    adjacent: list[tuple[int, ...]] = []
+    line_axes: list[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = []
+    terr: list[tuple[int, ...]] = []
+    border: list[tuple[int, ...]] = []
     for c in coords:
         cell_rays = tuple(r for r in (_ray(index, c, d) for d in move_dirs) if r)
         rays.append(cell_rays)
@@ -180,7 +180,7 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
     if is_hex:
         width = 2 * radius + 2
         bits = tuple((c[1] + radius) * width + (c[0] + radius) for c in coords)
-        shifts = (1, width, width - 1)
+        shifts: tuple[int, ...] = (1, width, width - 1)
     else:
         width = size + 1
         bits = tuple(c[1] * width + c[0] for c in coords)
