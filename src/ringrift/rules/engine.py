@@ -520,7 +520,7 @@ def _check_recorded(s: GameState, move: Move) -> Move:
     elif mtype in (PROCESS_LINE, CHOOSE_LINE_OPTION):
         ok = bool(cells) and all(s.markers[index[c]] == p for c in cells)  # type: ignore[union-attr]
     elif mtype == CHOOSE_TERRITORY_OPTION:
-        # A choice naming no detectable region is a no-op (RULES.md 1.7 phase table).
+        # A choice naming no detectable region is a no-op (docs/rules.md §11).
         ok = all(not s.collapsed[index[c]] for c in cells or ())
     elif mtype in (ELIMINATE_RINGS_FROM_STACK, FORCED_ELIMINATION):
         ok = stack(to) is not None

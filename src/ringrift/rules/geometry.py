@@ -42,7 +42,7 @@ _SQUARE_LINE_AXES: tuple[Coord, ...] = ((1, 0), (1, 1), (0, 1), (1, -1))
 _HEX_LINE_AXES: tuple[Coord, ...] = ((1, 0, -1), (1, -1, 0), (0, -1, 1))
 # R140: territory connectivity is Von Neumann on square boards and the 6 hex neighbours on hex.
 _SQUARE_TERRITORY_DIRS: tuple[Coord, ...] = ((1, 0), (-1, 0), (0, 1), (0, -1))
-# Border-marker expansion on hex8 uses the 2-D Moore offsets on (x, y) (RULES.md 1.3).
+# Border-marker expansion on hex8 uses the 2-D Moore offsets on (x, y) (docs/rules.md §2).
 _MOORE_2D: tuple[tuple[int, int], ...] = tuple(
     (dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)
 )
@@ -126,7 +126,7 @@ def _ray(index: dict[Coord, int], start: Coord, step: Coord) -> tuple[int, ...]:
 
 @cache
 def geometry(board_type: str, size: int | None = None) -> Geometry:
-    """The geometry of a board. Hex radius comes from ``size`` as r = (size-1)/2 (RULES.md 1.1)."""
+    """The geometry of a board. A hex radius comes from ``size``: (size-1)/2 (docs/rules.md §2)."""
     if board_type not in BOARD_TYPES:
         raise ValueError(f"unknown board type {board_type!r}; expected one of {BOARD_TYPES}")
     if size is None:
