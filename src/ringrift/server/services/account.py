@@ -37,7 +37,7 @@ from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.security.password_policy import check_new_password
 from ringrift.server.services import auth as auth_service
 from ringrift.server.services import games as games_service
-from ringrift.server.services.account_policy import is_verified
+from ringrift.server.services.account_policy import end_all_sessions, is_verified
 
 log = logging.getLogger(__name__)
 
@@ -202,13 +202,7 @@ async def _set_password(session: AsyncSession, user: User, password_hash: str) -
     family revoked."""
     now = utcnow()
     user.password_hash = password_hash
-    user.token_version = user.token_version + 1
-    user.updated_at = now
-    await session.execute(
-        update(RefreshTokenFamily)
-        .where(RefreshTokenFamily.user_id == user.id, RefreshTokenFamily.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason="password")
-    )
+    await end_all_sessions(session, user, "password")
     await session.execute(
         update(AccountToken)
         .where(
@@ -298,7 +292,7 @@ async def delete_account(ctx: AppContext, user: User, password: str) -> None:
         # Not a name anyone can register ("~" is outside the username alphabet).
         row.username_lower = f"~{compact[:31]}"
         row.password_hash = "!deleted"
-        row.token_version = row.token_version + 1
+        await end_all_sessions(session, row, "deleted")
         row.email_verified_at = None
         row.last_login_at = None
         row.last_failed_login_at = None

@@ -1,10 +1,13 @@
-"""Who may do what, by account state (kept apart from the services so the login code can use
-it without an import cycle)."""
+"""Who may do what, by account state, and the one way to end all of a user's sessions (kept
+apart from the services so the login code can use it without an import cycle)."""
 
 from __future__ import annotations
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ringrift.server.config import Settings
-from ringrift.server.db.models import User
+from ringrift.server.db.models import RefreshTokenFamily, User, utcnow
 from ringrift.server.errors import ApiError, ErrorCode
 
 
@@ -25,3 +28,17 @@ def ensure_may_play_rated(settings: Settings, user: User) -> None:
     """Unverified accounts play unrated games only (when the setting asks for it)."""
     if settings.rated_requires_verified_email and not is_verified(user):
         raise ApiError(ErrorCode.AUTH_EMAIL_NOT_VERIFIED)
+
+
+async def end_all_sessions(session: AsyncSession, user: User, reason: str) -> None:
+    """Bump the token version (every access token dies) and revoke every refresh family, in
+    the caller's transaction. Password change and reset, bans and deletion all go through
+    here, so whatever else must follow a revocation (closing sockets) has one place to hook."""
+    now = utcnow()
+    user.token_version = user.token_version + 1
+    user.updated_at = now
+    await session.execute(
+        update(RefreshTokenFamily)
+        .where(RefreshTokenFamily.user_id == user.id, RefreshTokenFamily.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )

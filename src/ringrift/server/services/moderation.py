@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from ringrift.server.db.models import (
-    RefreshTokenFamily,
     Report,
     ReportStatus,
     User,
@@ -17,6 +16,7 @@ from ringrift.server.db.models import (
 )
 from ringrift.server.db.session import Database
 from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.services.account_policy import end_all_sessions
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,7 @@ async def ban(db: Database, user_id: str, reason: str) -> User:
             raise ApiError(ErrorCode.RESOURCE_USER_NOT_FOUND)
         user.banned_at = user.banned_at or now
         user.ban_reason = reason
-        user.token_version = user.token_version + 1
-        user.updated_at = now
-        await session.execute(
-            update(RefreshTokenFamily)
-            .where(RefreshTokenFamily.user_id == user_id, RefreshTokenFamily.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason="ban")
-        )
+        await end_all_sessions(session, user, "ban")
         await session.commit()
         await session.refresh(user)
         return user
