@@ -4,6 +4,7 @@ email verification, password reset and change, deletion, export."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -429,3 +430,26 @@ async def test_smtp_failure_is_counted_and_invisible_to_the_caller(
         await _drain(app)
         metrics = (await client.get("/metrics")).text
         assert 'ringrift_mail_total{result="failed"} 2.0' in metrics
+
+
+async def test_mailed_tokens_never_reach_the_log(
+    app_factory: AppFactory, smtp: MailSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with _app(app_factory, smtp) as (app, client):
+        await register(client, "olga")
+        await client.post("/api/auth/password-reset", json={"email": "olga@example.com"})
+        await _drain(app)
+        tokens = [m.token for m in smtp.to("olga@example.com")]
+        assert len(tokens) == 2
+        for token in tokens:
+            await client.post("/api/auth/verify-email", json={"token": token})
+    # The app's own records (the test SMTP server logs what it receives, which is its job).
+    logged = "\n".join(
+        f"{r.getMessage()} {sorted(map(str, r.__dict__.values()))}"
+        for r in caplog.records
+        if r.name.startswith("ringrift")
+    )
+    assert "mail sent" in logged
+    for token in tokens:
+        assert token not in logged

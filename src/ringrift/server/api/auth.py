@@ -32,7 +32,7 @@ async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[st
     await ctx.limiter.enforce("register", client_address(request), ctx.settings.rate_limit_register)
     check_new_password(body.password, email=body.email, username=body.username)
     session = await service.register(ctx, body.email, body.username, body.password)
-    await account_service.send_verification(ctx, session.user.id)
+    ctx.mailer.background(account_service.send_verification(ctx, session.user.id), "verify")
     return ok(_session_json(session))
 
 
