@@ -234,3 +234,45 @@ async def test_bad_input_on_every_new_route(app_factory: AppFactory, database_ur
         me = (await client.get("/api/users/me", headers=bearer(quinn["accessToken"]))).json()
         assert me["data"]["user"]["role"] == "player"
         assert app.state.ctx.metrics is not None
+
+
+async def _rated_game(client: httpx.AsyncClient, a: dict[str, Any], b: dict[str, Any]) -> None:
+    created = await client.post(
+        "/api/games",
+        json={"boardType": "square8", "isRated": True},
+        headers=bearer(a["accessToken"]),
+    )
+    game_id = created.json()["data"]["game"]["id"]
+    await client.post(f"/api/games/{game_id}/join", headers=bearer(b["accessToken"]))
+    resigned = await client.post(f"/api/games/{game_id}/leave", headers=bearer(b["accessToken"]))
+    game = resigned.json()["data"]["game"]
+    assert game["status"] == "completed" and game["isRated"] is True
+
+
+async def test_banned_and_deleted_accounts_leave_the_leaderboard(
+    app_factory: AppFactory, database_url: str
+) -> None:
+    async with app_factory() as (_, client):
+        ulla, vera, walt, xena = [
+            await register(client, n) for n in ("ulla", "vera", "walt", "xena")
+        ]
+        await _rated_game(client, ulla, vera)
+        await _rated_game(client, walt, xena)
+
+        async def board() -> set[str]:
+            page = (await client.get("/api/leaderboard")).json()["data"]
+            assert page["total"] == len(page["entries"])
+            return {e["username"] for e in page["entries"]}
+
+        assert await board() == {"ulla", "vera", "walt", "xena"}
+        await _cli(database_url, "ban", "vera")
+        deleted = await client.request(
+            "DELETE",
+            "/api/account",
+            json={"password": walt["password"]},
+            headers=bearer(walt["accessToken"]),
+        )
+        assert deleted.status_code == 200
+        assert await board() == {"ulla", "xena"}
+        await _cli(database_url, "unban", "vera")
+        assert await board() == {"ulla", "vera", "xena"}

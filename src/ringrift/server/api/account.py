@@ -20,14 +20,17 @@ from ringrift.server.api.account_schemas import (
     UserOut,
     VerifiedOut,
     VerifyEmailRequest,
+    error_responses,
 )
 from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import user_json
 from ringrift.server.services import account as service
 from ringrift.server.services import auth as auth_service
 
-router = APIRouter(prefix="/api/account", tags=["account"])
-auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(
+    prefix="/api/account", tags=["account"], responses=error_responses(400, 401, 403, 409, 429)
+)
+auth_router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(400, 429))
 
 RESET_ACCEPTED = (
     "If an account uses this address, a mail with a reset link is on its way. "

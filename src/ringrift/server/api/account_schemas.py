@@ -36,6 +36,31 @@ class Envelope(BaseModel, Generic[T]):
     data: T
 
 
+class ErrorBody(Out):
+    code: str
+    message: str
+    details: Any = None
+    request_id: str
+
+
+class ErrorEnvelope(BaseModel):
+    success: Literal[False] = False
+    error: ErrorBody
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error envelope (codes from ``ringrift.server.errors``)."""
+    meaning = {
+        400: "Validation failed or the request cannot be carried out (see error.code)",
+        401: "Authentication required, or the token is invalid",
+        403: "Not allowed (role, ban, wrong password, unverified email)",
+        404: "No such user",
+        409: "Conflict with the current state",
+        429: "Rate limited; see Retry-After",
+    }
+    return {s: {"model": ErrorEnvelope, "description": meaning[s]} for s in statuses}
+
+
 # --- requests -----------------------------------------------------------------------------
 
 

@@ -13,13 +13,16 @@ from ringrift.server.api.account_schemas import (
     ReportOut,
     ReportPage,
     RoleRequest,
+    error_responses,
 )
 from ringrift.server.api.deps import AdminUser, Ctx, StaffUser
 from ringrift.server.db.models import ReportStatus, User, UserRole
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.services import moderation as service
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/api/admin", tags=["admin"], responses=error_responses(400, 401, 403, 404)
+)
 
 TargetId = Annotated[str, Path(min_length=1, max_length=64, description="user id")]
 

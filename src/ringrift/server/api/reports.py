@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from ringrift.server.api.account_schemas import Envelope, ReportOut, ReportRequest
+from ringrift.server.api.account_schemas import (
+    Envelope,
+    ReportOut,
+    ReportRequest,
+    error_responses,
+)
 from ringrift.server.api.admin import report_out
 from ringrift.server.api.deps import Ctx, CurrentUser
 from ringrift.server.services import moderation as service
 
-router = APIRouter(prefix="/api", tags=["reports"])
+router = APIRouter(prefix="/api", tags=["reports"], responses=error_responses(400, 401, 404, 429))
 
 
 @router.post("/reports", status_code=status.HTTP_201_CREATED, response_model=Envelope[ReportOut])
