@@ -322,7 +322,7 @@ async def _game_with_a_move(
 async def test_export_lists_profile_games_and_moves(
     app_factory: AppFactory, smtp: MailSink
 ) -> None:
-    async with _app(app_factory, smtp) as (_, client):
+    async with _app(app_factory, smtp, rate_limit_account_export=1) as (_, client):
         hana = await register(client, "hana")
         ivan = await register(client, "ivan")
         game = await _game_with_a_move(client, hana, ivan)
@@ -347,6 +347,13 @@ async def test_export_lists_profile_games_and_moves(
         assert data["reportsFiled"][0]["reason"] == "rude in the lobby"
         assert data["chatMessages"] == []
         assert "passwordHash" not in str(data) and "password_hash" not in str(data)
+
+        # A heavy read: limited per user.
+        theirs = await client.get("/api/account/export", headers=bearer(ivan["accessToken"]))
+        assert theirs.status_code == 200
+        assert [g["mySeat"] for g in theirs.json()["data"]["games"]] == [2]
+        limited = await client.get("/api/account/export", headers=bearer(ivan["accessToken"]))
+        assert limited.status_code == 429 and _code(limited) == "RATE_LIMIT_EXCEEDED"
 
         anonymous = await client.get("/api/account/export")
         assert anonymous.status_code == 401 and _code(anonymous) == "AUTH_REQUIRED"

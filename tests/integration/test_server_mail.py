@@ -98,6 +98,15 @@ async def test_starttls_with_login(sinks: list[MailSink], certificate: tuple[Pat
     assert _count(plain, "failed") == 1 and len(sink.to("quin@example.com")) == 1
 
 
+async def test_starttls_is_never_downgraded(sinks: list[MailSink]) -> None:
+    sink = MailSink().start()  # offers no STARTTLS
+    sinks.append(sink)
+    mailer = _mailer(smtp_url=sink.url(query="starttls=1"))
+    mailer.send("uma@example.com", "Must be encrypted", "secret\n")
+    await mailer.drain()
+    assert _count(mailer, "failed") == 1 and sink.to("uma@example.com") == []
+
+
 async def test_implicit_tls_verifies_the_certificate(
     sinks: list[MailSink], certificate: tuple[Path, Path]
 ) -> None:

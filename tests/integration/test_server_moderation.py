@@ -160,6 +160,20 @@ async def test_players_report_users_and_staff_list_reports(
         )
         assert limited.status_code == 429 and _code(limited) == "RATE_LIMIT_EXCEEDED"
 
+        staff_headers = bearer(staff["accessToken"])
+        player_close = await client.post(
+            f"/api/admin/reports/{report['id']}/close", headers=headers
+        )
+        assert player_close.status_code == 403 and _code(player_close) == "AUTH_FORBIDDEN"
+        done = await client.post(f"/api/admin/reports/{report['id']}/close", headers=staff_headers)
+        assert done.status_code == 200 and done.json()["data"]["status"] == "closed"
+        open_page = await client.get("/api/admin/reports?status=open", headers=staff_headers)
+        assert [r["id"] for r in open_page.json()["data"]["reports"]] == [
+            second.json()["data"]["id"]
+        ]
+        assert "is closed" in await _cli(database_url, "close-report", second.json()["data"]["id"])
+        assert "no reports" in await _cli(database_url, "list-reports", "--status", "open")
+
 
 async def test_bad_input_on_every_new_route(app_factory: AppFactory, database_url: str) -> None:
     async with app_factory() as (app, client):
@@ -212,6 +226,7 @@ async def test_bad_input_on_every_new_route(app_factory: AppFactory, database_ur
              "VALIDATION_FAILED"),
             ("GET", "/api/admin/reports?status=maybe", None, headers, 400, "VALIDATION_FAILED"),
             ("GET", "/api/admin/reports?limit=0", None, headers, 400, "VALIDATION_FAILED"),
+            ("POST", "/api/admin/reports/nope/close", None, headers, 404, "RESOURCE_NOT_FOUND"),
             ("GET", "/api/admin/reports", None, bearer(quinn["accessToken"]), 403,
              "AUTH_FORBIDDEN"),
         ]  # fmt: skip

@@ -114,3 +114,18 @@ def list_reports(
             f"{view.reporter_username or '(deleted)'} -> {view.username} ({view.user_id}): "
             f"{view.reason}"
         )
+
+
+@admin_app.command("close-report")
+def close_report(
+    report_id: Annotated[str, typer.Argument(help="Report id (from list-reports).")],
+    database_url: DatabaseUrl = "",
+) -> None:
+    """Mark a report handled."""
+    from ringrift.server.services import moderation
+
+    async def work(db: moderation.Database) -> str:
+        view = await moderation.close_report(db, report_id)
+        return f"report {view.id} about {view.username} is {view.status.value}"
+
+    typer.echo(_run(database_url, work))

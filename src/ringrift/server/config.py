@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     rate_limit_password_reset: int = Field(default=5, ge=0)  # per client address and per email
     rate_limit_verify_resend: int = Field(default=5, ge=0)  # per user
     rate_limit_reports: int = Field(default=10, ge=0)  # per user
+    rate_limit_account_export: int = Field(default=5, ge=0)  # per user (a heavy read)
     rate_limit_account_tokens: int = Field(default=30, ge=0)  # token confirmations per address
 
     log_level: str = "INFO"

@@ -131,5 +131,6 @@ async def delete_account(
 async def export_account(user: CurrentUser, ctx: Ctx) -> Envelope[ExportOut]:
     """Everything stored about the account as JSON: profile, games with moves, rating
     history, reports filed (and chat messages once chat exists)."""
+    await ctx.limiter.enforce("export", user.id, ctx.settings.rate_limit_account_export)
     data = await service.export_account(ctx, user)
     return Envelope(data=ExportOut.model_validate(data))

@@ -112,3 +112,13 @@ async def list_reports(
             status=status,
         )
     )
+
+
+@router.post("/reports/{report_id}/close", response_model=Envelope[ReportOut])
+async def close_report(
+    report_id: Annotated[str, Path(min_length=1, max_length=64, description="report id")],
+    staff: StaffUser,
+    ctx: Ctx,
+) -> Envelope[ReportOut]:
+    """Mark a report handled; it leaves the open list."""
+    return Envelope(data=report_out(await service.close_report(ctx.db, report_id)))

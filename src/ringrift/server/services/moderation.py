@@ -120,8 +120,25 @@ async def create_report(db: Database, reporter: User, target_id: str, reason: st
         )
 
 
+async def close_report(db: Database, report_id: str) -> ReportView:
+    """Mark a report handled (idempotent)."""
+    async with db.session() as session:
+        report = await session.get(Report, report_id)
+        if report is None:
+            raise ApiError(ErrorCode.RESOURCE_NOT_FOUND, "Report not found")
+        report.status = ReportStatus.CLOSED
+        await session.commit()
+    views, _ = await list_reports(db, None, 1, 0, report_id=report_id)
+    return views[0]
+
+
 async def list_reports(
-    db: Database, status: ReportStatus | None, limit: int, offset: int
+    db: Database,
+    status: ReportStatus | None,
+    limit: int,
+    offset: int,
+    *,
+    report_id: str | None = None,
 ) -> tuple[list[ReportView], int]:
     """Reports, newest first, with the usernames of both sides."""
     reporter = select(User.id, User.username).subquery()
@@ -134,6 +151,9 @@ async def list_reports(
     if status is not None:
         query = query.where(Report.status == status)
         counted = counted.where(Report.status == status)
+    if report_id is not None:
+        query = query.where(Report.id == report_id)
+        counted = counted.where(Report.id == report_id)
     async with db.session() as session:
         total = int(await session.scalar(counted) or 0)
         rows = (
