@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, status
 
 from ringrift.server.api.account_schemas import (
@@ -24,6 +22,7 @@ from ringrift.server.api.account_schemas import (
 )
 from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import user_json
+from ringrift.server.db.models import User
 from ringrift.server.services import account as service
 from ringrift.server.services import auth as auth_service
 
@@ -38,7 +37,7 @@ RESET_ACCEPTED = (
 )
 
 
-def user_out(user: Any) -> UserOut:
+def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user_json(user, private=True))
 
 
