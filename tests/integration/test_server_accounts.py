@@ -125,6 +125,21 @@ async def test_unverified_accounts_play_unrated_games_only(
         mine = await client.get("/api/games", headers=headers)
         assert mine.json()["data"]["total"] == 0  # nothing was created
 
+        # Games with AI seats are never rated, so asking is not refused.
+        with_ai = await client.post(
+            "/api/games",
+            json={
+                "boardType": "square8",
+                "isRated": True,
+                "aiOpponents": {"count": 1, "difficulty": [1]},
+            },
+            headers=headers,
+        )
+        assert with_ai.status_code == 201 and with_ai.json()["data"]["game"]["isRated"] is False
+        await client.post(
+            f"/api/games/{with_ai.json()['data']['game']['id']}/leave", headers=headers
+        )
+
         # Without an explicit choice the game is simply unrated.
         casual = await client.post("/api/games", json={"boardType": "square8"}, headers=headers)
         assert casual.status_code == 201 and casual.json()["data"]["game"]["isRated"] is False
