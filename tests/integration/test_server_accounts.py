@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from server_support import AppFactory, bearer, register
 from smtp_support import MailSink
 from sqlalchemy import select, update
 
+from ringrift.ops.services import RedisServer
 from ringrift.rules import GameState, legal_moves
 from ringrift.server.db.models import AccountToken, User, utcnow
 
@@ -256,6 +258,24 @@ async def test_password_reset_is_rate_limited_per_address_and_per_email(
             # Per address, whatever the email.
             other = await client.post("/api/auth/password-reset", json={"email": "b@example.com"})
             assert other.status_code == 429 and _code(other) == "RATE_LIMIT_EXCEEDED"
+
+
+async def test_reset_limits_keep_addresses_out_of_redis(
+    app_factory: AppFactory, smtp: MailSink, redis_server: RedisServer
+) -> None:
+    async with _app(app_factory, smtp, redis_url=redis_server.url) as (app, client):
+        answer = await client.post("/api/auth/password-reset", json={"email": "z@example.com"})
+        assert answer.status_code == 202
+        await _drain(app)
+        client_redis = Redis.from_url(redis_server.url)
+        try:
+            keys = [k.decode() async for k in client_redis.scan_iter("ringrift:rl:reset-*")]
+        finally:
+            await client_redis.aclose()
+    # One counter per address and one per email (Redis is shared by the session's tests, so
+    # earlier windows may still be there).
+    assert {k.split(":")[2] for k in keys} == {"reset-ip", "reset-email"}
+    assert not any("example.com" in k for k in keys)
 
 
 # --- password change ------------------------------------------------------------------------

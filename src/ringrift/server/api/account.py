@@ -63,7 +63,8 @@ async def password_reset(
     email = auth_service.normalize_email(body.email)
     limit = ctx.settings.rate_limit_password_reset
     await ctx.limiter.enforce("reset-ip", client_address(request), limit)
-    await ctx.limiter.enforce("reset-email", email, limit)
+    # Keyed by a digest: no addresses in Redis key names.
+    await ctx.limiter.enforce("reset-email", service.token_digest(email)[:32], limit)
     ctx.mailer.background(service.request_password_reset(ctx, email), "password reset")
     return Envelope(data=AcceptedOut(message=RESET_ACCEPTED))
 
