@@ -66,6 +66,12 @@ async def test_cli_grants_roles_and_bans_end_sessions_at_once(
         )
         assert banned.status_code == 200, banned.text
         assert banned.json()["data"]["banned"] is True
+        seen = await client.get(
+            f"/api/admin/users/{mallory['user']['id']}", headers=bearer(mod["accessToken"])
+        )
+        assert seen.status_code == 200
+        assert seen.json()["data"]["banReason"] == "cheating"
+        assert seen.json()["data"]["email"] == "mallory@example.com"
         me = await client.get("/api/users/me", headers=bearer(mallory["accessToken"]))
         assert me.status_code == 401 and _code(me) == "AUTH_TOKEN_INVALID"
         refresh = await client.post(
@@ -227,6 +233,9 @@ async def test_bad_input_on_every_new_route(app_factory: AppFactory, database_ur
             ("GET", "/api/admin/reports?status=maybe", None, headers, 400, "VALIDATION_FAILED"),
             ("GET", "/api/admin/reports?limit=0", None, headers, 400, "VALIDATION_FAILED"),
             ("POST", "/api/admin/reports/nope/close", None, headers, 404, "RESOURCE_NOT_FOUND"),
+            ("GET", "/api/admin/users/nobody", None, headers, 404, "RESOURCE_USER_NOT_FOUND"),
+            ("GET", f"/api/admin/users/{uid}", None, bearer(quinn["accessToken"]), 403,
+             "AUTH_FORBIDDEN"),
             ("GET", "/api/admin/reports", None, bearer(quinn["accessToken"]), 403,
              "AUTH_FORBIDDEN"),
         ]  # fmt: skip

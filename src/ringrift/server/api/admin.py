@@ -65,6 +65,16 @@ async def _target(ctx: Ctx, staff: User, user_id: str) -> User:
     return target
 
 
+@router.get("/users/{user_id}", response_model=Envelope[AdminUserOut])
+async def get_user(user_id: TargetId, staff: StaffUser, ctx: Ctx) -> Envelope[AdminUserOut]:
+    """A user as moderators see it: email, role, verification and ban."""
+    async with ctx.db.session() as session:
+        user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise ApiError(ErrorCode.RESOURCE_USER_NOT_FOUND)
+    return Envelope(data=admin_user_out(user))
+
+
 @router.post("/users/{user_id}/ban", response_model=Envelope[AdminUserOut])
 async def ban_user(
     user_id: TargetId, body: BanRequest, staff: StaffUser, ctx: Ctx
