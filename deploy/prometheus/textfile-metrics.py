@@ -43,7 +43,8 @@ def _backup_lines(backup_dir: Path) -> list[str]:
     good = [e for e in entries if e.get("ok")]
     newest = max((datetime.fromisoformat(e["createdAt"]).timestamp() for e in good), default=0.0)
     return [
-        "# HELP ringrift_backup_last_success_timestamp_seconds Creation time of the newest usable backup.",
+        "# HELP ringrift_backup_last_success_timestamp_seconds"
+        " Creation time of the newest usable backup.",
         "# TYPE ringrift_backup_last_success_timestamp_seconds gauge",
         f"ringrift_backup_last_success_timestamp_seconds {newest:.3f}",
         "# HELP ringrift_backup_count Usable backups in the backup directory.",
@@ -63,7 +64,8 @@ def _keyring_lines(keyring_file: Path) -> list[str]:
     if created is None:
         created = keyring_file.stat().st_mtime
     return [
-        "# HELP ringrift_keyring_active_key_created_timestamp_seconds When the active signing key was made.",
+        "# HELP ringrift_keyring_active_key_created_timestamp_seconds"
+        " When the active signing key was made.",
         "# TYPE ringrift_keyring_active_key_created_timestamp_seconds gauge",
         f"ringrift_keyring_active_key_created_timestamp_seconds {created:.3f}",
         "# HELP ringrift_keyring_keys Keys in the JWT keyring.",
