@@ -135,9 +135,9 @@ OVERVIEW = dashboard(
             unit="s",
         ),
         panel(
-            "/ready checks passing, by dependency",
-            [('min by (dependency) (probe_success{job="ringrift-ready"})', "{{dependency}}")],
-            description="1 when every app instance finds the dependency healthy or disabled.",
+            "/ready checks failing, by dependency",
+            [("max by (dependency) (ringrift:ready_check_failing)", "{{dependency}}")],
+            description="1 when an answering app instance finds the dependency unhealthy.",
         ),
         panel(
             "Error responses by code",
