@@ -306,21 +306,9 @@ def _exported(text: str) -> dict[str, set[str]]:
     return names
 
 
-@pytest.fixture(scope="module")
-def exported(
-    app: Process, ai_service: Process, blackbox: Blackbox, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, dict[str, set[str]]]:
-    import asyncio
-
-    asyncio.run(_play(app.url))
-    sources = {
-        "app": httpx.get(f"{app.url}/metrics", timeout=10).text,
-        "ai service": httpx.get(f"{ai_service.url}/metrics", timeout=10).text,
-        "blackbox": blackbox.probe(app.url, "database"),
-    }
-    # Backup and keyring freshness: a real backup of a real (SQLite) database and a keyring
-    # made by `ringrift secrets rotate`, read by the textfile-collector script.
-    work = tmp_path_factory.mktemp("textfile")
+def _textfile(work: Path) -> str:
+    """Backup and keyring freshness: a real backup of a real (SQLite) database and a keyring
+    made by `ringrift secrets rotate`, read by the textfile-collector script."""
     cli = [sys.executable, "-m", "ringrift.cli"]
     database = f"sqlite+aiosqlite:///{work / 'game.db'}"
     subprocess.run([*cli, "db", "upgrade"], env=_env(DATABASE_URL=database), check=True)
@@ -348,7 +336,22 @@ def exported(
         ],
         check=True,
     )
-    sources["textfile collector"] = out.read_text()
+    return out.read_text()
+
+
+@pytest.fixture(scope="module")
+def exported(
+    app: Process, ai_service: Process, blackbox: Blackbox, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, set[str]]]:
+    import asyncio
+
+    asyncio.run(_play(app.url))
+    sources = {
+        "app": httpx.get(f"{app.url}/metrics", timeout=10).text,
+        "ai service": httpx.get(f"{ai_service.url}/metrics", timeout=10).text,
+        "blackbox": blackbox.probe(app.url, "database"),
+    }
+    sources["textfile collector"] = _textfile(tmp_path_factory.mktemp("textfile"))
     result = {source: _exported(text) for source, text in sources.items()}
     # A labelled family with no sample yet (no fallback happened) shows no label names in a
     # scrape; take them from the metric definitions the app and the AI service register.
@@ -453,3 +456,29 @@ def test_ready_probe_tells_the_failing_dependency_apart(
     finally:
         lonely.stop()
     assert results == {"database": 1, "redis": 1, "ai": 0}
+
+
+def test_textfile_script_reports_a_fresh_backup_and_key(tmp_path: Path) -> None:
+    text = _textfile(tmp_path)
+    now = time.time()
+    assert 0 <= now - _sample_value(text, "ringrift_backup_last_success_timestamp_seconds") < 600
+    assert _sample_value(text, "ringrift_backup_count") == 1
+    created = _sample_value(text, "ringrift_keyring_active_key_created_timestamp_seconds")
+    assert 0 <= now - created < 600
+    assert _sample_value(text, "ringrift_keyring_keys") == 1
+    # An empty backup directory reports no backup at all (timestamp 0): the alert fires.
+    (tmp_path / "empty").mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            str(PROM / "textfile-metrics.py"),
+            "--backup-dir",
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "empty.prom"),
+        ],
+        check=True,
+    )
+    empty = (tmp_path / "empty.prom").read_text()
+    assert _sample_value(empty, "ringrift_backup_last_success_timestamp_seconds") == 0
+    assert _sample_value(empty, "ringrift_backup_count") == 0
