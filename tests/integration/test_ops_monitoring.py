@@ -159,3 +159,42 @@ def test_faults_raise_the_matching_alerts_and_they_resolve(stack: Stack) -> None
         60,
     )
     assert prom.values('up{job="ringrift-app"}', "instance") == {app1: 1.0, app2: 1.0}
+
+
+def test_alert_watcher_reports_time_to_alert_and_to_resolve(stack: Stack) -> None:
+    """What `ringrift drill run --monitoring` writes into each drill's report, against the
+    real Prometheus: alerts active before the watch are ignored, a new one is timed from the
+    start of the watch until pending, and until it cleared after the watch's end."""
+    from ringrift.ops.drills.alerts import AlertWatcher
+    from ringrift.ops.drills.base import DrillResult
+    from ringrift.ops.drills.runner import record_alerts
+
+    prom = Prometheus(stack.url("prometheus"))
+    _wait(
+        "a quiet stack",
+        lambda: (
+            {a["labels"]["alertname"] for a in prom.alerts()}
+            <= {"RingRiftBackupTooOld", "RingRiftKeyringTooOld"}
+        ),
+        60,
+    )
+    watcher = AlertWatcher(stack.url("prometheus"), interval=0.25)
+    watcher.start()
+    stack.stop("ai")
+    try:
+        _wait("RingRiftAIServiceDown pending", lambda: prom.active("RingRiftAIServiceDown"), 30)
+    finally:
+        stack.start("ai")
+    observed = watcher.finish(resolve_timeout=30, settle=0)
+    names = {o.alert for o in observed}
+    assert "RingRiftAIServiceDown" in names, observed
+    assert "RingRiftBackupTooOld" not in names  # active before the watch began
+    down = next(o for o in observed if o.alert == "RingRiftAIServiceDown")
+    assert 0 < down.pending_after < 30
+    assert down.resolved_after is not None and down.resolved_after < 30
+    assert down.labels["instance"] == f"127.0.0.1:{stack.processes['ai'].port}"
+
+    result = DrillResult(name="x", title="x", objective="x")
+    record_alerts(result, observed)
+    assert result.timings["time_to_alert_RingRiftAIServiceDown"] == down.pending_after
+    assert any(n.startswith("Alert RingRiftAIServiceDown (") for n in result.notes)

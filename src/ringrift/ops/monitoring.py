@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from ringrift.ops.services import ServiceError
 
@@ -144,3 +149,40 @@ def argv(kind: str, directory: Path, port: int) -> list[str]:
         f"--config.file={directory / 'blackbox.yml'}",
         f"--web.listen-address={HOST}:{port}",
     ]
+
+
+def wait_until_watching(url: str, targets: int, timeout: float = 60.0) -> None:
+    """Block until Prometheus at ``url`` has scraped ``targets`` targets successfully and has
+    evaluated every rule group since, so that alerts seen afterwards come from real data and
+    not from the moment before the first scrape (absent() alerts, say)."""
+    deadline = time.monotonic() + timeout
+    all_up_at: float | None = None
+    while time.monotonic() < deadline:
+        try:
+            if all_up_at is None:
+                response = httpx.get(
+                    f"{url}/api/v1/query", params={"query": "count(up == 1)"}, timeout=2
+                )
+                result = response.json()["data"]["result"]
+                if result and int(float(result[0]["value"][1])) >= targets:
+                    all_up_at = time.time()
+            else:
+                groups = httpx.get(f"{url}/api/v1/rules", timeout=2).json()["data"]["groups"]
+                evaluated = [_timestamp(g.get("lastEvaluation", "")) for g in groups]
+                if groups and all(t is not None and t > all_up_at for t in evaluated):
+                    return
+        except (httpx.HTTPError, ValueError, KeyError, IndexError):
+            pass
+        time.sleep(0.25)
+    raise MonitoringError(f"Prometheus at {url} did not scrape {targets} targets in {timeout:.0f}s")
+
+
+def _timestamp(text: str) -> float | None:
+    """Unix time of an RFC 3339 stamp as Prometheus writes it (nanoseconds; the zero time of
+    a group never evaluated gives None)."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if match is None or text.startswith("0001-"):
+        return None
+    whole, fraction, zone = match.groups()
+    stamp = datetime.fromisoformat(f"{whole}{zone.replace('Z', '+00:00')}").timestamp()
+    return stamp + (float(f"0.{fraction}") if fraction else 0.0)

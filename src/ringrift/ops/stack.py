@@ -255,6 +255,10 @@ class Stack:
                 stack.write_monitoring_config()
                 stack.start("blackbox")
                 stack.start("prometheus")
+                # Every app, the AI service and three /ready probes per app.
+                monitoring.wait_until_watching(
+                    stack.url("prometheus"), targets=1 + 4 * len(stack.app_names)
+                )
         except BaseException:
             progress("start-up failed; stopping what was started")
             with contextlib.suppress(Exception):
