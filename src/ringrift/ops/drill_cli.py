@@ -55,6 +55,13 @@ def run(
     recovery_timeout: Annotated[
         float, typer.Option("--recovery-timeout", min=1.0, help="Recovery bound in seconds.")
     ] = 30.0,
+    monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--monitoring",
+            help="With --start-stack: run Prometheus too, and report the alerts each drill raised.",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the journal as JSON.")] = False,
 ) -> None:
     """Run drills; exit code 1 when any drill fails."""
@@ -81,13 +88,13 @@ def run(
         if target != "local":
             if start_stack:
                 raise StackError("--start-stack goes with --target local")
-            stack = Deployment.load(Path(target))
+            stack: Stack | Deployment = Deployment.load(Path(target))
             down = [name for name in stack.services if not stack.healthy(name, timeout=2.0)]
             if down:
                 raise StackError(f"deployment services not healthy: {', '.join(down)}")
         elif start_stack:
             with console.status("starting the stack"):
-                stack = Stack.up(run_dir, apps=apps)
+                stack = Stack.up(run_dir, apps=apps, monitoring_on=monitoring)
         else:
             stack = Stack.load(run_dir)
             down = [row["name"] for row in stack.status() if not row["healthy"]]
@@ -114,7 +121,7 @@ def run(
                 target=target,
             )
     finally:
-        if start_stack:
+        if start_stack and isinstance(stack, Stack):
             stack.down()
     markdown, journal_path = write_reports(results, meta, report_dir)
     document = journal(results, meta)

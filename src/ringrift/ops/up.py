@@ -124,6 +124,7 @@ def run_up(
         **dev_secrets(data_dir),
     }
     env.setdefault("RINGRIFT_ENV", "development")
+    env.setdefault("MAIL_OUTBOX_DIR", str((data_dir / "mail").resolve()))  # no SMTP in `up`
 
     console.print(f"[bold]database[/] {database_url}")
     import asyncio

@@ -14,6 +14,7 @@ from ringrift.server.aiclient import AIClient, CircuitBreaker
 from ringrift.server.bus import EventBus
 from ringrift.server.config import Settings
 from ringrift.server.db.session import Database
+from ringrift.server.mail import Mailer
 from ringrift.server.metrics import Metrics
 from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
@@ -38,6 +39,7 @@ class AppContext:
     bus: EventBus
     limiter: RateLimiter
     login_throttle: LoginThrottle
+    mailer: Mailer
     started_monotonic: float = field(default_factory=time.monotonic)
     # The WebSocket hub (``realtime.Hub``), attached by ``create_app``.
     hub: Any = None
@@ -122,6 +124,7 @@ class AppContext:
                     register_conflicts_per_address=settings.register_max_conflicts_per_ip,
                 ),
             ),
+            mailer=Mailer(settings, metrics),
         )
 
     def uptime_seconds(self) -> float:
@@ -133,6 +136,7 @@ class AppContext:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+        await self.mailer.drain(timeout=5.0)
         await self.bus.close()
         await self.redis.close()
         await self.http.aclose()

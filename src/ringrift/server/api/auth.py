@@ -10,6 +10,8 @@ from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import ok, user_json
 from ringrift.server.api.schemas import LoginRequest, RefreshRequest, RegisterRequest
 from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.security.password_policy import check_new_password
+from ringrift.server.services import account as account_service
 from ringrift.server.services import auth as service
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -27,16 +29,18 @@ def _session_json(session: service.Session) -> dict[str, Any]:
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
-    """Create an account and log it in."""
+    """Create an account and log it in; a verification link is mailed to the address."""
     address = client_address(request)
     await ctx.limiter.enforce("register", address, ctx.settings.rate_limit_register)
     await ctx.login_throttle.check_register(address)
+    check_new_password(body.password, email=body.email, username=body.username)
     try:
         session = await service.register(ctx, body.email, body.username, body.password)
     except ApiError as error:
         if error.code == ErrorCode.RESOURCE_EMAIL_EXISTS:
             await ctx.login_throttle.record_register_conflict(address)
         raise
+    ctx.mailer.background(account_service.send_verification(ctx, session.user.id), "verify")
     return ok(_session_json(session))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import RefreshToken, RefreshTokenFamily, User, utcnow
 from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.services.account_policy import ensure_may_log_in
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ async def login(ctx: AppContext, email: str, password: str, address: str) -> Ses
         fresh = await session.get(User, user.id)
         if fresh is None:
             raise ApiError(ErrorCode.AUTH_INVALID_CREDENTIALS)
+        ensure_may_log_in(fresh)
         fresh.last_login_at = now
         if ctx.passwords.needs_rehash(fresh.password_hash):
             fresh.password_hash = await asyncio.to_thread(ctx.passwords.hash, password)
