@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -251,3 +254,25 @@ async def test_huge_frames_are_refused_by_the_protocol(apps: tuple[Process, Proc
     await ws.send_raw("x" * (4 * 1024 * 1024))
     code, _frames = await _closed_with(ws, 5.0)
     assert code == 1009
+
+
+async def test_a_ban_from_the_cli_closes_the_users_sockets(
+    apps: tuple[Process, Process], pg_database: str
+) -> None:
+    a, _b = apps
+    user = await register(a.url)
+    ws = await WS.open(a.url, user["token"])
+    await ws.send("leave", {"ack": "open"})
+    await ws.expect(lambda f: f["t"] == "ack")
+    # Another process (an operator's CLI) bans through the database only.
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "ringrift.cli", "admin", "ban", user["email"]],
+        env={**os.environ, "DATABASE_URL": pg_database},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    code, frames = await _closed_with(ws, 4.0)
+    assert code == 4401, frames
