@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -151,3 +152,12 @@ async def test_the_app_authenticates_to_the_service(
             assert 'ringrift_ai_fallback_total{reason="http_error"}' in metrics
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize("tokens", ["", "replace-me", f"{TOKEN},0123456789abcdefghijklmnopqrstuv"])
+def test_production_service_refuses_missing_or_weak_tokens(tokens: str) -> None:
+    args = [sys.executable, "-m", "ringrift.aiservice", "serve", "--port", str(free_port())]
+    env = {**os.environ, "RINGRIFT_ENV": "production", "AI_SERVICE_TOKEN": tokens}
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "AI_SERVICE_TOKEN" in result.stderr

@@ -38,14 +38,11 @@ def serve(
     if not 1 <= port <= 65535:
         raise typer.BadParameter("port must be 1-65535", param_hint="--port")
     env = os.environ.get("RINGRIFT_ENV", "").strip().lower()
-    if env in {"production", "prod"} and not service_tokens_from_env():
-        typer.secho(
-            "refusing to start: set AI_SERVICE_TOKEN (the app sends it as a bearer token); "
-            "production does not serve /ai/move without one",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(2)
+    if env in {"production", "prod"}:
+        problem = _token_problem(service_tokens_from_env())
+        if problem:
+            typer.secho(f"refusing to start: {problem}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
     try:
         app = create_app(workers=workers, budget_scale=scale, deadline_grace_seconds=deadline_grace)
     except ValueError as error:
@@ -53,6 +50,22 @@ def serve(
     # Slow or idle clients do not hold connections (slowloris): uvicorn closes keep-alive
     # connections idle for 5 s; the body limit and queue bound the rest.
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5)
+
+
+def _token_problem(tokens: tuple[str, ...]) -> str | None:
+    """Why production may not serve with these AI_SERVICE_TOKEN values, or None."""
+    from ringrift.server.security.keyring import secret_weakness
+
+    if not tokens:
+        return (
+            "set AI_SERVICE_TOKEN (the app sends it as a bearer token); production does not "
+            "serve /ai/move without one"
+        )
+    for index, token in enumerate(tokens, start=1):
+        weakness = secret_weakness(token)
+        if weakness:
+            return f"AI_SERVICE_TOKEN (token {index}) is too weak for production: {weakness}"
+    return None
 
 
 @ai_app.callback()
