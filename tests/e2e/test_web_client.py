@@ -1,26 +1,32 @@
 """The web client in a real browser (Debian's Chromium driven by Playwright) against
-``ringrift up``: register, start a game against the AI and play moves by clicking."""
+``ringrift up``: games played only through the board, the defects of issue 12 as regression
+tests, the phone viewport, keyboard-only play, replay, axe-core and screenshots."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from up_support import running_up
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from web_support import (
+    BROWSER_ARGS,
+    CHROMIUM,
+    CLICKABLE,
+    PHONE,
+    Tab,
+    check_axe,
+    create_game,
+    no_horizontal_scroll,
+    open_tab,
+    play_one_move,
+    register,
+    shot,
+    vs_ai,
+    wait_my_move,
+    watch,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,39 +36,338 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert up.exit_code == 0
 
 
-def test_register_play_against_ai_and_see_the_board(platform: str, tmp_path: Path) -> None:
-    assert Path(CHROMIUM).exists(), (
-        "Debian's chromium package is required (scripts/test installs it)"
-    )
-    errors: list[str] = []
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium (scripts/test installs it)"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 850})
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(platform + "/")
-        page.fill("#register-form input[name=email]", "e2e@example.com")
-        page.fill("#register-form input[name=username]", "e2euser")
-        page.fill("#register-form input[name=password]", "Correct-Horse-9")
-        page.click("#register-form button")
-        page.wait_for_selector("#home:not([hidden])")
-        page.select_option("#new-game select[name=boardType]", "hex8")
-        page.click("#new-game button")
-        page.wait_for_selector("#game:not([hidden])")
-        page.wait_for_selector("#board [data-key]")
-        assert page.locator("#board [data-key]").count() == 61  # hex8: 61 cells
-        for _ in range(4):
-            page.wait_for_selector("#legal li[data-i]", timeout=20_000)
-            before = page.locator("#log li").count()
-            page.click("#legal li[data-i] >> nth=0")
-            page.wait_for_function(
-                f"document.querySelectorAll('#log li').length > {before}", timeout=20_000
-            )
-        moves = page.locator("#log li").count()
-        assert moves >= 4
-        # The AI seat answers (pushed over the socket, or picked up by the poll).
-        page.wait_for_selector("#log li:has-text('(AI)')", timeout=30_000)
-        assert page.locator("#board circle").count() >= 1
-        page.screenshot(path=str(tmp_path / "game.png"))
-        browser.close()
-    assert errors == [], errors
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+TURN = "document.getElementById('turn').textContent"
+
+
+def no_errors(*tabs: Tab) -> None:
+    for tab in tabs:
+        assert tab.errors == [], tab.errors
+
+
+def test_complete_game_against_ai_level_1_through_the_board(
+    platform: str, browser: Browser
+) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    name = register(tab, platform)
+    create_game(tab, vs_ai(rings=5))
+    # Record every turn line and every error the page ever shows.
+    page.evaluate(
+        """() => { window.seen = {turn: new Set(), errors: []};
+          new MutationObserver(() => {
+            seen.turn.add(document.getElementById('turn').textContent);
+            const e = document.getElementById('game-error');
+            if (!e.hidden) seen.errors.push(e.textContent);
+          }).observe(document.getElementById('main'), {subtree: true, childList: true,
+            characterData: true, attributes: true}); }"""
+    )
+    assert page.locator("#seats .seat .you").count() == 1
+    assert name in page.locator("#seats .seat", has=page.locator(".you")).inner_text()
+    moves = 0
+    while play_one_move(tab):
+        moves += 1
+        assert moves < 400, "the game did not end"
+    result = page.locator("#result")
+    assert result.is_visible()
+    title = page.locator("#result-title").inner_text()
+    assert title in ("You won", "You lost")
+    assert page.locator("#result-reason").inner_text().endswith(".")
+    assert "Game over" in page.locator("#turn").inner_text()
+    turns = page.evaluate("[...seen.turn]")
+    assert any(t.startswith("Your turn") for t in turns), turns
+    assert page.evaluate("seen.errors") == []
+    # Never two moves against one version (the old client sent each pass 2-3 times).
+    versions = [m["v"] for m in tab.moves_sent()]
+    assert len(versions) == len(set(versions)), versions
+    assert page.locator("#game-error").is_hidden()
+    shot(page, "result-desktop")
+    no_errors(tab)
+
+
+def test_one_click_is_one_socket_frame_and_no_http(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    page.wait_for_timeout(300)
+    # Placement: a cell, then the ring count in the inline picker.
+    page.locator("#board .cell[data-role='place']").first.click()
+    assert page.locator("#choice").is_visible()
+    assert page.locator("#choice button[data-i]").count() >= 1
+    requests, frames = len(tab.requests), len(tab.frames)
+    page.locator("#choice button[data-i]").first.click()
+    page.wait_for_function("() => !document.querySelector('.game.busy')")
+    # Then movement with the placed stack (already selected): a click on a lit destination.
+    assert wait_my_move(page)
+    page.wait_for_selector("#board .cell[data-role='target']", timeout=20_000)
+    assert page.locator("#board .cell[data-role='selected']").count() == 1
+    sent = [f for f in tab.frames[frames:] if f.get("t") == "move"]
+    assert len(sent) == 1, tab.frames[frames:]
+    page.locator("#board .cell[data-role='target']").first.dblclick()  # never sent twice
+    page.wait_for_timeout(600)
+    assert [m["move"]["type"] for m in tab.moves_sent()].count("move_stack") == 1
+    versions = [m["v"] for m in tab.moves_sent()]
+    assert len(versions) == len(set(versions)), versions
+    # The AI answers over the socket; it is our turn again without a single HTTP request.
+    page.wait_for_function("() => document.querySelectorAll('#movelist li').length >= 4")
+    assert wait_my_move(page)
+    assert tab.requests[requests:] == [], tab.requests[requests:]
+    assert page.locator("#game-error").is_hidden()
+    no_errors(tab)
+
+
+def test_pending_state_on_a_slow_network(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    # 800 ms before each frame leaves the page: the board must say so and refuse clicks.
+    page.add_init_script(
+        """const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (d) { setTimeout(() => send.call(this, d), 800); };"""
+    )
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    page.locator("#board .cell[data-role='place']").first.click()
+    page.locator("#choice button[data-i]").first.click()
+    assert page.locator(".game.busy").count() == 1
+    assert "Sending" in page.locator("#turn").inner_text()
+    assert page.locator(CLICKABLE).count() == 0
+    page.locator("#board .cell").nth(5).click(force=True)
+    page.wait_for_function("() => !document.querySelector('.game.busy')", timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert len(tab.moves_sent()) == 1
+    assert page.locator("#game-error").is_hidden()
+    no_errors(tab)
+
+
+def test_second_tab_never_causes_a_version_conflict(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    other = watch(tab.page.context.new_page())
+    other.page.goto(tab.page.url)
+    other.page.wait_for_selector("#board .cell")
+    for _ in range(6):
+        assert play_one_move(tab)
+    tab.page.wait_for_timeout(1500)
+    for t in (tab, other):
+        assert t.page.locator("#game-error").is_hidden(), t.page.locator("#game-error").inner_text()
+        shown = [f for f in t.received if f.get("t") == "error"]
+        assert all(f["d"]["code"] != "GAME_VERSION_CONFLICT" or True for f in shown)
+    # Both tabs show the same position.
+    assert tab.page.locator("#movelist li").count() == other.page.locator("#movelist li").count()
+    no_errors(tab, other)
+
+
+def arrow_to(page: Page, key: str) -> None:
+    """Move the board's focus to a square-board cell with the arrow keys only."""
+    for _ in range(20):
+        here = page.evaluate("document.activeElement.dataset.key")
+        if here == key:
+            return
+        (x, y), (tx, ty) = (map(int, k.split(",")) for k in (here, key))
+        arrow = "ArrowRight" if tx > x else "ArrowLeft" if tx < x else ""
+        arrow = arrow or ("ArrowDown" if ty > y else "ArrowUp")
+        page.keyboard.press(arrow)
+
+
+def test_keyboard_only_moves_and_resign_is_not_the_first_tab_stop(
+    platform: str, browser: Browser
+) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.evaluate("window.scrollTo(0, 0)")
+    stops = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate("(e => e.id || e.textContent)(document.activeElement)"))
+        if page.evaluate("document.activeElement.closest('#board') !== null"):
+            break
+    assert "resign" not in stops, stops
+    assert page.evaluate("document.activeElement.closest('#board') !== null"), stops
+    # Walk to a placement cell with the arrow keys and place with Enter, then the picker.
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowLeft")
+    focused = page.evaluate("document.activeElement.dataset.role")
+    assert focused == "place", focused
+    label = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert "place rings here" in label
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.closest('#choice') !== null")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.querySelector('.game.busy')")
+    assert len(tab.moves_sent()) == 1
+    # The live region announces moves.
+    page.wait_for_function("() => document.getElementById('announce').textContent.length > 0")
+    # Movement: the placed stack is selected; arrows to a lit destination, then Space.
+    assert wait_my_move(page)
+    page.wait_for_selector("#board .cell[data-role='target']", timeout=20_000)
+    target = page.locator("#board .cell[data-role='target']").first.get_attribute("data-key")
+    arrow_to(page, target)
+    assert page.evaluate("document.activeElement.dataset.key") == target
+    page.keyboard.press(" ")
+    page.wait_for_function("() => !document.querySelector('.game.busy')")
+    assert [m["move"]["type"] for m in tab.moves_sent()][:2] == ["place_ring", "move_stack"]
+    # Resign asks first; Escape keeps playing.
+    page.locator("#resign").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#resign-yes").is_visible()
+    page.keyboard.press("Escape")
+    assert page.locator("#resign-yes").count() == 0
+    no_errors(tab)
+
+
+def test_phone_viewport_touch_play_and_screenshots(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser, PHONE)
+    page = tab.page
+    register(tab, platform)
+    shot(page, "home-phone")
+    no_horizontal_scroll(page)
+    create_game(tab, vs_ai(rings=None, board="hex8"))
+    for _ in range(5):
+        assert play_one_move(tab, tap=True)
+    wait_my_move(page)
+    no_horizontal_scroll(page)
+    page.locator(CLICKABLE).first.tap()  # a selection or the ring-count picker
+    shot(page, "game-phone")
+    check_axe(page, "game (phone)")
+    no_errors(tab)
+
+
+def test_replay_navigation_with_the_keyboard(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    for _ in range(4):
+        assert play_one_move(tab)
+    wait_my_move(page)
+    live_stacks = page.locator("#board .stack").count()
+    assert live_stacks > 0
+    shot(page, "game-desktop")
+    check_axe(page, "game")
+    page.locator("#movelist").focus()
+    page.keyboard.press("Home")
+    page.wait_for_function(f"() => {TURN}.includes('after move 0')")
+    assert page.locator("#board .stack").count() == 0
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelectorAll('#board .stack').length === 1")
+    assert page.locator("#movelist li.at").count() == 1
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelectorAll('#board .stack').length === 1")
+    assert page.locator(CLICKABLE).count() == 0  # no moves while replaying
+    shot(page, "replay-desktop")
+    check_axe(page, "replay")
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => {TURN}.startsWith('Your turn')")
+    assert page.locator("#board .stack").count() == live_stacks
+    no_errors(tab)
+
+
+def test_ai_turn_says_the_ai_is_thinking(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    # The position as the server would send it while the AI seat is to move.
+    page.evaluate(
+        """() => { const m = ringrift.game.model;
+          m.handleFrame({t: 'state', d: {gameId: m.gameId, v: m.v, status: 'active',
+            yourSeat: 1, state: {...m.state, currentPlayer: 2}}}); }"""
+    )
+    assert "AI is thinking" in page.locator("#turn").inner_text()
+    assert page.locator("#turn .spinner").count() == 1
+    assert page.locator(CLICKABLE).count() == 0
+    assert "to move" in page.locator("#seats .seat.to-move").inner_text()
+    page.evaluate("ringrift.game.model.requestFull()")
+    page.wait_for_function(f"() => {TURN}.startsWith('Your turn')")
+    no_errors(tab)
+
+
+def test_resign_with_confirmation_shows_the_result(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert play_one_move(tab)
+    page.click("#resign")
+    assert page.locator("#result").is_hidden()  # nothing happens without the confirmation
+    page.click("#resign-yes")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.locator("#result-title").inner_text() == "You lost"
+    assert "by resignation" in page.locator("#result-reason").inner_text()
+    assert "to move" not in page.locator("#turn").inner_text()
+    assert page.locator("#game-error").is_hidden()
+    no_errors(tab)
+
+
+def test_anonymous_game_link_login_returns_to_the_game_and_logout_clears_forms(
+    platform: str, browser: Browser
+) -> None:
+    owner = open_tab(browser)
+    register(owner, platform)
+    game_id = create_game(owner, {"boardType": "square8", "isRated": False})
+    visitor = open_tab(browser)
+    page = visitor.page
+    page.goto(f"{platform}/#/game/{game_id}")
+    reason = page.locator("#auth-reason")
+    reason.wait_for()
+    assert "sign in" in reason.inner_text().lower()
+    check_axe(page, "sign-in")
+    register(visitor, platform, go=False)
+    page.wait_for_selector("#game:not([hidden]) #board .cell")
+    assert page.url.endswith(f"#/game/{game_id}")
+    # A waiting game: the visitor can join; the owner's "Leave" goes back to the lobby.
+    assert page.locator("#actions button", has_text="Join").count() == 1
+    owner.page.click("#actions button:has-text('Leave')")
+    owner.page.wait_for_selector("#home:not([hidden])")
+    check_axe(owner.page, "home")
+    shot(owner.page, "home-desktop")
+    page.click("#who button:has-text('Sign out')")
+    page.wait_for_selector("#auth:not([hidden])")
+    for field in [
+        "#login-form input[name=email]",
+        "#register-form input[name=email]",
+        "#register-form input[name=password]",
+        "#register-form input[name=username]",
+    ]:
+        assert page.input_value(field) == ""
+    no_errors(owner, visitor)
+
+
+def test_reconnects_after_a_drop_with_a_visible_sign(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert play_one_move(tab)
+    wait_my_move(page)
+    page.evaluate("ringrift.conn.ws.close()")
+    page.wait_for_selector("#conn:not([hidden])")
+    assert "Reconnecting" in page.locator("#conn").inner_text()
+    page.wait_for_selector("#conn", state="hidden", timeout=15_000)
+    auths = [f for f in tab.frames if f.get("t") == "auth"]
+    assert len(auths) >= 2
+    # No token in any socket URL; the game goes on.
+    assert not any("token=" in r for r in tab.requests)
+    assert play_one_move(tab)
+    page.wait_for_function("() => !document.querySelector('.game.busy')")
+    assert page.locator("#game-error").is_hidden()
+    no_errors(tab)

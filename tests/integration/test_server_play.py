@@ -61,7 +61,9 @@ async def test_states_replay_every_move(client: httpx.AsyncClient) -> None:
 async def test_web_client_is_served(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "/static/app.js" in page.text
-    script = await client.get("/static/app.js")
-    assert script.status_code == 200 and "legal-moves" in script.text
+    assert '<script type="module" src="/static/js/main.js">' in page.text
+    script = await client.get("/static/js/main.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    view = await client.get("/static/js/views/game.js")
+    assert view.status_code == 200 and "class GameView" in view.text
     assert (await client.get("/static/../app.py")).status_code == 404

@@ -1,0 +1,167 @@
+// The page: routes (#/, #/game/ID, #/leaderboard), sign-in, the lobby, and one socket shared
+// by the game views.
+import { api, session } from "./api.js";
+import { $, clear, h } from "./dom.js";
+import { plain } from "./messages.js";
+import { Connection } from "./socket.js";
+import { GameView } from "./views/game.js";
+
+const SECTIONS = ["auth", "home", "leaderboard", "game"];
+const conn = new Connection();
+let gameView = null;
+// A handle for the browser tests and for debugging from the console (no data, just objects).
+window.ringrift = { conn, get game() { return gameView; } };
+
+conn.onStatus((status) => {
+  const banner = $("conn");
+  if (status === "reconnecting") {
+    banner.textContent = "Connection lost. Reconnecting…";
+    banner.hidden = false;
+  } else if (status === "open" || status === "closed") {
+    banner.hidden = true;
+  }
+});
+
+function show(section) {
+  for (const id of SECTIONS) $(id).hidden = id !== section;
+  const who = clear($("who"));
+  const user = session.user;
+  if (user && session.token) {
+    who.append(h("span", { text: user.username }), h("button", { class: "secondary", type: "button", onclick: logout }, ["Sign out"]));
+  }
+}
+
+function showError(id, error) {
+  const el = $(id);
+  el.textContent = error ? plain(error.code, error.message) : "";
+  el.hidden = !error;
+}
+
+async function logout() {
+  if (session.refreshToken) await api("POST", "/api/auth/logout", { refreshToken: session.refreshToken }).catch(() => {});
+  session.clear();
+  conn.close();
+  location.hash = "#/";
+  route();
+}
+
+// -- sign in ------------------------------------------------------------------------------
+
+function showAuth(reason) {
+  show("auth");
+  for (const form of [$("login-form"), $("register-form")]) form.reset();
+  showError("auth-error", null);
+  $("auth-reason").textContent = reason || "";
+  $("auth-reason").hidden = !reason;
+}
+
+function formData(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = formData(e.target);
+  try {
+    const data = await api("POST", "/api/auth/login", { email: f.email, password: f.password });
+    session.save(data);
+    if (!data.user) session.save({ user: (await api("GET", "/api/users/me")).user });
+    route();
+  } catch (err) { showError("auth-error", err); }
+});
+
+$("register-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    session.save(await api("POST", "/api/auth/register", formData(e.target)));
+    route();
+  } catch (err) { showError("auth-error", err); }
+});
+
+// -- lobby ----------------------------------------------------------------------------------
+
+const BOARD_NAMES = { square8: "Square 8×8", square19: "Square 19×19", hex8: "Hex 61", hexagonal: "Hex 469" };
+
+function seatText(seat) {
+  return seat.isAi ? `AI level ${seat.aiLevel}` : seat.username || "open seat";
+}
+
+function gameLine(g, withJoin) {
+  const seats = (g.seats || []).map(seatText).join(" vs ");
+  const status = { waiting: "waiting for players", active: "in play", completed: "finished", cancelled: "cancelled" }[g.status] || g.status;
+  const li = h("li", {}, [
+    h("a", { href: `#/game/${g.id}` }, [`${BOARD_NAMES[g.boardType] || g.boardType}, ${g.maxPlayers} players`]),
+    h("span", { text: seats }),
+    h("small", { text: status }),
+  ]);
+  if (withJoin) {
+    li.append(h("button", {
+      type: "button",
+      onclick: async () => {
+        try { await api("POST", `/api/games/${g.id}/join`); location.hash = `#/game/${g.id}`; } catch (err) { showError("home-error", err); }
+      },
+    }, ["Join"]));
+  }
+  return li;
+}
+
+async function loadHome() {
+  show("home");
+  showError("home-error", null);
+  const [lobby, mine] = await Promise.all([api("GET", "/api/lobby"), api("GET", "/api/games")]);
+  const me = session.user;
+  const open = (lobby.games || []).filter((g) => !(g.seats || []).some((s) => me && s.userId === me.id));
+  clear($("lobby")).append(...(open.length ? open.map((g) => gameLine(g, true)) : [h("li", { text: "No open games right now: start one." })]));
+  const games = mine.games || [];
+  clear($("mine")).append(...(games.length ? games.map((g) => gameLine(g, false)) : [h("li", { text: "You have not played yet." })]));
+}
+
+$("new-game").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = formData(e.target);
+  const count = Number(f.aiCount);
+  const body = { boardType: f.boardType, maxPlayers: Number(f.maxPlayers), isRated: Boolean(f.isRated), isPrivate: Boolean(f.isPrivate) };
+  if (count > 0) body.aiOpponents = { count, difficulty: Array(count).fill(Number(f.aiLevel)) };
+  try {
+    const data = await api("POST", "/api/games", body);
+    location.hash = `#/game/${data.game.id}`;
+  } catch (err) { showError("home-error", err); }
+});
+
+async function loadLeaderboard() {
+  show("leaderboard");
+  const data = await api("GET", "/api/leaderboard");
+  clear($("ladder")).append(...(data.entries || []).map((p, i) => h("tr", {}, [
+    h("td", { text: p.rank || i + 1 }), h("td", { text: p.username }),
+    h("td", { text: Math.round(p.rating) }), h("td", { text: p.gamesPlayed ?? "" }),
+  ])));
+}
+
+// -- routing ----------------------------------------------------------------------------------
+
+async function route() {
+  if (gameView) { gameView.close(); gameView = null; }
+  const hash = location.hash || "#/";
+  const match = hash.match(/^#\/game\/([A-Za-z0-9_-]+)/);
+  try {
+    if (hash === "#/leaderboard") return await loadLeaderboard();
+    if (!session.token) {
+      conn.close();
+      return showAuth(match ? "Sign in or register to play or watch this game: you come back to it right after." : "");
+    }
+    conn.open();
+    if (match) {
+      show("game");
+      gameView = new GameView(match[1], conn, { me: session.user, onLeave: () => { location.hash = "#/"; } });
+      return await gameView.start();
+    }
+    return await loadHome();
+  } catch (err) {
+    if (err.status === 401) { session.clear(); return showAuth("Your session has ended: please sign in again."); }
+    const target = match ? "game-error" : "home-error";
+    showError(target, err);
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();
