@@ -301,6 +301,29 @@ def test_ai_turn_says_the_ai_is_thinking(platform: str, browser: Browser) -> Non
     no_errors(tab)
 
 
+def test_errors_are_plain_words_above_the_board_and_clear(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    inject = """(code) => ringrift.game.model.handleFrame(
+        {t: 'error', d: {code, message: 'machine words'}})"""
+    page.evaluate(inject, "RATE_LIMIT_EXCEEDED")
+    error = page.locator("#game-error")
+    assert error.is_visible()
+    assert error.inner_text().startswith("You are going a bit fast")
+    assert "RATE_LIMIT" not in error.inner_text()
+    box, board = error.bounding_box(), page.locator("#board").bounding_box()
+    assert box and board and box["y"] + box["height"] <= board["y"]  # near the board, above it
+    page.locator(CLICKABLE).first.click()  # the next action clears it
+    assert error.is_hidden()
+    # A conflict is never shown: the page catches up instead.
+    page.evaluate(inject, "GAME_VERSION_CONFLICT")
+    assert error.is_hidden()
+    no_errors(tab)
+
+
 def test_resign_with_confirmation_shows_the_result(platform: str, browser: Browser) -> None:
     tab = open_tab(browser)
     page = tab.page
@@ -314,6 +337,12 @@ def test_resign_with_confirmation_shows_the_result(platform: str, browser: Brows
     assert page.locator("#result-title").inner_text() == "You lost"
     assert "by resignation" in page.locator("#result-reason").inner_text()
     assert "to move" not in page.locator("#turn").inner_text()
+    assert page.locator("#game-error").is_hidden()
+    # Errors never show on a finished game.
+    page.evaluate(
+        """() => ringrift.game.model.handleFrame(
+        {t: 'error', d: {code: 'GAME_ALREADY_ENDED', message: 'over'}})"""
+    )
     assert page.locator("#game-error").is_hidden()
     no_errors(tab)
 

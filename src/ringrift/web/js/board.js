@@ -33,7 +33,7 @@ export class BoardView {
     return this.layout;
   }
 
-  /** opts: {roles: Map(key->role), preview: Set, lastMove, describe(key)->string, interactive} */
+  /** opts: {roles: Map(key->role), preview: Set, lastMoves: [move], describe(key)->string, interactive} */
   render(state, opts) {
     const board = state.board;
     const lay = this.ensureLayout(board);
@@ -52,7 +52,7 @@ export class BoardView {
     const roles = opts.roles || new Map();
     const preview = opts.preview || new Set();
     const last = new Set();
-    if (opts.lastMove) for (const f of ["from", "to", "captureTarget"]) if (opts.lastMove[f]) last.add(posKey(opts.lastMove[f]));
+    for (const m of opts.lastMoves || []) for (const f of ["from", "to", "captureTarget"]) if (m && m[f]) last.add(posKey(m[f]));
 
     const root = [defs()];
     this.cellEls = new Map();

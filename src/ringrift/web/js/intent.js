@@ -66,9 +66,13 @@ export function plan(moves, sel, state) {
       mark(from, "selected");
       const dests = groupBy(bySource.get(from), (m) => posKey(m.to));
       for (const k of dests.keys()) mark(k, "target");
-      out.hint = chain
-        ? "Your capture continues: pick where the stack jumps next."
-        : "Pick a highlighted destination, or another of your stacks.";
+      // The stacks a capture jumps over are outlined: their top ring joins the bottom of yours.
+      const captures = bySource.get(from).filter((m) => m.captureTarget);
+      for (const m of captures) mark(posKey(m.captureTarget), "over");
+      if (chain) out.hint = "Your capture continues: jump over an outlined stack to a lit cell.";
+      else if (captures.length === bySource.get(from).length) {
+        out.hint = "Capture: jump over an outlined stack to a lit cell; its top ring joins the bottom of your stack.";
+      } else out.hint = "Pick a lit destination (or jump over an outlined stack to capture), or another of your stacks.";
       for (const k of bySource.keys()) mark(k, "source");
       if (sel.choiceAt && dests.has(sel.choiceAt)) out.choice = branchChoice(sel.choiceAt, dests.get(sel.choiceAt));
     } else {
@@ -214,7 +218,7 @@ export function click(moves, sel, key, state) {
       if (place.length) return { sel: { choiceAt: key } };
       return { sel: { from: key } };
     }
-    if (role === "selected") return { sel: {} };
+    if (role === "over") return { sel };
     return { sel: {} };
   }
   if (p.kind === "line" && (role === "decision" || role === "decision-on")) {

@@ -258,8 +258,8 @@ export class GameView {
     const p = plan(moves, this.sel, model.state);
     const at = this.labeler();
     const describe = (key, label, role) => this.describeCell(state, key, label, role);
-    const lastMove = live ? model.lastMove || (model.history[model.v - 1] || {}).move : (model.history[this.replayAt - 1] || {}).move;
-    this.board.render(state, { roles: p.cells, preview: this.preview, lastMove, describe, interactive: live && moves.length > 0 });
+    const lastMoves = this.lastMoves(live ? model.history.length : this.replayAt);
+    this.board.render(state, { roles: p.cells, preview: this.preview, lastMoves, describe, interactive: live && moves.length > 0 });
     $("board").setAttribute("aria-label", `Board, ${state.board.type}${live ? "" : `, position after move ${this.realMoves(this.replayAt)}`}`);
     document.querySelector("#game .game").classList.toggle("busy", Boolean(model.pending) || model.staleTo !== null);
     document.querySelector("#game .game").classList.toggle("replaying", !live);
@@ -270,6 +270,19 @@ export class GameView {
     this.renderMoveList();
     this.renderActions();
     this.renderResult();
+  }
+
+  /** The last real move before version n, with the whole chain when it was a capture chain. */
+  lastMoves(n) {
+    const out = [];
+    for (let i = n - 1; i >= 0; i--) {
+      const m = this.model.history[i] && this.model.history[i].move;
+      if (!m || BOOKKEEPING.has(m.type)) { if (out.length) break; continue; }
+      if (out.length && (m.player !== out[0].player || !/capture/.test(out[0].type) || !/capture/.test(m.type))) break;
+      out.push(m);
+      if (m.type !== "continue_capture_segment") break;
+    }
+    return out;
   }
 
   describeCell(state, key, label, role) {
@@ -288,6 +301,7 @@ export class GameView {
     const roleText = {
       source: "can move", selected: "selected", target: "legal destination", place: "place rings here",
       decision: "part of your decision", "decision-on": "chosen line", candidate: "can be chosen",
+      over: "would be captured",
     }[role];
     if (roleText) parts.push(roleText);
     return parts.join(", ");
@@ -381,7 +395,7 @@ export class GameView {
     const moves = live ? this.model.playable : [];
     const p = plan(moves, this.sel, this.model.state);
     this.board.render(this.model.state, {
-      roles: p.cells, preview: this.preview, lastMove: this.model.lastMove,
+      roles: p.cells, preview: this.preview, lastMoves: this.lastMoves(this.model.history.length),
       describe: (key, label, role) => this.describeCell(this.model.state, key, label, role), interactive: true,
     });
   }
