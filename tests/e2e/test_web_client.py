@@ -400,3 +400,39 @@ def test_reconnects_after_a_drop_with_a_visible_sign(platform: str, browser: Bro
     page.wait_for_function("() => !document.querySelector('.game.busy')")
     assert page.locator("#game-error").is_hidden()
     no_errors(tab)
+
+
+def test_server_restart_reconnects_and_the_game_goes_on(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data = tmp_path_factory.mktemp("restart") / "data"
+    tab = open_tab(browser)
+    page = tab.page
+    with running_up(data) as up:
+        register(tab, up.url)
+        create_game(tab, vs_ai(rings=None))
+        assert play_one_move(tab)
+        assert wait_my_move(page)
+        port, ai_port = up.port, up.ai_port
+    # The server is gone: the page says so (no silent fallback to polling).
+    page.wait_for_selector("#conn:not([hidden])", timeout=15_000)
+    assert "Reconnecting" in page.locator("#conn").inner_text()
+    requests = len(tab.requests)
+    page.wait_for_timeout(4000)
+    assert not any("/api/" in r for r in tab.requests[requests:]), "no HTTP polling"
+    with running_up(data, port=port, ai_port=ai_port):
+        page.wait_for_selector("#conn", state="hidden", timeout=30_000)
+        ai_moves = "document.querySelectorAll('#movelist li .swatch rect').length"
+        before = page.evaluate(ai_moves)
+        moves = len(tab.moves_sent())
+        # Play until the AI seat answers (a turn may be a placement and a movement).
+        for _ in range(4):
+            assert play_one_move(tab)
+            wait_my_move(page)
+            if page.evaluate(ai_moves) > before:
+                break
+        assert len(tab.moves_sent()) > moves
+        assert page.evaluate(ai_moves) > before, "the AI seat answers after the restart"
+        assert page.locator("#game-error").is_hidden()
+    # The lost connection shows up as a console error only in the browser's own log lines.
+    assert all("WebSocket" in e for e in tab.errors), tab.errors

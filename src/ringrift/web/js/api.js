@@ -28,7 +28,8 @@ export const session = {
 
 let refreshing = null;
 
-/** Trade the refresh token for a new pair; one refresh at a time for the whole page. */
+/** Trade the refresh token for a new pair: true, false (the session is over) or null (the
+ * server could not be reached). One refresh at a time for the whole page. */
 export function refreshSession() {
   if (!refreshing) {
     refreshing = (async () => {
@@ -38,8 +39,9 @@ export function refreshSession() {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refreshToken: session.refreshToken }),
       }).catch(() => null);
-      if (!response || !response.ok) {
-        if (response && response.status < 500) session.clear();
+      if (!response || response.status >= 500) return null; // unknown: try again later
+      if (!response.ok) {
+        session.clear();
         return false;
       }
       session.save((await response.json()).data);

@@ -17,8 +17,13 @@ conn.onStatus((status) => {
   if (status === "reconnecting") {
     banner.textContent = "Connection lost. Reconnecting…";
     banner.hidden = false;
-  } else if (status === "open" || status === "closed") {
+  } else {
     banner.hidden = true;
+  }
+  if (status === "unauthorized") {
+    session.clear();
+    if (gameView) { gameView.close(); gameView = null; }
+    showAuth("Your session has ended: please sign in again.");
   }
 });
 

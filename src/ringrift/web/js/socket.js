@@ -6,7 +6,7 @@ import { refreshSession, session } from "./api.js";
 export class Connection {
   constructor() {
     this.ws = null;
-    this.status = "idle"; // idle | connecting | open | reconnecting | closed
+    this.status = "idle"; // idle | connecting | open | reconnecting | closed | unauthorized
     this.handlers = new Set();
     this.statusHandlers = new Set();
     this.attempt = 0;
@@ -59,7 +59,13 @@ export class Connection {
     const delay = Math.min(8000, 500 * 2 ** (this.attempt - 1)) * (0.75 + Math.random() * 0.5);
     if (this.authFailed) {
       this.authFailed = false;
-      await refreshSession();
+      if ((await refreshSession()) === false) {
+        // The session is over (refresh refused): stop and let the page ask for a sign-in.
+        this.wanted = false;
+        this.attempt = 0;
+        this.setStatus("unauthorized");
+        return;
+      }
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => { if (this.wanted) this.open(); }, delay);
