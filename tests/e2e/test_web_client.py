@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -27,6 +28,9 @@ from web_support import (
     wait_my_move,
     watch,
 )
+
+from ringrift.rules.engine import legal_moves
+from ringrift.rules.state import GameState, initial_state
 
 
 @pytest.fixture(scope="module")
@@ -241,9 +245,15 @@ def test_phone_viewport_touch_play_and_screenshots(platform: str, browser: Brows
     create_game(tab, vs_ai(rings=None, board="hex8"))
     for _ in range(5):
         assert play_one_move(tab, tap=True)
-    wait_my_move(page)
+    selectable = "#board .cell[data-role='place'], #board .cell[data-role='source']"
+    for _ in range(6):
+        wait_my_move(page)
+        if page.locator(selectable).count():
+            break
+        assert play_one_move(tab, tap=True)
     no_horizontal_scroll(page)
-    page.locator(CLICKABLE).first.tap()  # a selection or the ring-count picker
+    page.locator(selectable).first.tap()  # the ring-count picker or the lit destinations
+    page.wait_for_selector("#choice:not([hidden]), #board .cell[data-role='target']")
     shot(page, "game-phone")
     check_axe(page, "game (phone)")
     no_errors(tab)
@@ -364,7 +374,7 @@ def test_anonymous_game_link_login_returns_to_the_game_and_logout_clears_forms(
     page.wait_for_selector("#game:not([hidden]) #board .cell")
     assert page.url.endswith(f"#/game/{game_id}")
     # A waiting game: the visitor can join; the owner's "Leave" goes back to the lobby.
-    assert page.locator("#actions button", has_text="Join").count() == 1
+    page.locator("#actions button", has_text="Join").wait_for()
     owner.page.click("#actions button:has-text('Leave')")
     owner.page.wait_for_selector("#home:not([hidden])")
     check_axe(owner.page, "home")
@@ -436,3 +446,94 @@ def test_server_restart_reconnects_and_the_game_goes_on(
         assert page.locator("#game-error").is_hidden()
     # The lost connection shows up as a console error only in the browser's own log lines.
     assert all("WebSocket" in e for e in tab.errors), tab.errors
+
+
+def _scenario(kind: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A square8 position (built with the rules engine) where player 1 must decide a line or a
+    region, with the engine's own legal moves for it."""
+    state = initial_state("square8", 2).to_json(include_history=False)
+    board = state["board"]
+
+    def stack(x: int, y: int, rings: list[int]) -> None:
+        board["stacks"][f"{x},{y}"] = {
+            "position": {"x": x, "y": y},
+            "rings": rings,
+            "stackHeight": len(rings),
+            "capHeight": len(rings) - len([r for r in rings if r != rings[0]]),
+            "controllingPlayer": rings[0],
+        }
+
+    if kind == "line":
+        for x in range(5):
+            board["markers"][f"{x},3"] = {"position": {"x": x, "y": 3}, "player": 1}
+        stack(6, 6, [1, 1])
+        stack(1, 6, [2])
+        state["currentPhase"] = "line_processing"
+    else:
+        for key in ["5,5", "6,5", "7,5", "5,6", "5,7"]:
+            board["collapsedSpaces"][key] = 1
+        stack(6, 6, [2])
+        stack(1, 1, [1, 1])
+        stack(2, 1, [2, 2])
+        state["currentPhase"] = "territory_processing"
+    moves = [m.to_json() for m in legal_moves(GameState.from_json(state))]
+    return state, moves
+
+
+def _inject(page: Page, state: dict[str, Any], moves: list[dict[str, Any]]) -> None:
+    page.evaluate(
+        """([state, legalMoves]) => { const m = ringrift.game.model;
+          m.handleFrame({t: 'state', d: {gameId: m.gameId, v: m.v, status: 'active', yourSeat: 1,
+            state: {...state, gameId: m.gameId}, legalMoves}}); }""",
+        [state, moves],
+    )
+
+
+def test_line_and_territory_decisions_are_made_on_the_board(
+    platform: str, browser: Browser
+) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    # A line of 5 where 4 is enough: the line is highlighted with one sentence.
+    state, moves = _scenario("line")
+    _inject(page, state, moves)
+    line = page.locator("#board .cell[data-role='decision']")
+    assert line.count() == 5
+    hint = page.locator("#hint").inner_text()
+    assert "line of 5 markers" in hint and "_" not in hint
+    page.locator("#board .cell[data-key='2,3']").click()
+    options = page.locator("#choice button[data-i]")
+    assert [options.nth(i).inner_text() for i in range(options.count())] == [
+        "Collapse all 5",
+        "Collapse a5-d5, free",
+        "Collapse b5-e5, free",
+    ]
+    options.nth(2).hover()
+    assert page.locator("#board .cell.preview").count() == 4
+    assert page.locator("#board .cell.preview[data-key='0,3']").count() == 0
+    shot(page, "line-decision-desktop")
+    check_axe(page, "line decision")
+    page.keyboard.press("Escape")
+    assert page.locator("#choice").is_hidden()
+    # A region: its cells are highlighted; one click on it is the claim.
+    state, moves = _scenario("territory")
+    _inject(page, state, moves)
+    region = page.locator("#board .cell[data-role='decision']")
+    assert region.count() == 4
+    assert "claim" in page.locator("#hint").inner_text()
+    assert page.locator("#buttons button").inner_text() == "Leave the regions"
+    shot(page, "territory-decision-desktop")
+    sent = len(tab.moves_sent())
+    page.locator("#board .cell[data-key='7,7']").click()
+    claim = tab.moves_sent()[sent:]
+    page.wait_for_timeout(300)
+    claim = tab.moves_sent()[sent:]
+    assert [m["move"]["type"] for m in claim] == ["choose_territory_option"]
+    assert len(claim[0]["move"]["disconnectedRegions"][0]["spaces"]) == 4
+    # (The server refuses it: the real game is elsewhere. The page catches up.)
+    page.evaluate("ringrift.game.model.requestFull()")
+    page.wait_for_function(f"() => {TURN}.startsWith('Your turn')")
+    no_errors(tab)

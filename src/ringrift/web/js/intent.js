@@ -40,7 +40,7 @@ function plural(n, word) {
  * }
  * sel = {from?: key, line?: lineId, choiceAt?: key, picker?: {...}}
  */
-export function plan(moves, sel, state) {
+export function plan(moves, sel, state, at = (p) => `${p.x},${p.y}`) {
   const out = { kind: "none", hint: "", cells: new Map(), buttons: [], choice: null };
   if (!moves.length) return out;
   const mark = (key, role) => { if (!out.cells.has(key)) out.cells.set(key, role); };
@@ -83,6 +83,7 @@ export function plan(moves, sel, state) {
     }
     if (placing.length) {
       const byCell = groupBy(placing, (m) => posKey(m.to));
+      if (sel.choiceAt && byCell.has(sel.choiceAt)) mark(sel.choiceAt, "selected");
       for (const k of byCell.keys()) mark(k, "place");
       if (!moving.length) out.hint = "Place rings: pick a highlighted cell, then how many rings.";
       if (sel.choiceAt && byCell.has(sel.choiceAt) && !out.choice) {
@@ -109,7 +110,8 @@ export function plan(moves, sel, state) {
       out.choice = {
         at: posKey(fullLine(chosen[0])[0]),
         title: "How should this line collapse?",
-        options: chosen.map((m) => lineOption(m, state)),
+        options: chosen.map((m) => lineOption(m, at)),
+        explain: true,
       };
     }
     return out;
@@ -147,6 +149,7 @@ function branchChoice(at, options) {
   return {
     at,
     title: "Which capture?",
+    explain: true,
     options: options.map((m) => ({
       label: m.type === "recovery_slide" ? recoveryLabel(m) : "jump over",
       title: m.type === "recovery_slide" ? recoveryLabel(m) : "capture this stack",
@@ -178,13 +181,15 @@ function lineHint(lines, state) {
   return `You made a line of ${n} markers (longer than ${state.lineLength}). Click it: collapse it all and lose a ring, or collapse just ${state.lineLength} markers for free.`;
 }
 
-function lineOption(m, state) {
+function lineOption(m, at) {
   const all = fullLine(m).length;
   const cells = lineCells(m);
   const partial = m.type === "choose_line_option" && cells.length < all;
-  return partial
-    ? { label: `Collapse ${cells.length}, free`, title: `Collapse only the outlined ${cells.length} markers; no ring is lost.`, move: m, preview: keysOf(cells) }
-    : { label: `Collapse all ${all}`, title: `Collapse all ${all} markers into territory, then remove one of your rings.`, move: m, preview: keysOf(fullLine(m)) };
+  if (!partial) {
+    return { label: `Collapse all ${all}`, title: `Collapse all ${all} markers into territory, then remove one of your rings.`, move: m, preview: keysOf(fullLine(m)) };
+  }
+  const span = `${at(cells[0])}-${at(cells[cells.length - 1])}`;
+  return { label: `Collapse ${span}, free`, title: `Collapse only ${span} (${cells.length} markers); no ring is lost.`, move: m, preview: keysOf(cells) };
 }
 
 function groupBy(list, keyFn) {

@@ -255,8 +255,8 @@ export class GameView {
     const live = this.replayAt === null;
     const state = live ? model.state : this.replayState;
     const moves = live ? model.playable : [];
-    const p = plan(moves, this.sel, model.state);
     const at = this.labeler();
+    const p = plan(moves, this.sel, model.state, at);
     const describe = (key, label, role) => this.describeCell(state, key, label, role);
     const lastMoves = this.lastMoves(live ? model.history.length : this.replayAt);
     this.board.render(state, { roles: p.cells, preview: this.preview, lastMoves, describe, interactive: live && moves.length > 0 });
@@ -324,7 +324,9 @@ export class GameView {
     const phase = PHASES[state.currentPhase] || state.currentPhase.replaceAll("_", " ");
     if (model.myTurn) {
       el.classList.add("mine");
-      el.append(swatch(cur), `Your turn: ${phase}.`);
+      // A lone bookkeeping move is played for the player: say so rather than name the phase.
+      const passing = automatic(model.playable) || (model.legalMoves && automatic(model.legalMoves));
+      el.append(swatch(cur), passing && passing.type !== "continue_capture_segment" ? "Your turn: nothing to decide here, passing on." : `Your turn: ${phase}.`);
       if (model.pending) el.append(" Sending…");
     } else if (seat && seat.isAi) {
       el.append(h("span", { class: "spinner", "aria-hidden": "true" }), `AI is thinking… (${this.seatName(cur)})`);
@@ -373,7 +375,7 @@ export class GameView {
       box.append(btn);
     });
     box.append(h("button", { type: "button", class: "secondary", onclick: () => { this.sel = {}; this.render(); this.board.focus(choice.at); } }, ["Cancel"]));
-    if (choice.options.some((o) => o.title !== o.label)) box.append(h("p", { class: "hint", text: choice.options.map((o) => o.title).join(" / ") }));
+    if (choice.explain) box.append(h("p", { class: "hint", text: choice.options.map((o) => o.title).join(" / ") }));
     box.hidden = false;
     // Next to the cell, inside the board's box.
     const cell = this.board.cellEls.get(choice.at);
@@ -393,7 +395,7 @@ export class GameView {
     this.preview = new Set(keys || []);
     const live = this.replayAt === null;
     const moves = live ? this.model.playable : [];
-    const p = plan(moves, this.sel, this.model.state);
+    const p = plan(moves, this.sel, this.model.state, this.labeler());
     this.board.render(this.model.state, {
       roles: p.cells, preview: this.preview, lastMoves: this.lastMoves(this.model.history.length),
       describe: (key, label, role) => this.describeCell(this.model.state, key, label, role), interactive: true,
