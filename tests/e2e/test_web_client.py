@@ -15,6 +15,7 @@ from web_support import (
     BROWSER_ARGS,
     CHROMIUM,
     CLICKABLE,
+    DESKTOP,
     PHONE,
     Tab,
     check_axe,
@@ -537,3 +538,23 @@ def test_line_and_territory_decisions_are_made_on_the_board(
     page.evaluate("ringrift.game.model.requestFull()")
     page.wait_for_function(f"() => {TURN}.startsWith('Your turn')")
     no_errors(tab)
+
+
+def test_rules_page_with_diagrams(platform: str, browser: Browser) -> None:
+    for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        tab = open_tab(browser, viewport)
+        page = tab.page
+        page.goto(platform + "/#/rules")  # no account needed
+        page.wait_for_selector("#rules .diagram .cell")
+        assert page.locator("#rules .rule").count() >= 8
+        capture = page.locator("#rules-capture")
+        assert capture.locator(".cell[data-role='over']").count() == 1
+        before = capture.locator(".diagram").get_attribute("aria-label")
+        capture.locator("button").click()
+        assert capture.locator("button").get_attribute("aria-pressed") == "true"
+        assert capture.locator(".diagram").get_attribute("aria-label") != before
+        assert capture.locator(".stack").count() == 1  # the jumped stack is gone
+        no_horizontal_scroll(page)
+        shot(page, f"rules-{name}")
+        check_axe(page, f"rules ({name})")
+        no_errors(tab)

@@ -63,15 +63,18 @@ export class BoardView {
       if (role) cls.push("r-" + role);
       if (preview.has(k)) cls.push("preview");
       if (last.has(k)) cls.push("last");
-      const g = s("g", {
-        class: cls.join(" "),
-        "data-key": k,
-        "data-role": role || "",
-        role: "button",
-        tabindex: k === this.focusKey ? "0" : "-1",
-        "aria-label": opts.describe(k, c.label, role),
-        "aria-disabled": role && opts.interactive ? null : "true",
-      });
+      // A still diagram (rules page) is one image; a playing board is a grid of buttons.
+      const g = opts.still
+        ? s("g", { class: cls.join(" "), "data-key": k, "data-role": role || "" })
+        : s("g", {
+          class: cls.join(" "),
+          "data-key": k,
+          "data-role": role || "",
+          role: "button",
+          tabindex: k === this.focusKey ? "0" : "-1",
+          "aria-label": opts.describe(k, c.label, role),
+          "aria-disabled": role && opts.interactive ? null : "true",
+        });
       g.append(cellShape(lay, c, half, "base"));
       const owner = collapsed[k];
       if (owner) {

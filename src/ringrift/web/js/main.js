@@ -5,8 +5,9 @@ import { $, clear, h } from "./dom.js";
 import { plain } from "./messages.js";
 import { Connection } from "./socket.js";
 import { GameView } from "./views/game.js";
+import { renderRules } from "./views/rules.js";
 
-const SECTIONS = ["auth", "home", "leaderboard", "game"];
+const SECTIONS = ["auth", "home", "leaderboard", "rules", "game"];
 const conn = new Connection();
 let gameView = null;
 // A handle for the browser tests and for debugging from the console (no data, just objects).
@@ -142,6 +143,14 @@ async function loadLeaderboard() {
   ])));
 }
 
+function showRules(part) {
+  show("rules");
+  if (!$("rules").childElementCount) renderRules($("rules"));
+  const target = part && document.getElementById(`rules-${part}`);
+  if (target) target.scrollIntoView();
+  else window.scrollTo(0, 0);
+}
+
 // -- routing ----------------------------------------------------------------------------------
 
 async function route() {
@@ -150,6 +159,7 @@ async function route() {
   const match = hash.match(/^#\/game\/([A-Za-z0-9_-]+)/);
   try {
     if (hash === "#/leaderboard") return await loadLeaderboard();
+    if (hash.startsWith("#/rules")) return showRules(hash.slice("#/rules/".length));
     if (!session.token) {
       conn.close();
       return showAuth(match ? "Sign in or register to play or watch this game: you come back to it right after." : "");
