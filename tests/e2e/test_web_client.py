@@ -558,3 +558,18 @@ def test_rules_page_with_diagrams(platform: str, browser: Browser) -> None:
         shot(page, f"rules-{name}")
         check_axe(page, f"rules ({name})")
         no_errors(tab)
+
+
+def test_dark_colour_scheme(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser, color_scheme="dark")
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None, board="hex8"))
+    for _ in range(4):
+        assert play_one_move(tab)
+    wait_my_move(page)
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(23, 25, 28)", background
+    shot(page, "game-dark-desktop")
+    check_axe(page, "game (dark)")
+    no_errors(tab)

@@ -43,7 +43,7 @@ export class BoardView {
     const xs = lay.cells.map((c) => c.cx);
     const ys = lay.cells.map((c) => c.cy);
     const pad = half * 1.9;
-    const minX = Math.min(...xs) - pad, maxX = Math.max(...xs) + half * 1.2;
+    const minX = Math.min(...xs) - pad, maxX = Math.max(...xs) + (lay.hex ? pad : half * 1.2);
     const minY = Math.min(...ys) - half * 1.2, maxY = Math.max(...ys) + pad;
     this.svg.setAttribute("viewBox", `${minX} ${minY} ${maxX - minX} ${maxY - minY}`);
     const stacks = board.stacks || {};
@@ -202,15 +202,23 @@ function edgeLabels(lay, half) {
   const out = [];
   const text = (x, y, t) => s("text", { class: "coord", x, y, "text-anchor": "middle", "font-size": half * 0.55, "aria-hidden": "true" }, [t]);
   if (lay.hex) {
-    const rows = new Map();
-    for (const c of lay.cells) if (!rows.has(c.row) || rows.get(c.row).cx > c.cx) rows.set(c.row, c);
-    for (const c of rows.values()) out.push(text(c.cx - half * 1.45, c.cy + half * 0.2, c.label.replace(/\d+$/, "")));
-    const bottom = new Map();
+    // Each label sits where the next cell of its row (to the left) or of its diagonal (down
+    // and to the right) would be, just off the board.
+    const u = lay.unit;
+    const at = (x, y) => ({ cx: u * Math.sqrt(3) * (x + y / 2), cy: u * 1.5 * y });
+    const rowStart = new Map(), diagEnd = new Map();
     for (const c of lay.cells) {
-      const n = c.label.replace(/^[a-z]/, "");
-      if (c.row === lay.size - 1) bottom.set(n, c);
+      if (!rowStart.has(c.y) || rowStart.get(c.y).x > c.x) rowStart.set(c.y, c);
+      if (!diagEnd.has(c.x) || diagEnd.get(c.x).y < c.y) diagEnd.set(c.x, c);
     }
-    for (const [n, c] of bottom) out.push(text(c.cx, c.cy + half * 1.55, n));
+    for (const c of rowStart.values()) {
+      const p = at(c.x - 1, c.y);
+      out.push(text(p.cx + half * 0.3, p.cy + half * 0.2, c.label.replace(/\d+$/, "")));
+    }
+    for (const c of diagEnd.values()) {
+      const p = at(c.x, c.y + 1);
+      out.push(text(p.cx - half * 0.35, p.cy - half * 0.25, c.label.replace(/^[a-z]/, "")));
+    }
     return out;
   }
   for (const c of lay.cells) {

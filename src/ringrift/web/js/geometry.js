@@ -27,8 +27,9 @@ export function layout(board) {
           x, y, z, key: `${x},${y},${z}`,
           cx: unit * Math.sqrt(3) * (x + y / 2),
           cy: unit * 1.5 * y,
-          // Rows are lettered from the top, positions counted along the row from the left.
-          label: `${LETTERS[y + r]}${x + r + 1 - Math.max(0, -y)}`,
+          // Rows are lettered from the top; the number names the diagonal (constant x) that
+          // runs down to the right, labelled where it leaves the board (bottom/lower-right edge).
+          label: `${LETTERS[y + r]}${x + r + 1}`,
           row: y + r,
         });
       }
