@@ -573,3 +573,20 @@ def test_dark_colour_scheme(platform: str, browser: Browser) -> None:
     shot(page, "game-dark-desktop")
     check_axe(page, "game (dark)")
     no_errors(tab)
+
+
+def test_hint_outlines_the_ai_suggestion(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    page.click("#hint-button")
+    page.wait_for_function("() => document.getElementById('hint').textContent.includes('Hint')")
+    assert page.locator("#board .cell.hinted").count() >= 1
+    assert page.locator("#board .cell.hinted[data-role='place']").count() >= 1
+    # Playing on clears the hint.
+    assert play_one_move(tab)
+    page.wait_for_function("() => !document.getElementById('hint').textContent.includes('Hint')")
+    assert page.locator("#board .cell.hinted").count() == 0
+    no_errors(tab)

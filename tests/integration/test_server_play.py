@@ -67,3 +67,27 @@ async def test_web_client_is_served(client: httpx.AsyncClient) -> None:
     view = await client.get("/static/js/views/game.js")
     assert view.status_code == 200 and "class GameView" in view.text
     assert (await client.get("/static/../app.py")).status_code == 404
+
+
+async def test_hint_is_a_legal_move_for_your_own_turn_in_unrated_games(
+    client: httpx.AsyncClient,
+) -> None:
+    a, b, game = await _two_player_game(client)
+    url = f"/api/games/{game['id']}/hint"
+    hint = (await client.get(url, headers=bearer(a["accessToken"]))).json()["data"]
+    legal = [m.to_json() for m in legal_moves(GameState.from_json(game["state"]))]
+    assert hint["move"] in legal and hint["version"] == game["version"]
+    # Nothing was played.
+    again = (await client.get(f"/api/games/{game['id']}", headers=bearer(a["accessToken"]))).json()
+    assert again["data"]["game"]["version"] == game["version"]
+    theirs = await client.get(url, headers=bearer(b["accessToken"]))
+    assert theirs.json()["error"]["code"] == "GAME_NOT_YOUR_TURN"
+    c = await register(client)
+    rated = await client.post(
+        "/api/games",
+        headers=bearer(c["accessToken"]),
+        json={"boardType": "square8", "maxPlayers": 2, "isRated": True},
+    )
+    rated_id = rated.json()["data"]["game"]["id"]
+    refused = await client.get(f"/api/games/{rated_id}/hint", headers=bearer(c["accessToken"]))
+    assert refused.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"

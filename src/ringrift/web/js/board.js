@@ -51,6 +51,7 @@ export class BoardView {
     const collapsed = board.collapsedSpaces || {};
     const roles = opts.roles || new Map();
     const preview = opts.preview || new Set();
+    const hinted = new Set(opts.hinted || []);
     const last = new Set();
     for (const m of opts.lastMoves || []) for (const f of ["from", "to", "captureTarget"]) if (m && m[f]) last.add(posKey(m[f]));
 
@@ -63,6 +64,7 @@ export class BoardView {
       if (role) cls.push("r-" + role);
       if (preview.has(k)) cls.push("preview");
       if (last.has(k)) cls.push("last");
+      if (hinted.has(k)) cls.push("hinted");
       // A still diagram (rules page) is one image; a playing board is a grid of buttons.
       const g = opts.still
         ? s("g", { class: cls.join(" "), "data-key": k, "data-role": role || "" })
@@ -93,6 +95,7 @@ export class BoardView {
         if (stack || marker) g.append(cellShape(lay, c, half * 0.8, "ring-hint"));
         else g.append(s("circle", { class: "dot", cx: c.cx, cy: c.cy, r: half * (role === "place" ? 0.16 : 0.24) }));
       }
+      if (hinted.has(k)) g.append(cellShape(lay, c, half * 0.72, "hint-mark"));
       g.append(cellShape(lay, c, half * 0.9, "outline"));
       this.cellEls.set(k, g);
       root.push(g);

@@ -42,6 +42,7 @@ export class GameView {
     this.replayState = null;
     this.replayCache = new Map();
     this.confirming = false;
+    this.hint = null; // {v, move} suggested by the AI for this version
     this.resultShownFor = null;
     this.autoTimer = null;
     this.closed = false;
@@ -101,6 +102,7 @@ export class GameView {
     if (this.closed) return;
     if (reason === "need-history") { this.reloadHistory(); return; }
     if (reason === "state" || reason === "event") {
+      if (this.hint && this.hint.v !== this.model.v) this.hint = null;
       this.sel = {};
       this.preview = new Set();
       if (reason === "event" && detail.move) this.announce(detail.move);
@@ -259,7 +261,8 @@ export class GameView {
     const p = plan(moves, this.sel, model.state, at);
     const describe = (key, label, role) => this.describeCell(state, key, label, role);
     const lastMoves = this.lastMoves(live ? model.history.length : this.replayAt);
-    this.board.render(state, { roles: p.cells, preview: this.preview, lastMoves, describe, interactive: live && moves.length > 0 });
+    const hinted = live && this.hint ? moveCells(this.hint.move) : [];
+    this.board.render(state, { roles: p.cells, preview: this.preview, lastMoves, hinted, describe, interactive: live && moves.length > 0 });
     $("board").setAttribute("aria-label", `Board, ${state.board.type}${live ? "" : `, position after move ${this.realMoves(this.replayAt)}`}`);
     document.querySelector("#game .game").classList.toggle("busy", Boolean(model.pending) || model.staleTo !== null);
     document.querySelector("#game .game").classList.toggle("replaying", !live);
@@ -344,7 +347,11 @@ export class GameView {
   }
 
   renderDecision(p, live, at) {
-    $("hint").textContent = live && this.model.myTurn && !this.model.pending ? p.hint : "";
+    let text = live && this.model.myTurn && !this.model.pending ? p.hint : "";
+    if (live && this.hint && this.hint.v === this.model.v) {
+      text = `Hint from the AI (level ${this.hint.level}): ${notation(this.hint.move, at)} (outlined in dots). ${text}`;
+    }
+    $("hint").textContent = text;
     const buttons = clear($("buttons"));
     for (const b of live ? p.buttons : []) {
       buttons.append(h("button", { type: "button", class: "secondary", title: b.title, onclick: () => { this.model.dismissError(); this.model.submit(b.move); } }, [b.label]));
@@ -476,7 +483,20 @@ export class GameView {
       );
       return;
     }
+    if (!this.meta.isRated && this.model.myTurn) {
+      box.append(h("button", { type: "button", class: "secondary", id: "hint-button", onclick: () => this.askHint() }, ["Hint"]));
+    }
     box.append(h("button", { type: "button", class: "secondary", id: "resign", onclick: () => { this.confirming = true; this.renderActions(); $("resign-no").focus(); } }, ["Resign…"]));
+  }
+
+  async askHint() {
+    const v = this.model.v;
+    try {
+      const data = await api("GET", `/api/games/${this.gameId}/hint`);
+      if (this.closed || data.version !== v || this.model.v !== v) return;
+      this.hint = { v, move: data.move, level: data.level };
+      this.render();
+    } catch (err) { this.showError(err); }
   }
 
   async leave() {
@@ -531,6 +551,15 @@ export class GameView {
       $("result-review").focus();
     }
   }
+}
+
+/** The cells a move touches (for the hint outline). */
+function moveCells(m) {
+  const cells = [];
+  for (const f of ["from", "to", "captureTarget"]) if (m[f]) cells.push(posKey(m[f]));
+  for (const p of m.collapsedMarkers || (m.formedLines && m.formedLines[0] && m.formedLines[0].positions) || []) cells.push(posKey(p));
+  for (const p of (m.disconnectedRegions && m.disconnectedRegions[0] && m.disconnectedRegions[0].spaces) || []) cells.push(posKey(p));
+  return cells;
 }
 
 function keyToPos(key) {
