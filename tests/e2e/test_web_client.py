@@ -590,3 +590,37 @@ def test_hint_outlines_the_ai_suggestion(platform: str, browser: Browser) -> Non
     page.wait_for_function("() => !document.getElementById('hint').textContent.includes('Hint')")
     assert page.locator("#board .cell.hinted").count() == 0
     no_errors(tab)
+
+
+def test_rated_game_result_shows_rating_changes_and_player_page(
+    platform: str, browser: Browser
+) -> None:
+    owner, guest = open_tab(browser), open_tab(browser, PHONE)
+    register(owner, platform)
+    guest_name = register(guest, platform)
+    game_id = create_game(owner, {"boardType": "hex8", "isRated": True})
+    guest.page.goto(f"{platform}/#/game/{game_id}")
+    guest.page.locator("#actions button", has_text="Join").click()
+    # Both see the game start; the owner (seat 1) moves first, through the board.
+    owner.page.wait_for_function(f"() => {TURN}.startsWith('Your turn')")
+    guest.page.wait_for_function(f"() => {TURN}.startsWith('Waiting for')")
+    assert play_one_move(owner)
+    owner.page.click("#resign")
+    owner.page.click("#resign-yes")
+    for tab, title in ((owner, "You lost"), (guest, "You won")):
+        tab.page.wait_for_selector("#result:not([hidden])")
+        assert tab.page.locator("#result-title").inner_text() == title
+        tab.page.wait_for_selector("#result-ratings li")
+        ratings = tab.page.locator("#result-ratings").inner_text()
+        assert "→" in ratings and ("+" in ratings and "-" in ratings), ratings
+    shot(guest.page, "result-phone")
+    check_axe(guest.page, "result (phone)")
+    # The winner's page: rating, results and the history chart.
+    guest.page.click("#result-review")
+    guest.page.click(f"#seats a:has-text('{guest_name}')")
+    guest.page.wait_for_selector("#player .rating-chart")
+    assert guest.page.locator("#player h1").inner_text() == guest_name
+    assert guest.page.locator("#player .history li").count() == 1
+    shot(guest.page, "player-phone")
+    check_axe(guest.page, "player page")
+    no_errors(owner, guest)

@@ -5,9 +5,10 @@ import { $, clear, h } from "./dom.js";
 import { plain } from "./messages.js";
 import { Connection } from "./socket.js";
 import { GameView } from "./views/game.js";
+import { renderPlayer } from "./views/player.js";
 import { renderRules } from "./views/rules.js";
 
-const SECTIONS = ["auth", "home", "leaderboard", "rules", "game"];
+const SECTIONS = ["auth", "home", "leaderboard", "rules", "player", "game"];
 const conn = new Connection();
 let gameView = null;
 // A handle for the browser tests and for debugging from the console (no data, just objects).
@@ -138,7 +139,7 @@ async function loadLeaderboard() {
   show("leaderboard");
   const data = await api("GET", "/api/leaderboard");
   clear($("ladder")).append(...(data.entries || []).map((p, i) => h("tr", {}, [
-    h("td", { text: p.rank || i + 1 }), h("td", { text: p.username }),
+    h("td", { text: p.rank || i + 1 }), h("td", {}, [h("a", { href: `#/player/${p.id}` }, [p.username])]),
     h("td", { text: Math.round(p.rating) }), h("td", { text: p.gamesPlayed ?? "" }),
   ])));
 }
@@ -160,6 +161,8 @@ async function route() {
   try {
     if (hash === "#/leaderboard") return await loadLeaderboard();
     if (hash.startsWith("#/rules")) return showRules(hash.slice("#/rules/".length));
+    const player = hash.match(/^#\/player\/([A-Za-z0-9_-]+)/);
+    if (player) { show("player"); return await renderPlayer($("player"), player[1]); }
     if (!session.token) {
       conn.close();
       return showAuth(match ? "Sign in or register to play or watch this game: you come back to it right after." : "");

@@ -421,7 +421,8 @@ export class GameView {
       const lost = Math.max(0, rpp - pl.ringsInHand - (onBoard[n] || 0));
       const territory = Object.values(state.board.collapsedSpaces).filter((o) => o === n).length;
       const toMove = this.model.status === "active" && state.currentPlayer === n;
-      const name = h("div", { class: "name" }, [swatch(n), this.seatName(n)]);
+      const label = seat && !seat.isAi && seat.userId ? h("a", { href: `#/player/${seat.userId}` }, [this.seatName(n)]) : this.seatName(n);
+      const name = h("div", { class: "name" }, [swatch(n), label]);
       if (n === this.model.yourSeat) name.append(h("span", { class: "you", text: "you" }));
       if (seat && seat.resigned) name.append(h("small", { text: "resigned" }));
       if (toMove) name.append(h("small", { text: "to move" }));
