@@ -624,3 +624,31 @@ def test_rated_game_result_shows_rating_changes_and_player_page(
     shot(guest.page, "player-phone")
     check_axe(guest.page, "player page")
     no_errors(owner, guest)
+
+
+@pytest.mark.parametrize(
+    ("board", "cells"), [("square8", 64), ("square19", 361), ("hex8", 61), ("hexagonal", 469)]
+)
+def test_every_board_fits_a_phone_and_takes_a_move(
+    platform: str, browser: Browser, board: str, cells: int
+) -> None:
+    tab = open_tab(browser, PHONE)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None, board=board))
+    assert page.locator("#board .cell").count() == cells
+    assert play_one_move(tab, tap=True)
+    page.wait_for_function("() => document.querySelectorAll('#board .stack').length >= 1")
+    no_horizontal_scroll(page)
+    if board in ("square19", "hexagonal"):
+        # Big boards zoom inside their frame; the page itself still never scrolls sideways.
+        page.locator("#zoom").tap()
+        assert page.locator("#zoom").get_attribute("aria-pressed") == "true"
+        assert page.locator("#board").bounding_box()["width"] > PHONE["width"]  # type: ignore[index]
+        no_horizontal_scroll(page)
+        page.locator(CLICKABLE).first.scroll_into_view_if_needed()
+        page.locator(CLICKABLE).first.tap()
+        shot(page, f"{board}-phone")
+    else:
+        assert page.locator("#zoom").is_hidden()
+    no_errors(tab)

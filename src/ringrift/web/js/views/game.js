@@ -61,6 +61,15 @@ export class GameView {
     $("result-review").onclick = () => { $("result").hidden = true; $("movelist").focus(); };
     $("result").hidden = true;
     $("game-error").hidden = true;
+    // Big boards on small screens: the board can be zoomed and scrolled inside its frame.
+    $("zoom").onclick = () => {
+      const on = document.querySelector(".board-wrap").classList.toggle("zoomed");
+      $("zoom").setAttribute("aria-pressed", String(on));
+      $("zoom").textContent = on ? "Zoom out" : "Zoom in";
+    };
+    document.querySelector(".board-wrap").classList.remove("zoomed");
+    $("zoom").setAttribute("aria-pressed", "false");
+    $("zoom").textContent = "Zoom in";
     clear($("movelist"));
     delete $("movelist").dataset.count;
     clear($("seats"));
@@ -263,6 +272,7 @@ export class GameView {
     const lastMoves = this.lastMoves(live ? model.history.length : this.replayAt);
     const hinted = live && this.hint ? moveCells(this.hint.move) : [];
     this.board.render(state, { roles: p.cells, preview: this.preview, lastMoves, hinted, describe, interactive: live && moves.length > 0 });
+    $("zoom").hidden = state.board.size <= 9;
     $("board").setAttribute("aria-label", `Board, ${state.board.type}${live ? "" : `, position after move ${this.realMoves(this.replayAt)}`}`);
     document.querySelector("#game .game").classList.toggle("busy", Boolean(model.pending) || model.staleTo !== null);
     document.querySelector("#game .game").classList.toggle("replaying", !live);
@@ -389,11 +399,12 @@ export class GameView {
     const wrap = box.parentElement.getBoundingClientRect();
     if (cell) {
       const r = cell.getBoundingClientRect();
+      const frame = box.parentElement;
       const left = Math.max(0, Math.min(r.left - wrap.left, wrap.width - box.offsetWidth));
       const below = r.bottom - wrap.top + 4;
       const top = below + box.offsetHeight > wrap.height ? Math.max(0, r.top - wrap.top - box.offsetHeight - 4) : below;
-      box.style.left = `${left}px`;
-      box.style.top = `${top}px`;
+      box.style.left = `${left + frame.scrollLeft}px`;
+      box.style.top = `${top + frame.scrollTop}px`;
     }
     if (!wasInside) box.querySelector("button").focus();
   }
