@@ -87,9 +87,7 @@ export class GameView {
     ]);
     if (this.closed) return;
     this.meta = game.game;
-    if (this.model.history.length === 0) {
-      this.model.history = (moves.moves || []).map((r) => ({ move: r.move, player: r.player }));
-    }
+    this.adoptHistory(moves.moves || []);
     if (this.conn.status === "open") this.model.join();
     this.render();
   }
@@ -139,9 +137,21 @@ export class GameView {
     try {
       const data = await api("GET", `/api/games/${this.gameId}/moves`);
       if (this.closed) return;
-      this.model.history = (data.moves || []).map((r) => ({ move: r.move, player: r.player }));
+      this.adoptHistory(data.moves || []);
       this.renderMoveList();
     } catch { /* kept as is */ }
+  }
+
+  /** Take the stored move list when it knows more than the frames told us so far. */
+  adoptHistory(records) {
+    if (records.length > this.model.history.length) {
+      this.model.history = records.map((r) => ({ move: r.move, player: r.player }));
+    }
+    // Moves committed while the list was on its way: fetch it once more.
+    if (this.model.ready && this.model.history.length < this.model.v && !this.historyRetry) {
+      this.historyRetry = true;
+      this.reloadHistory().finally(() => { this.historyRetry = false; });
+    }
   }
 
   /** A lone move that asks nothing (bookkeeping, a forced capture step) is played once per version. */
