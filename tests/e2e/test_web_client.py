@@ -213,7 +213,13 @@ def test_keyboard_only_moves_and_resign_is_not_the_first_tab_stop(
     label = page.evaluate("document.activeElement.getAttribute('aria-label')")
     assert "place rings here" in label
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.closest('#choice') !== null")
+    in_choice = "document.activeElement.closest('#choice') !== null"
+    assert page.evaluate(in_choice)
+    page.keyboard.press("Escape")  # closes the picker, the focus goes back to the cell
+    assert page.locator("#choice").is_hidden()
+    assert page.evaluate("document.activeElement.dataset.role") == "place"
+    page.keyboard.press("Enter")
+    assert page.evaluate(in_choice)
     page.keyboard.press("Enter")
     page.wait_for_function("() => !document.querySelector('.game.busy')")
     assert len(tab.moves_sent()) == 1

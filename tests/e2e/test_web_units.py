@@ -190,3 +190,19 @@ def test_line_and_territory_decisions_are_cells_with_a_sentence(page: Page) -> N
     assert r["buttons"] == ["Leave the regions"]
     assert r["elimCells"] == [["3,3", "candidate"], ["5,1", "candidate"]]
     assert "top ring" in r["elimHint"]
+
+
+def test_no_module_parses_data_as_html(page: Page) -> None:
+    """Names, chat and every other text go in through textContent/DOM APIs only."""
+    web = Path(__file__).resolve().parents[2] / "src" / "ringrift" / "web"
+    for path in web.rglob("*.js"):
+        source = path.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{path.name} uses {sink}"
+    # And a name that looks like markup stays text.
+    text = page.evaluate(
+        """async () => { const { h } = await import('/static/js/dom.js');
+          const el = h('span', {text: '<img src=x onerror=alert(1)>'});
+          return [el.textContent, el.children.length]; }"""
+    )
+    assert text == ["<img src=x onerror=alert(1)>", 0]

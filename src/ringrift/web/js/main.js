@@ -123,6 +123,17 @@ async function loadHome() {
   clear($("mine")).append(...(games.length ? games.map((g) => gameLine(g, false)) : [h("li", { text: "You have not played yet." })]));
 }
 
+// Games with AI seats are never rated: say so instead of offering the box.
+function syncRated() {
+  const form = $("new-game");
+  const withAi = Number(form.elements.aiCount.value) > 0;
+  form.elements.isRated.disabled = withAi;
+  if (withAi) form.elements.isRated.checked = false;
+  $("rated-note").hidden = !withAi;
+}
+$("new-game").elements.aiCount.addEventListener("change", syncRated);
+syncRated();
+
 $("new-game").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = formData(e.target);

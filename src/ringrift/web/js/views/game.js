@@ -194,7 +194,13 @@ export class GameView {
     if (this.closed || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
     if (e.key === "Escape") {
       if (this.confirming) { this.confirming = false; this.renderActions(); return; }
-      if (this.sel.from || this.sel.choiceAt || this.sel.line) { this.sel = {}; this.render(); return; }
+      if (this.sel.from || this.sel.choiceAt || this.sel.line) {
+        const inside = e.target.closest && (e.target.closest("#choice") || e.target.closest("#board"));
+        this.sel = {};
+        this.render();
+        if (inside) this.board.focus(this.board.focusKey); // the keyboard stays on the board
+        return;
+      }
     }
     const t = e.target;
     if (t.closest && (t.closest("#board") || t.closest("input, select, textarea"))) return;
