@@ -210,6 +210,22 @@ export class GameModel {
     return true;
   }
 
+  /**
+   * Play a move nobody chose (a lone pass) from exactly one of the tabs showing this game: a
+   * Web Lock per version is taken by the first tab, which announces the version over the
+   * BroadcastChannel before letting go, so the other tabs see it as played.
+   */
+  submitOnce(move) {
+    const v = this.v;
+    if (!(navigator.locks && navigator.locks.request)) return Promise.resolve(this.submit(move));
+    return navigator.locks.request(`ringrift:${this.gameId}:${v}`, { ifAvailable: true }, async (lock) => {
+      if (!lock || this.v !== v || this.submitted.has(v)) return false;
+      const sent = this.submit(move);
+      if (sent) await new Promise((ok) => setTimeout(ok, 1000));
+      return sent;
+    });
+  }
+
   dismissError() {
     if (this.error) { this.error = null; this.emit("error"); }
   }

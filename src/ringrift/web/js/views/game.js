@@ -162,7 +162,7 @@ export class GameView {
     if (!m) return;
     const v = this.model.v;
     this.autoTimer = setTimeout(() => {
-      if (this.model.v === v && automatic(this.model.playable) === m) this.model.submit(m);
+      if (this.model.v === v && automatic(this.model.playable) === m) this.model.submitOnce(m);
     }, 60 + Math.random() * 90);
   }
 
