@@ -388,6 +388,12 @@ def test_anonymous_game_link_login_returns_to_the_game_and_logout_clears_forms(
     page.locator("#actions button", has_text="Join").wait_for()
     owner.page.click("#actions button:has-text('Leave')")
     owner.page.wait_for_selector("#home:not([hidden])")
+    # The left game was cancelled: listed under "all", not under "in play".
+    owner.page.wait_for_selector("#mine li a")
+    owner.page.select_option("#mine-filter", "active")
+    owner.page.wait_for_selector("#mine li:has-text('No games here.')")
+    owner.page.select_option("#mine-filter", "")
+    owner.page.wait_for_selector("#mine li a")
     check_axe(owner.page, "home")
     shot(owner.page, "home-desktop")
     page.click("#who button:has-text('Sign out')")

@@ -115,13 +115,28 @@ function gameLine(g, withJoin) {
 async function loadHome() {
   show("home");
   showError("home-error", null);
-  const [lobby, mine] = await Promise.all([api("GET", "/api/lobby"), api("GET", "/api/games")]);
+  const [lobby] = await Promise.all([api("GET", "/api/lobby"), loadMine()]);
   const me = session.user;
   const open = (lobby.games || []).filter((g) => !(g.seats || []).some((s) => me && s.userId === me.id));
   clear($("lobby")).append(...(open.length ? open.map((g) => gameLine(g, true)) : [h("li", { text: "No open games right now: start one." })]));
-  const games = mine.games || [];
-  clear($("mine")).append(...(games.length ? games.map((g) => gameLine(g, false)) : [h("li", { text: "You have not played yet." })]));
 }
+
+/** My games, filtered by status; the ones waiting for my move and my results are marked. */
+async function loadMine() {
+  const status = $("mine-filter").value;
+  const mine = await api("GET", `/api/games${status ? `?status=${status}` : ""}`);
+  const me = session.user;
+  const games = mine.games || [];
+  clear($("mine")).append(...(games.length ? games.map((g) => {
+    const li = gameLine(g, false);
+    const seat = (g.seats || []).find((s) => me && s.userId === me.id);
+    if (seat && g.status === "active" && g.currentPlayer === seat.seat) li.append(h("span", { class: "badge", text: "your turn" }));
+    if (seat && g.status === "completed" && g.winner) li.append(h("span", { class: "badge", text: g.winner === seat.seat ? "won" : "lost" }));
+    return li;
+  }) : [h("li", { text: status ? "No games here." : "You have not played yet." })]));
+}
+
+$("mine-filter").addEventListener("change", () => loadMine().catch((err) => showError("home-error", err)));
 
 // Games with AI seats are never rated: say so instead of offering the box.
 function syncRated() {
