@@ -64,6 +64,12 @@ async def test_web_client_is_served(client: httpx.AsyncClient) -> None:
     assert '<script type="module" src="/static/js/main.js">' in page.text
     script = await client.get("/static/js/main.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    # Modules of two releases must never mix: every load revalidates.
+    assert script.headers["cache-control"] == "no-cache"
+    assert page.headers["cache-control"] == "no-cache"
+    etag = script.headers["etag"]
+    again = await client.get("/static/js/main.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
     view = await client.get("/static/js/views/game.js")
     assert view.status_code == 200 and "class GameView" in view.text
     assert (await client.get("/static/../app.py")).status_code == 404
