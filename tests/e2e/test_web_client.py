@@ -75,6 +75,11 @@ def test_complete_game_against_ai_level_1_through_the_board(
           }).observe(document.getElementById('main'), {subtree: true, childList: true,
             characterData: true, attributes: true}); }"""
     )
+    page.evaluate(
+        """() => { window.animations = 0; const animate = Element.prototype.animate;
+          Element.prototype.animate = function (...a) {
+            animations++; return animate.apply(this, a); }; }"""
+    )
     assert page.locator("#seats .seat .you").count() == 1
     assert name in page.locator("#seats .seat", has=page.locator(".you")).inner_text()
     moves = 0
@@ -90,6 +95,7 @@ def test_complete_game_against_ai_level_1_through_the_board(
     turns = page.evaluate("[...seen.turn]")
     assert any(t.startswith("Your turn") for t in turns), turns
     assert page.evaluate("seen.errors") == []
+    assert page.evaluate("animations") > moves // 2  # moves slide (own and the AI's)
     # Never two moves against one version (the old client sent each pass 2-3 times).
     versions = [m["v"] for m in tab.moves_sent()]
     assert len(versions) == len(set(versions)), versions

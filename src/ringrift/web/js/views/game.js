@@ -43,6 +43,7 @@ export class GameView {
     this.replayCache = new Map();
     this.confirming = false;
     this.hint = null; // {v, move} suggested by the AI for this version
+    this.shownV = null; // the version the board last showed (to animate one step at a time)
     this.resultShownFor = null;
     this.autoTimer = null;
     this.closed = false;
@@ -115,8 +116,15 @@ export class GameView {
       if (reason === "event" && detail.move) this.announce(detail.move);
       if (this.meta && (this.model.status !== this.meta.status || this.seatsUnknown())) this.reloadMeta();
     }
+    const before = this.shownV;
     this.render();
-    if (reason === "event" && detail.applied && this.replayAt === null) this.board.animate(detail.move);
+    if (reason === "event" || reason === "state") this.shownV = this.model.v;
+    // Animate the move that made the position now shown, whether it came as a patch (event) or
+    // in a full state (today's server): only when exactly one real move (passes aside) was added.
+    if ((reason === "event" || reason === "state") && this.replayAt === null && before !== null && before < this.model.v) {
+      const added = this.model.history.slice(before, this.model.v).filter((r) => r && r.move && !BOOKKEEPING.has(r.move.type));
+      if (added.length === 1) this.board.animate(added[0].move);
+    }
     this.maybeAuto();
   }
 
