@@ -680,3 +680,47 @@ def test_every_board_fits_a_phone_and_takes_a_move(
     else:
         assert page.locator("#zoom").is_hidden()
     no_errors(tab)
+
+
+def test_new_frame_contract_patch_events_drive_the_board(platform: str, browser: Browser) -> None:
+    """The frames of the rewritten move path (issue 10), injected into a real game page: a
+    patch event moves the board and brings the legal moves; a gap or a resync re-joins by
+    version; a move is sent against the patched version."""
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    create_game(tab, vs_ai(rings=None))
+    assert wait_my_move(page)
+    v = page.evaluate("ringrift.game.model.v")
+    page.evaluate(
+        """(v) => { const m = ringrift.game.model;
+          const ring = {position: {x: 7, y: 0}, rings: [2], stackHeight: 1, capHeight: 1,
+                        controllingPlayer: 2};
+          m.handleFrame({t: 'event', d: {gameId: m.gameId, v: v + 1, by: 2, auto: false,
+            hash: 'h', status: 'active', serverTime: Date.now(),
+            move: {type: 'place_ring', player: 2, to: {x: 7, y: 0}, placementCount: 1},
+            patch: {board: {stacks: {'7,0': ring}}, currentPlayer: 1},
+            legalMoves: [{type: 'place_ring', player: 1, to: {x: 0, y: 7}, placementCount: 1}]}});
+        }""",
+        v,
+    )
+    assert page.locator("#board .cell[data-key='7,0'] .stack").count() == 1
+    assert page.locator("#movelist li").last.inner_text().strip() == "+1 h8"
+    assert page.locator("#board .cell[data-role='place']").count() == 1
+    frames = len(tab.frames)
+    page.locator("#board .cell[data-key='0,7']").click()
+    sent = [f for f in tab.frames[frames:] if f.get("t") == "move"]
+    assert [f["d"]["v"] for f in sent] == [v + 1]
+    assert sent[0]["d"]["move"]["to"] == {"x": 0, "y": 7}
+    # A gap re-joins with the model's version; a resync frame too.
+    page.evaluate(
+        """(v) => { const m = ringrift.game.model; m.clearPending();
+          m.handleFrame({t: 'event', d: {gameId: m.gameId, v: v + 5, by: 2, move: {type: 'x'},
+            patch: {}}});
+          m.handleFrame({t: 'resync', d: {gameId: m.gameId, reason: 'overflow'}}); }""",
+        v,
+    )
+    # (The real server refused the injected version: the page asked it for a full state.)
+    joins = [f["d"] for f in tab.frames[frames:] if f.get("t") == "join" and "v" in f["d"]]
+    assert [j["v"] for j in joins] == [v + 1, v + 1]
+    no_errors(tab)
