@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,14 @@ def test_up_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             json={"email": "up@example.com", "username": "upuser", "password": "Correct-Horse-9"},
         )
         assert created.status_code == 201, created.text
+        # No SMTP in `up`: the verification mail lands in the data directory's outbox.
+        outbox = tmp_path / "data" / "mail"
+        deadline = time.monotonic() + 15
+        while not list(outbox.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (mail,) = outbox.glob("*.eml")
+        assert stat.S_IMODE(mail.stat().st_mode) == 0o600
+        assert "To: up@example.com" in mail.read_text() and "token=" in mail.read_text()
     assert up.exit_code == 0, "".join(up.output)
     assert _port_closed(up.port) and _port_closed(up.ai_port)
     assert (tmp_path / "data" / "ringrift.db").exists()

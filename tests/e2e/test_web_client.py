@@ -4,7 +4,11 @@ tests, the phone viewport, keyboard-only play, replay, axe-core and screenshots.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +39,34 @@ from ringrift.rules.state import GameState, initial_state
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_up(tmp_path_factory.mktemp("web") / "data") as up:
-        yield up.url
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data = tmp_path_factory.mktemp("web") / "data"
+    with running_up(data) as up:
+        yield up.url, data
     assert up.exit_code == 0
+
+
+@pytest.fixture(scope="module")
+def platform(server: tuple[str, Path]) -> str:
+    return server[0]
+
+
+def mail_link(data: Path, email: str, path: str) -> str:
+    """The link of the newest mail to ``email`` in `ringrift up`'s outbox that opens ``path``."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for eml in sorted((data / "mail").glob("*.eml"), key=lambda p: p.stat().st_mtime)[::-1]:
+            message = message_from_bytes(eml.read_bytes(), policy=default_policy)
+            if message["To"] != email:
+                continue
+            body = message.get_body(preferencelist=("plain", "html"))
+            found = re.search(
+                rf"https?://\S+/{path}\?token=[\w%-]+", body.get_content() if body else ""
+            )
+            if found:
+                return found.group(0)
+        time.sleep(0.2)
+    raise AssertionError(f"no {path} mail to {email}")
 
 
 @pytest.fixture(scope="module")
@@ -615,11 +643,19 @@ def test_hint_outlines_the_ai_suggestion(platform: str, browser: Browser) -> Non
 
 
 def test_rated_game_result_shows_rating_changes_and_player_page(
-    platform: str, browser: Browser
+    server: tuple[str, Path], browser: Browser
 ) -> None:
+    platform, data = server
     owner, guest = open_tab(browser), open_tab(browser, PHONE)
-    register(owner, platform)
-    guest_name = register(guest, platform)
+    # Rated games need verified addresses: follow the mailed links, as a player would.
+    for tab in (owner, guest):
+        name = register(tab, platform)
+        tab.page.wait_for_selector("#verify-notice:not([hidden])")
+        tab.page.goto(mail_link(data, f"{name}@example.com", "verify-email"))
+        tab.page.wait_for_selector("#home-notice:has-text('verified')")
+        assert tab.page.locator("#verify-notice").is_hidden()
+        assert tab.page.url.endswith("/#/")
+    guest_name = name
     game_id = create_game(owner, {"boardType": "hex8", "isRated": True})
     guest.page.goto(f"{platform}/#/game/{game_id}")
     guest.page.locator("#actions button", has_text="Join").click()
@@ -723,4 +759,30 @@ def test_new_frame_contract_patch_events_drive_the_board(platform: str, browser:
     # (The real server refused the injected version: the page asked it for a full state.)
     joins = [f["d"] for f in tab.frames[frames:] if f.get("t") == "join" and "v" in f["d"]]
     assert [j["v"] for j in joins] == [v + 1, v + 1]
+    no_errors(tab)
+
+
+def test_password_reset_through_the_mailed_link(server: tuple[str, Path], browser: Browser) -> None:
+    platform, data = server
+    tab = open_tab(browser)
+    page = tab.page
+    name = register(tab, platform)
+    page.click("#who button:has-text('Sign out')")
+    page.click(".forgot summary")
+    page.fill("#reset-email", f"{name}@example.com")
+    page.click("#reset-request")
+    page.wait_for_selector("#auth-reason:has-text('on its way')")
+    page.goto(mail_link(data, f"{name}@example.com", "reset-password"))
+    page.wait_for_selector("#reset:not([hidden])")
+    check_axe(page, "password reset")
+    page.fill("#reset-form input[name=newPassword]", "Another-Horse-7")
+    page.click("#reset-form button")
+    page.wait_for_selector("#auth-reason:has-text('password is changed')")
+    page.fill("#login-form input[name=email]", f"{name}@example.com")
+    page.fill("#login-form input[name=password]", "Another-Horse-7")
+    page.click("#login-form button[type=submit], #login-form > button")
+    page.wait_for_selector("#home:not([hidden])")
+    # A used link says so in plain words.
+    page.goto(mail_link(data, f"{name}@example.com", "verify-email"))
+    page.wait_for_selector("#home-notice:not([hidden])")
     no_errors(tab)

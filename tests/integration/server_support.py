@@ -42,6 +42,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "rate_limit_game_create": 0,
         "rate_limit_moves": 0,
         "rate_limit_ws_messages": 0,
+        # Most tests play rated games with fresh (unverified) accounts; the policy has its own
+        # tests in test_server_accounts.py.
+        "rated_requires_verified_email": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -26,6 +26,8 @@ TABLES = {
     "game_seats",
     "moves",
     "rating_history",
+    "account_tokens",
+    "reports",
     "alembic_version",
 }
 

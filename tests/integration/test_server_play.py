@@ -62,6 +62,9 @@ async def test_web_client_is_served(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert '<script type="module" src="/static/js/main.js">' in page.text
+    for link in ("/verify-email?token=abc", "/reset-password?token=abc"):  # mail links
+        mailed = await client.get(link)
+        assert mailed.status_code == 200 and mailed.text == page.text
     script = await client.get("/static/js/main.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     # Modules of two releases must never mix: every load revalidates.

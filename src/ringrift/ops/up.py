@@ -122,6 +122,8 @@ def run_up(
         **dev_secrets(data_dir),
     }
     env.setdefault("RINGRIFT_ENV", "development")
+    env.setdefault("MAIL_OUTBOX_DIR", str((data_dir / "mail").resolve()))  # no SMTP in `up`
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")  # mail links open this app
 
     console.print(f"[bold]database[/] {database_url}")
     import asyncio

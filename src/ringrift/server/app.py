@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringrift import __version__
 from ringrift.server import realtime
-from ringrift.server.api import auth, games, play, root, users
+from ringrift.server.api import account, admin, auth, games, play, reports, root, users
 from ringrift.server.config import Settings
 from ringrift.server.context import AppContext
 from ringrift.server.db.migrate import upgrade_engine
@@ -282,8 +282,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (root, auth, users, games, play, realtime):
+    for module in (root, auth, users, games, play, realtime, account, admin, reports):
         app.include_router(module.router)
+    app.include_router(account.auth_router)
     mount_web(app)
     _install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, ctx=ctx)

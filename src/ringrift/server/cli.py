@@ -1,5 +1,6 @@
-"""CLI commands of the app: ``ringrift serve``, ``ringrift db upgrade|current`` and
-``ringrift bench api``. Heavy imports happen inside the commands to keep the CLI fast."""
+"""CLI commands of the app: ``ringrift serve``, ``ringrift db upgrade|current``,
+``ringrift admin ...`` and ``ringrift bench api``. Heavy imports happen inside the commands to
+keep the CLI fast."""
 
 from __future__ import annotations
 
@@ -179,9 +180,12 @@ def bench_ws(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``db`` and ``bench api`` to the ``ringrift`` CLI."""
+    """Add ``serve``, ``db``, ``admin`` and ``bench api`` to the ``ringrift`` CLI."""
+    from ringrift.server.admin_cli import admin_app
+
     app.command("serve")(serve)
     app.add_typer(db_app, name="db")
+    app.add_typer(admin_app, name="admin")
     bench = next(
         (g.typer_instance for g in app.registered_groups if g.name == "bench"),
         None,

@@ -1,6 +1,6 @@
 """Application settings, read from the environment (or a `.env` file) via pydantic-settings.
 
-Only the names documented in SYSTEM.md are part of the public contract (`DATABASE_URL`,
+Only the names documented in docs/system.md are part of the public contract (`DATABASE_URL`,
 `REDIS_URL`, `AI_SERVICE_URL`, `JWT_KEYRING_FILE`, `JWT_SECRET`, `JWT_REFRESH_SECRET`,
 `RINGRIFT_ENV`); the remaining knobs are tuning values with safe defaults.
 """
@@ -96,9 +96,33 @@ class Settings(BaseSettings):
     # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
     ws_ai_in_background: bool = True
 
+    # Accounts: e-mail, tokens mailed to users, moderation.
+    # smtp://[user:password@]host[:port][?starttls=1] or smtps://... (implicit TLS). Empty: no
+    # SMTP; mails are written to MAIL_OUTBOX_DIR (one .eml file each) or, without it, dropped
+    # with a log line.
+    smtp_url: str = ""
+    # CA bundle that SMTP TLS certificates must chain to (empty: the system store).
+    smtp_ca_file: str = ""
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "RingRift <no-reply@ringrift.local>"
+    mail_outbox_dir: str = ""
+    # Base of the links in mails (the web client); the token is appended as a query value.
+    public_base_url: str = "http://127.0.0.1:8000"
+    password_reset_ttl_seconds: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    email_verification_ttl_seconds: int = Field(default=48 * 3600, ge=300)
+    # Unverified accounts play unrated games only (see docs/server.md, "Accounts").
+    rated_requires_verified_email: bool = True
+    rate_limit_password_reset: int = Field(default=5, ge=0)  # per client address and per email
+    rate_limit_verify_resend: int = Field(default=5, ge=0)  # per user
+    rate_limit_reports: int = Field(default=10, ge=0)  # per user
+    rate_limit_account_export: int = Field(default=5, ge=0)  # per user (a heavy read)
+    rate_limit_account_tokens: int = Field(default=30, ge=0)  # token confirmations per address
+
     log_level: str = "INFO"
 
-    @field_validator("redis_url", "ai_service_url", "jwt_keyring_file")
+    @field_validator(
+        "redis_url", "ai_service_url", "jwt_keyring_file", "smtp_url", "mail_outbox_dir"
+    )
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()

@@ -14,6 +14,7 @@ from ringrift.server.aiclient import AIClient, CircuitBreaker
 from ringrift.server.bus import EventBus
 from ringrift.server.config import Settings
 from ringrift.server.db.session import Database
+from ringrift.server.mail import Mailer
 from ringrift.server.metrics import Metrics
 from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
@@ -35,6 +36,7 @@ class AppContext:
     ai: AIClient
     bus: EventBus
     limiter: RateLimiter
+    mailer: Mailer
     started_monotonic: float = field(default_factory=time.monotonic)
     # The WebSocket hub (``realtime.Hub``), attached by ``create_app``.
     hub: Any = None
@@ -104,6 +106,7 @@ class AppContext:
                 backoff_max=settings.redis_backoff_max_seconds,
             ),
             limiter=RateLimiter(redis, settings.rate_limit_window_seconds, metrics),
+            mailer=Mailer(settings, metrics),
         )
 
     def uptime_seconds(self) -> float:
@@ -115,6 +118,7 @@ class AppContext:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+        await self.mailer.drain(timeout=5.0)
         await self.bus.close()
         await self.redis.close()
         await self.http.aclose()

@@ -29,11 +29,17 @@ class ErrorCode(StrEnum):
     AUTH_REQUIRED = "AUTH_REQUIRED"
     AUTH_FORBIDDEN = "AUTH_FORBIDDEN"
     AUTH_LOGIN_LOCKED_OUT = "AUTH_LOGIN_LOCKED_OUT"
+    AUTH_ACCOUNT_BANNED = "AUTH_ACCOUNT_BANNED"
+    AUTH_PASSWORD_WEAK = "AUTH_PASSWORD_WEAK"
+    AUTH_ACCOUNT_TOKEN_INVALID = "AUTH_ACCOUNT_TOKEN_INVALID"
+    AUTH_EMAIL_NOT_VERIFIED = "AUTH_EMAIL_NOT_VERIFIED"
+    AUTH_EMAIL_ALREADY_VERIFIED = "AUTH_EMAIL_ALREADY_VERIFIED"
     VALIDATION_FAILED = "VALIDATION_FAILED"
     RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
     RESOURCE_EMAIL_EXISTS = "RESOURCE_EMAIL_EXISTS"
     RESOURCE_USERNAME_EXISTS = "RESOURCE_USERNAME_EXISTS"
     RESOURCE_ACCESS_DENIED = "RESOURCE_ACCESS_DENIED"
+    RESOURCE_USER_NOT_FOUND = "RESOURCE_USER_NOT_FOUND"
     GAME_NOT_FOUND = "GAME_NOT_FOUND"
     GAME_NOT_JOINABLE = "GAME_NOT_JOINABLE"
     GAME_FULL = "GAME_FULL"
@@ -62,11 +68,23 @@ _DEFAULTS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.AUTH_REQUIRED: (401, "Authentication required"),
     ErrorCode.AUTH_FORBIDDEN: (403, "Not allowed"),
     ErrorCode.AUTH_LOGIN_LOCKED_OUT: (429, "Too many failed logins; try again later"),
+    ErrorCode.AUTH_ACCOUNT_BANNED: (403, "This account is banned"),
+    ErrorCode.AUTH_PASSWORD_WEAK: (400, "Password is too weak"),
+    ErrorCode.AUTH_ACCOUNT_TOKEN_INVALID: (
+        400,
+        "This link is invalid, expired or already used; request a new one",
+    ),
+    ErrorCode.AUTH_EMAIL_NOT_VERIFIED: (
+        403,
+        "Verify your email address first: unverified accounts play unrated games only",
+    ),
+    ErrorCode.AUTH_EMAIL_ALREADY_VERIFIED: (409, "Email address is already verified"),
     ErrorCode.VALIDATION_FAILED: (400, "Request validation failed"),
     ErrorCode.RESOURCE_NOT_FOUND: (404, "Resource not found"),
     ErrorCode.RESOURCE_EMAIL_EXISTS: (409, "Email is already registered"),
     ErrorCode.RESOURCE_USERNAME_EXISTS: (409, "Username is already taken"),
     ErrorCode.RESOURCE_ACCESS_DENIED: (403, "Access to this resource is denied"),
+    ErrorCode.RESOURCE_USER_NOT_FOUND: (404, "User not found"),
     ErrorCode.GAME_NOT_FOUND: (404, "Game not found"),
     ErrorCode.GAME_NOT_JOINABLE: (400, "Game cannot be joined"),
     ErrorCode.GAME_FULL: (409, "Game is full"),

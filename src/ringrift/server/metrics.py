@@ -46,6 +46,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.mail = Counter(
+            "ringrift_mail_total",
+            "Account mails by outcome (sent, outbox, dropped, failed)",
+            ["result"],
+            registry=self.registry,
+        )
         self.db_unavailable = Counter(
             "ringrift_db_unavailable_total",
             "Requests answered with SERVER_DATABASE_UNAVAILABLE",

@@ -25,11 +25,15 @@ class _RevalidatedFiles(StaticFiles):
 
 
 def mount_web(app: FastAPI) -> None:
-    """Serve ``/`` (the single-page client) and ``/static/*`` (its modules and styles)."""
+    """Serve ``/`` (the single-page client, also at the mail-link paths ``/verify-email`` and
+    ``/reset-password``) and ``/static/*`` (its modules and styles)."""
     app.mount("/static", _RevalidatedFiles(directory=WEB_DIR), name="static")
 
-    @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(
             WEB_DIR / "index.html", media_type="text/html", headers={"Cache-Control": REVALIDATE}
         )
+
+    # The page, and the pages the account mails link to (the client reads ?token= there).
+    for path in ("/", "/verify-email", "/reset-password"):
+        app.add_api_route(path, index, methods=["GET"], include_in_schema=False)

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request, status
 from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import ok, user_json
 from ringrift.server.api.schemas import LoginRequest, RefreshRequest, RegisterRequest
+from ringrift.server.security.password_policy import check_new_password
+from ringrift.server.services import account as account_service
 from ringrift.server.services import auth as service
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -26,9 +28,11 @@ def _session_json(session: service.Session) -> dict[str, Any]:
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
-    """Create an account and log it in."""
+    """Create an account and log it in; a verification link is mailed to the address."""
     await ctx.limiter.enforce("register", client_address(request), ctx.settings.rate_limit_register)
+    check_new_password(body.password, email=body.email, username=body.username)
     session = await service.register(ctx, body.email, body.username, body.password)
+    ctx.mailer.background(account_service.send_verification(ctx, session.user.id), "verify")
     return ok(_session_json(session))
 
 

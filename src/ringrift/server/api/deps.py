@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ringrift.server.context import AppContext
-from ringrift.server.db.models import User
+from ringrift.server.db.models import User, UserRole
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.services import auth as auth_service
 
@@ -66,3 +67,22 @@ async def optional_user(
 
 CurrentUser = Annotated[User, Depends(current_user)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def require_role(*roles: UserRole) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets only users holding one of ``roles`` through (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    async def check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise ApiError(
+                ErrorCode.AUTH_FORBIDDEN,
+                f"Requires the role {' or '.join(sorted(r.value for r in allowed))}",
+            )
+        return user
+
+    return check
+
+
+StaffUser = Annotated[User, Depends(require_role(UserRole.MODERATOR, UserRole.ADMIN))]
+AdminUser = Annotated[User, Depends(require_role(UserRole.ADMIN))]

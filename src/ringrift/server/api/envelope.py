@@ -26,4 +26,6 @@ def user_json(user: User, *, private: bool) -> dict[str, Any]:
     if private:
         data["email"] = user.email
         data["lastLoginAt"] = user.last_login_at.isoformat() if user.last_login_at else None
+        data["emailVerified"] = user.email_verified_at is not None
+        data["role"] = str(user.role)
     return data

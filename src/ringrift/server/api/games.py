@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
+from sqlalchemy import select
 
 from ringrift.server.api.deps import Ctx, CurrentUser, OptionalUser
 from ringrift.server.api.envelope import ok
 from ringrift.server.api.schemas import CreateGameRequest, MoveRequest
+from ringrift.server.db.models import Game
 from ringrift.server.services import games as service
+from ringrift.server.services.account_policy import ensure_may_play_rated, is_verified
 
 router = APIRouter(prefix="/api", tags=["games"])
 
@@ -32,10 +35,18 @@ async def create_game(body: CreateGameRequest, user: CurrentUser, ctx: Ctx) -> d
     """Create a game; the creator takes seat 1 and AI opponents the next seats. A game whose
     seats are all filled starts at once. Games with AI seats are never rated."""
     await ctx.limiter.enforce("games", user.id, ctx.settings.rate_limit_game_create)
+    is_rated = body.is_rated
+    with_ai = body.ai_opponents is not None and body.ai_opponents.count > 0
+    if is_rated and not with_ai and not is_verified(user):
+        # Unverified accounts play unrated games: the default becomes unrated, asking for a
+        # rated game explicitly is refused.
+        if "is_rated" in body.model_fields_set:
+            ensure_may_play_rated(ctx.settings, user)
+        is_rated = not ctx.settings.rated_requires_verified_email
     spec = service.NewGame(
         board_type=body.board_type,
         max_players=body.max_players,
-        is_rated=body.is_rated,
+        is_rated=is_rated,
         is_private=body.is_private,
         ai_levels=tuple(body.ai_opponents.difficulty) if body.ai_opponents else (),
         seed=body.seed,
@@ -77,7 +88,13 @@ async def get_game(game_id: GameId, ctx: Ctx, viewer: OptionalUser) -> dict[str,
 
 @router.post("/games/{game_id}/join")
 async def join_game(game_id: GameId, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
-    """Take the lowest free seat of a waiting game; the game starts when the last seat fills."""
+    """Take the lowest free seat of a waiting game; the game starts when the last seat fills.
+    Rated games need a verified email address."""
+    if ctx.settings.rated_requires_verified_email and not is_verified(user):
+        async with ctx.db.session() as session:
+            rated = await session.scalar(select(Game.is_rated).where(Game.id == game_id))
+        if rated:
+            ensure_may_play_rated(ctx.settings, user)
     loaded = await service.join_game(ctx, user, game_id)
     return ok({"game": service.game_json(loaded)})
 

@@ -70,7 +70,10 @@ async def profile(
 async def leaderboard(ctx: Ctx, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Players with at least one rated game, best Elo first."""
     async with ctx.db.session() as session:
-        ranked = select(User).where(User.rated_games > 0)
+        # Deleted and banned accounts leave the board (their games keep their ratings).
+        ranked = select(User).where(
+            User.rated_games > 0, User.deleted_at.is_(None), User.banned_at.is_(None)
+        )
         total = await session.scalar(select(func.count()).select_from(ranked.subquery()))
         users = (
             await session.scalars(

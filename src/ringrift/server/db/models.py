@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -68,6 +70,37 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class UserRole(StrEnum):
+    """What an account may do beyond playing. Stored as its value in ``users.role``."""
+
+    PLAYER = "player"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class AccountTokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    PASSWORD_RESET = "password_reset"
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def _enum_column(enum: type[StrEnum], name: str) -> Enum:
+    # A VARCHAR holding the values (no native database enum, no CHECK constraint), so adding a
+    # value later needs no migration of the type.
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -89,6 +122,15 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    role: Mapped[UserRole] = mapped_column(
+        _enum_column(UserRole, "user_role"), default=UserRole.PLAYER
+    )
+    banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ban_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Set when the account was deleted: the row stays as a "deleted user" tombstone so games
+    # keep their seats, with every personal field overwritten.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_users_rating", "rating"),)
 
@@ -207,3 +249,41 @@ class RatingHistory(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_rating_history_user_created", "user_id", "created_at"),)
+
+
+class AccountToken(Base):
+    """A single-use token mailed to a user (email verification, password reset). Only the
+    SHA-256 of the token is stored."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[AccountTokenPurpose] = mapped_column(
+        _enum_column(AccountTokenPurpose, "account_token_purpose")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address the token was mailed to (a verification token only verifies that address).
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Report(Base):
+    """A player's report about another user, for moderators."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    reporter_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    target_user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[ReportStatus] = mapped_column(
+        _enum_column(ReportStatus, "report_status"), default=ReportStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import RefreshToken, RefreshTokenFamily, User, utcnow
 from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.services.account_policy import ensure_may_log_in
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ async def login(ctx: AppContext, email: str, password: str) -> Session:
         fresh = await session.get(User, user.id)
         if fresh is None:
             raise ApiError(ErrorCode.AUTH_INVALID_CREDENTIALS)
+        ensure_may_log_in(fresh)
         fresh.failed_login_count = 0
         fresh.last_failed_login_at = None
         fresh.locked_until = None

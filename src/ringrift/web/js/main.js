@@ -8,7 +8,7 @@ import { GameView } from "./views/game.js";
 import { renderPlayer } from "./views/player.js";
 import { renderRules } from "./views/rules.js";
 
-const SECTIONS = ["auth", "home", "leaderboard", "rules", "player", "game"];
+const SECTIONS = ["auth", "reset", "home", "leaderboard", "rules", "player", "game"];
 const conn = new Connection();
 let gameView = null;
 // A handle for the browser tests and for debugging from the console (no data, just objects).
@@ -85,6 +85,54 @@ $("register-form").addEventListener("submit", async (e) => {
   } catch (err) { showError("auth-error", err); }
 });
 
+// -- the links in account mails (/verify-email?token=, /reset-password?token=) ---------------
+
+let mailNotice = "";
+let resetToken = "";
+
+/** Handle a mail link once: verify at once, or keep the reset token for the form. */
+async function handleMailLink() {
+  const path = location.pathname;
+  if (path !== "/verify-email" && path !== "/reset-password") return;
+  const token = new URLSearchParams(location.search).get("token") || "";
+  history.replaceState(null, "", path === "/reset-password" ? "/#/reset" : "/#/");
+  if (path === "/reset-password") { resetToken = token; return; }
+  try {
+    const data = await api("POST", "/api/auth/verify-email", { token });
+    const me = session.user;
+    if (me && data.user && me.id === data.user.id) session.save({ user: { ...me, ...data.user } });
+    mailNotice = "Your email address is verified: rated games are open to you.";
+  } catch (err) { mailNotice = plain(err.code, err.message); }
+}
+
+$("reset-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api("POST", "/api/auth/password-reset/confirm", { token: resetToken, newPassword: formData(e.target).newPassword });
+    resetToken = "";
+    session.clear();
+    mailNotice = "Your password is changed: sign in with it.";
+    location.hash = "#/"; // the route shows the sign-in form with this notice
+  } catch (err) { showError("reset-error", err); }
+});
+
+$("reset-request").addEventListener("click", async () => {
+  const email = $("reset-email").value.trim();
+  if (!email) { $("reset-email").focus(); return; }
+  try {
+    await api("POST", "/api/auth/password-reset", { email });
+    showAuth("If an account uses that address, a link to choose a new password is on its way.");
+  } catch (err) { showError("auth-error", err); }
+});
+
+$("verify-resend").addEventListener("click", async () => {
+  try {
+    await api("POST", "/api/account/verify-email/resend");
+    $("home-notice").textContent = "Sent: check your mail for the link.";
+  } catch (err) { $("home-notice").textContent = plain(err.code, err.message); }
+  $("home-notice").hidden = false;
+});
+
 // -- lobby ----------------------------------------------------------------------------------
 
 const BOARD_NAMES = { square8: "Square 8×8", square19: "Square 19×19", hex8: "Hex 61", hexagonal: "Hex 469" };
@@ -115,7 +163,12 @@ function gameLine(g, withJoin) {
 async function loadHome() {
   show("home");
   showError("home-error", null);
-  const [lobby] = await Promise.all([api("GET", "/api/lobby"), loadMine()]);
+  $("home-notice").textContent = mailNotice;
+  $("home-notice").hidden = !mailNotice;
+  mailNotice = "";
+  const [lobby, mine] = await Promise.all([api("GET", "/api/lobby"), api("GET", "/api/users/me"), loadMine()]);
+  if (mine && mine.user) session.save({ user: mine.user });
+  $("verify-notice").hidden = !(mine && mine.user && mine.user.emailVerified === false);
   const me = session.user;
   const open = (lobby.games || []).filter((g) => !(g.seats || []).some((s) => me && s.userId === me.id));
   clear($("lobby")).append(...(open.length ? open.map((g) => gameLine(g, true)) : [h("li", { text: "No open games right now: start one." })]));
@@ -182,7 +235,14 @@ function showRules(part) {
 
 async function route() {
   if (gameView) { gameView.close(); gameView = null; }
+  await handleMailLink();
   const hash = location.hash || "#/";
+  if (hash === "#/reset" && resetToken) {
+    show("reset");
+    showError("reset-error", null);
+    $("reset-form").reset();
+    return undefined;
+  }
   const match = hash.match(/^#\/game\/([A-Za-z0-9_-]+)/);
   try {
     if (hash === "#/leaderboard") return await loadLeaderboard();
@@ -191,7 +251,9 @@ async function route() {
     if (player) { show("player"); return await renderPlayer($("player"), player[1]); }
     if (!session.token) {
       conn.close();
-      return showAuth(match ? "Sign in or register to play or watch this game: you come back to it right after." : "");
+      const notice = mailNotice;
+      mailNotice = "";
+      return showAuth(notice || (match ? "Sign in or register to play or watch this game: you come back to it right after." : ""));
     }
     conn.open();
     if (match) {

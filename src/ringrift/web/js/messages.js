@@ -21,6 +21,10 @@ const PLAIN = {
   SERVER_DATABASE_UNAVAILABLE: "The server is having trouble right now. Try again in a moment.",
   SERVER_INTERNAL_ERROR: "Something went wrong on the server. Try again.",
   NETWORK: "The server cannot be reached. Check your connection and try again.",
+  AUTH_EMAIL_NOT_VERIFIED: "Rated games need a verified email address: use the link we mailed you.",
+  AUTH_EMAIL_ALREADY_VERIFIED: "Your email address is already verified.",
+  AUTH_ACCOUNT_TOKEN_INVALID: "This link is no longer valid (used, expired or replaced). Ask for a new one.",
+  AUTH_ACCOUNT_BANNED: "This account is suspended.",
 };
 
 /** A sentence for a user: the plain message for a known code, else the server's message. */
