@@ -651,9 +651,13 @@ def test_rated_game_result_shows_rating_changes_and_player_page(
     for tab in (owner, guest):
         name = register(tab, platform)
         tab.page.wait_for_selector("#verify-notice:not([hidden])")
+        tab.page.select_option("#new-game select[name=aiCount]", "0")
+        assert tab.page.locator("#new-game input[name=isRated]").is_disabled()
         tab.page.goto(mail_link(data, f"{name}@example.com", "verify-email"))
         tab.page.wait_for_selector("#home-notice:has-text('verified')")
         assert tab.page.locator("#verify-notice").is_hidden()
+        tab.page.select_option("#new-game select[name=aiCount]", "0")
+        assert tab.page.locator("#new-game input[name=isRated]").is_enabled()
         assert tab.page.url.endswith("/#/")
     guest_name = name
     game_id = create_game(owner, {"boardType": "hex8", "isRated": True})

@@ -169,6 +169,7 @@ async function loadHome() {
   const [lobby, mine] = await Promise.all([api("GET", "/api/lobby"), api("GET", "/api/users/me"), loadMine()]);
   if (mine && mine.user) session.save({ user: mine.user });
   $("verify-notice").hidden = !(mine && mine.user && mine.user.emailVerified === false);
+  syncRated();
   const me = session.user;
   const open = (lobby.games || []).filter((g) => !(g.seats || []).some((s) => me && s.userId === me.id));
   clear($("lobby")).append(...(open.length ? open.map((g) => gameLine(g, true)) : [h("li", { text: "No open games right now: start one." })]));
@@ -192,12 +193,15 @@ async function loadMine() {
 $("mine-filter").addEventListener("change", () => loadMine().catch((err) => showError("home-error", err)));
 
 // Games with AI seats are never rated: say so instead of offering the box.
+// Rated play also needs a verified email address (the server refuses it otherwise).
 function syncRated() {
   const form = $("new-game");
   const withAi = Number(form.elements.aiCount.value) > 0;
-  form.elements.isRated.disabled = withAi;
-  if (withAi) form.elements.isRated.checked = false;
-  $("rated-note").hidden = !withAi;
+  const unverified = Boolean(session.user && session.user.emailVerified === false);
+  form.elements.isRated.disabled = withAi || unverified;
+  if (withAi || unverified) form.elements.isRated.checked = false;
+  $("rated-note").textContent = withAi ? "(never with AI)" : "(verify your email first)";
+  $("rated-note").hidden = !(withAi || unverified);
 }
 $("new-game").elements.aiCount.addEventListener("change", syncRated);
 syncRated();
