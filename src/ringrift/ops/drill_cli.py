@@ -55,6 +55,13 @@ def run(
     recovery_timeout: Annotated[
         float, typer.Option("--recovery-timeout", min=1.0, help="Recovery bound in seconds.")
     ] = 30.0,
+    monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--monitoring",
+            help="With --start-stack: run Prometheus too, and report the alerts each drill raised.",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the journal as JSON.")] = False,
 ) -> None:
     """Run drills; exit code 1 when any drill fails."""
@@ -87,7 +94,7 @@ def run(
                 raise StackError(f"deployment services not healthy: {', '.join(down)}")
         elif start_stack:
             with console.status("starting the stack"):
-                stack = Stack.up(run_dir, apps=apps)
+                stack = Stack.up(run_dir, apps=apps, monitoring_on=monitoring)
         else:
             stack = Stack.load(run_dir)
             down = [row["name"] for row in stack.status() if not row["healthy"]]

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from ringrift.ops import monitoring
 from ringrift.ops.services import (
     PostgresCluster,
     RedisServer,
@@ -134,7 +135,12 @@ class ProcessSpec:
         )
 
 
-_MARKERS = {"redis": "redis-server", "ai": "ringrift.aiservice", "app": "ringrift.cli serve"}
+_MARKERS = {
+    "redis": "redis-server",
+    "ai": "ringrift.aiservice",
+    "app": "ringrift.cli serve",
+    **monitoring.MARKERS,
+}
 
 
 class Stack:
@@ -159,9 +165,11 @@ class Stack:
         redis_port: int | None = None,
         ai_port: int | None = None,
         app_ports: list[int] | None = None,
+        monitoring_on: bool = False,
         progress: Progress = _no_progress,
     ) -> Stack:
-        """Start every service (reusing the data of a stopped stack in ``run_dir``)."""
+        """Start every service (reusing the data of a stopped stack in ``run_dir``);
+        ``monitoring_on`` adds the blackbox exporter and Prometheus (``ops.monitoring``)."""
         if apps < 1:
             raise StackError("--apps must be at least 1")
         app_ports = list(app_ports or [])
@@ -183,6 +191,10 @@ class Stack:
         # the Debian package to install).
         find_postgres_bindir()
         RedisServer.binary()
+        if monitoring_on:
+            monitoring.binary("prometheus")
+            monitoring.binary("blackbox")
+            monitoring.source_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "logs").mkdir(exist_ok=True)
         ports = [pg_port, redis_port, ai_port, *app_ports]
@@ -217,6 +229,9 @@ class Stack:
             app_port = app_ports[index] if index < len(app_ports) else None
             name = f"app{index + 1}"
             processes.append(ProcessSpec(name, "app", pick(app_port, name)))
+        if monitoring_on:
+            for kind in ("blackbox", "prometheus"):
+                processes.append(ProcessSpec(kind, kind, pick(None, kind)))
         stack = cls(run_dir, pg_port=pick(pg_port, "postgres"), processes=processes)
         keyring = stack.keyring_file
         if not keyring.exists():
@@ -235,6 +250,15 @@ class Stack:
             launched = [(name, stack._launch(name)) for name in stack.app_names]
             for name, child in launched:
                 stack._wait_healthy(name, child, HEALTH_TIMEOUT_SECONDS)
+            if monitoring_on:
+                progress("starting the blackbox exporter and Prometheus")
+                stack.write_monitoring_config()
+                stack.start("blackbox")
+                stack.start("prometheus")
+                # Every app, the AI service and three /ready probes per app.
+                monitoring.wait_until_watching(
+                    stack.url("prometheus"), targets=1 + 4 * len(stack.app_names)
+                )
         except BaseException:
             progress("start-up failed; stopping what was started")
             with contextlib.suppress(Exception):
@@ -278,6 +302,19 @@ class Stack:
     @property
     def app_names(self) -> list[str]:
         return [name for name, spec in self.processes.items() if spec.kind == "app"]
+
+    @property
+    def monitoring_dir(self) -> Path:
+        return self.run_dir / "monitoring"
+
+    def write_monitoring_config(self) -> Path:
+        """(Re)write Prometheus' configuration for this stack's ports."""
+        return monitoring.write_config(
+            self.monitoring_dir,
+            {name: self._spec(name).port for name in self.app_names},
+            self._spec("ai").port,
+            self._spec("blackbox").port,
+        )
 
     @property
     def services(self) -> list[str]:
@@ -440,6 +477,8 @@ class Stack:
                 "--log-level",
                 "warning",
             ]
+        if spec.kind in monitoring.MARKERS:
+            return monitoring.argv(spec.kind, self.monitoring_dir, spec.port)
         return [
             sys.executable,
             "-m",
@@ -535,8 +574,9 @@ class Stack:
         spec = self._spec(name)
         if spec.kind == "redis":
             return RedisServer(self.run_dir, port=spec.port).ping(timeout)
+        path = monitoring.HEALTH_PATHS.get(spec.kind, "/health")
         try:
-            return httpx.get(f"{self.url(name)}/health", timeout=timeout).status_code == 200
+            return httpx.get(f"{self.url(name)}{path}", timeout=timeout).status_code == 200
         except httpx.HTTPError:
             return False
 

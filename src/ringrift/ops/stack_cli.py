@@ -68,6 +68,13 @@ def up(
         list[int] | None,
         typer.Option("--app-port", help="Port of app1, app2, ... (repeat).", min=1, max=65535),
     ] = None,
+    monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--monitoring",
+            help="Also run Prometheus (rules of deploy/prometheus) and the blackbox exporter.",
+        ),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
     """Start PostgreSQL (migrated), Redis, the AI service and the app instances."""
@@ -89,6 +96,7 @@ def up(
                 redis_port=redis_port,
                 ai_port=ai_port,
                 app_ports=app_port,
+                monitoring_on=monitoring,
                 progress=progress,
             )
     except (StackError, ServiceError, OSError) as error:
