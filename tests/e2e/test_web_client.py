@@ -272,6 +272,10 @@ def test_keyboard_only_moves_and_resign_is_not_the_first_tab_stop(
     page.keyboard.press(" ")
     page.wait_for_function("() => !document.querySelector('.game.busy')")
     assert [m["move"]["type"] for m in tab.moves_sent()][:2] == ["place_ring", "move_stack"]
+    # After the AI's reply the live region says the turn is back.
+    page.wait_for_function(
+        "() => document.getElementById('announce').textContent.endsWith('Your turn.')"
+    )
     # Resign asks first; Escape keeps playing.
     page.locator("#resign").focus()
     page.keyboard.press("Enter")

@@ -44,6 +44,7 @@ export class GameView {
     this.confirming = false;
     this.hint = null; // {v, move} suggested by the AI for this version
     this.shownV = null; // the version the board last showed (to animate one step at a time)
+    this.turnAnnouncedAt = null;
     this.resultShownFor = null;
     this.autoTimer = null;
     this.closed = false;
@@ -124,6 +125,17 @@ export class GameView {
     if ((reason === "event" || reason === "state") && this.replayAt === null && before !== null && before < this.model.v) {
       const added = this.model.history.slice(before, this.model.v).filter((r) => r && r.move && !BOOKKEEPING.has(r.move.type));
       if (added.length === 1) this.board.animate(added[0].move);
+    }
+    // Screen readers hear when the turn comes back (the turn line itself is not live): it is
+    // our turn with a real choice, and the last real move was somebody else's.
+    const model = this.model;
+    if (model.playable.length && !automatic(model.playable) && this.turnAnnouncedAt !== model.v) {
+      const last = [...model.history].reverse().find((r) => r && r.move && !BOOKKEEPING.has(r.move.type));
+      if (last && (last.player ?? last.move.player) !== model.yourSeat) {
+        this.turnAnnouncedAt = model.v;
+        const said = $("announce").textContent;
+        $("announce").textContent = `${said} Your turn.`.trim();
+      }
     }
     this.maybeAuto();
   }
