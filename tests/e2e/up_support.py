@@ -31,10 +31,13 @@ class Up:
 
 
 @contextlib.contextmanager
-def running_up(data_dir: Path, timeout: float = 120.0) -> Iterator[Up]:
-    """``ringrift up`` on free ports until the block ends, then Ctrl-C (SIGINT) and wait;
-    the exit code is left in ``Up.exit_code``."""
-    port, ai_port = free_port(), free_port()
+def running_up(
+    data_dir: Path, timeout: float = 120.0, port: int | None = None, ai_port: int | None = None
+) -> Iterator[Up]:
+    """``ringrift up`` on free ports (or the given ones, e.g. to restart on the same address)
+    until the block ends, then Ctrl-C (SIGINT) and wait; the exit code is left in
+    ``Up.exit_code``."""
+    port, ai_port = port or free_port(), ai_port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     argv = [sys.executable, "-m", "ringrift.cli", "up", "--port", str(port)]
     argv += ["--ai-port", str(ai_port), "--data-dir", str(data_dir)]

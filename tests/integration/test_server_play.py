@@ -61,7 +61,42 @@ async def test_states_replay_every_move(client: httpx.AsyncClient) -> None:
 async def test_web_client_is_served(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "/static/app.js" in page.text
-    script = await client.get("/static/app.js")
-    assert script.status_code == 200 and "legal-moves" in script.text
+    assert '<script type="module" src="/static/js/main.js">' in page.text
+    for link in ("/verify-email?token=abc", "/reset-password?token=abc"):  # mail links
+        mailed = await client.get(link)
+        assert mailed.status_code == 200 and mailed.text == page.text
+    script = await client.get("/static/js/main.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    # Modules of two releases must never mix: every load revalidates.
+    assert script.headers["cache-control"] == "no-cache"
+    assert page.headers["cache-control"] == "no-cache"
+    etag = script.headers["etag"]
+    again = await client.get("/static/js/main.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    view = await client.get("/static/js/views/game.js")
+    assert view.status_code == 200 and "class GameView" in view.text
     assert (await client.get("/static/../app.py")).status_code == 404
+
+
+async def test_hint_is_a_legal_move_for_your_own_turn_in_unrated_games(
+    client: httpx.AsyncClient,
+) -> None:
+    a, b, game = await _two_player_game(client)
+    url = f"/api/games/{game['id']}/hint"
+    hint = (await client.get(url, headers=bearer(a["accessToken"]))).json()["data"]
+    legal = [m.to_json() for m in legal_moves(GameState.from_json(game["state"]))]
+    assert hint["move"] in legal and hint["version"] == game["version"]
+    # Nothing was played.
+    again = (await client.get(f"/api/games/{game['id']}", headers=bearer(a["accessToken"]))).json()
+    assert again["data"]["game"]["version"] == game["version"]
+    theirs = await client.get(url, headers=bearer(b["accessToken"]))
+    assert theirs.json()["error"]["code"] == "GAME_NOT_YOUR_TURN"
+    c = await register(client)
+    rated = await client.post(
+        "/api/games",
+        headers=bearer(c["accessToken"]),
+        json={"boardType": "square8", "maxPlayers": 2, "isRated": True},
+    )
+    rated_id = rated.json()["data"]["game"]["id"]
+    refused = await client.get(f"/api/games/{rated_id}/hint", headers=bearer(c["accessToken"]))
+    assert refused.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"

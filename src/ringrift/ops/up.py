@@ -125,6 +125,7 @@ def run_up(
     }
     env.setdefault("RINGRIFT_ENV", "development")
     env.setdefault("MAIL_OUTBOX_DIR", str((data_dir / "mail").resolve()))  # no SMTP in `up`
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")  # mail links open this app
 
     console.print(f"[bold]database[/] {database_url}")
     import asyncio

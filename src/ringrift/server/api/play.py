@@ -52,3 +52,35 @@ async def game_state_at(
         # Stored moves were validated when they were made; replay them as recorded.
         state = apply_recorded_move(state, Move.from_json(record["move"]))
     return ok({"gameId": game_id, "moveNumber": move_number, "state": state.to_json()})
+
+
+HINT_LEVEL = 4
+
+
+@router.get("/games/{game_id}/hint")
+async def game_hint(game_id: GameId, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+    """A suggested move for the caller's turn (the AI at level 4), in unrated games only; the
+    move is not played. For the web client's "Hint" button."""
+    loaded = await service.get_game(ctx, game_id, user)
+    game = loaded.game
+    seat = loaded.seat_of(user.id)
+    if game.is_rated:
+        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, "hints are not available in rated games")
+    state = GameState.from_json(game.state) if game.state else None
+    if (
+        game.status != "active"
+        or seat is None
+        or state is None
+        or state.game_status != "active"
+        or state.current_player != seat.seat
+    ):
+        raise ApiError(ErrorCode.GAME_NOT_YOUR_TURN, "a hint is for your own turn")
+    choice = await ctx.ai.choose(state, seat.seat, HINT_LEVEL, None)
+    return ok(
+        {
+            "gameId": game.id,
+            "version": game.version,
+            "level": HINT_LEVEL,
+            "move": choice.move.to_json(),
+        }
+    )
