@@ -26,6 +26,7 @@ from ringrift.server.db.migrate import upgrade_engine
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
 from ringrift.server.logs import accept_request_id, request_id_var
+from ringrift.server.services import ai_turns
 from ringrift.server.web import mount_web
 
 log = logging.getLogger("ringrift.server")
@@ -261,6 +262,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         ctx.redis.start()
         ctx.bus.start()
         watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
+        # AI turns left due by a restart (or a crashed instance) are picked up here.
+        sweeper = asyncio.create_task(ai_turns.sweep(ctx), name="ai-sweep")
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -269,6 +272,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             yield
         finally:
             await hub.close_all()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     rate_limit_game_create: int = Field(default=60, ge=0)  # per user
     rate_limit_moves: int = Field(default=600, ge=0)  # per user (REST and WebSocket)
     rate_limit_ws_messages: int = Field(default=1200, ge=0)  # per user, all frame types
+    rate_limit_replay: int = Field(default=120, ge=0)  # per user, GET /api/games/{id}/states/{n}
 
     # WebSocket.
     ws_resync_threshold: int = Field(default=100, ge=0)  # larger gaps get a full state
@@ -95,6 +96,8 @@ class Settings(BaseSettings):
     ws_queue_limit: int = Field(default=1000, ge=10)  # queued outbound items before resync
     # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
     ws_ai_in_background: bool = True
+    # Seconds between sweeps that schedule AI turns left due (e.g. by a restart); 0 = only at start.
+    ai_sweep_interval_seconds: float = Field(default=30.0, ge=0)
 
     log_level: str = "INFO"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +14,15 @@ from ringrift.server.bus import EventBus
 from ringrift.server.config import Settings
 from ringrift.server.db.session import Database
 from ringrift.server.metrics import Metrics
+from ringrift.server.positions import LRU, PositionCache
 from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
 from ringrift.server.security.keyring import Keyring
 from ringrift.server.security.passwords import Passwords
 from ringrift.server.security.tokens import TokenService
+
+POSITION_CACHE_SIZE = 4096
+REPLAY_CACHE_SIZE = 256
 
 
 @dataclass
@@ -41,9 +44,10 @@ class AppContext:
     # Background AI turns of this instance: game id -> task, and games to run once more.
     ai_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     ai_rerun: set[str] = field(default_factory=set)
-    # Parsed state of each recently played game's latest version: game id -> (version, state).
-    states: collections.OrderedDict[str, tuple[int, Any]] = field(
-        default_factory=collections.OrderedDict
+    # Parsed positions per (game id, version), and replayed position documents per (game, n).
+    positions: PositionCache = field(default_factory=lambda: PositionCache(POSITION_CACHE_SIZE))
+    replays: LRU[tuple[str, int], dict[str, Any]] = field(
+        default_factory=lambda: LRU(REPLAY_CACHE_SIZE)
     )
 
     @classmethod
