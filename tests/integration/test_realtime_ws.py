@@ -40,7 +40,6 @@ from ringrift.server.errors import ErrorCode
 
 pytestmark = pytest.mark.integration
 
-RESYNC_THRESHOLD = 5
 CATALOGUE = {code.value for code in ErrorCode}
 
 
@@ -49,7 +48,6 @@ def app(pg_database: str, redis_server: RedisServer) -> Iterator[Process]:
     process = app_process(
         pg_database,
         redis_server.url,
-        ws_resync_threshold=RESYNC_THRESHOLD,
         ws_auth_timeout_seconds=1,
         rate_limit_ws_messages=0,
     ).start()

@@ -90,7 +90,6 @@ class Settings(BaseSettings):
     rate_limit_replay: int = Field(default=120, ge=0)  # per user, GET /api/games/{id}/states/{n}
 
     # WebSocket.
-    ws_resync_threshold: int = Field(default=100, ge=0)  # larger gaps get a full state
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=256)
     ws_queue_limit: int = Field(default=1000, ge=10)  # queued outbound items before resync
