@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ringrift.server.config import Settings
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -16,9 +19,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "",
+    reuse_port: Annotated[
+        bool, typer.Option("--reuse-port", hidden=True, help="Share the port (a worker).")
+    ] = False,
 ) -> None:
-    """Run the RingRift app (HTTP API) with uvicorn."""
-    import uvicorn
+    """Run the RingRift app (HTTP API and WebSocket) with uvicorn; ``--workers N`` runs N
+    processes on the same port, each closing its sockets with 1001 when it stops."""
 
     from ringrift.server.app import create_app
     from ringrift.server.config import Settings
@@ -29,16 +35,7 @@ def serve(
     level = log_level or settings.log_level
     configure_logging(level)
     if workers > 1:
-        # Each worker builds its own app from the environment.
-        uvicorn.run(
-            "ringrift.server.cli:_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            proxy_headers=True,
-        )
+        _serve_workers(settings, host, port, workers, level)
         return
     try:
         app = create_app(settings)
@@ -48,19 +45,28 @@ def serve(
     except ValueError as error:
         typer.secho(f"invalid configuration: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from error
-    from ringrift.server.runner import run
+    from ringrift.server.runner import reuse_port_socket, run, run_on_socket
 
+    if reuse_port:
+        run_on_socket(app, reuse_port_socket(host, port), log_config=None, proxy_headers=True)
+        return
     run(app, host, port, log_config=None, proxy_headers=True)
 
 
-def _factory() -> object:
-    from ringrift.server.app import create_app
-    from ringrift.server.config import Settings
-    from ringrift.server.logs import configure_logging
+def _serve_workers(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
+    """Migrate once (workers must not race for it), then supervise the worker processes."""
+    import os
+    import sys
 
-    settings = Settings()
-    configure_logging(settings.log_level)
-    return create_app(settings)
+    from ringrift.server.db.migrate import upgrade
+    from ringrift.server.runner import supervise
+
+    if settings.should_auto_migrate:
+        asyncio.run(upgrade(settings.database_url))
+    command = [sys.executable, "-m", "ringrift.cli", "serve", "--host", host]
+    command += ["--port", str(port), "--reuse-port", "--log-level", level]
+    env = {**os.environ, "AUTO_MIGRATE": "false"}
+    raise typer.Exit(supervise(command, workers, env))
 
 
 @db_app.command("upgrade")
@@ -141,6 +147,17 @@ def bench_ws(
         ),
     ] = "",
     seed: Annotated[int, typer.Option(help="Seed of the move choices.")] = 1,
+    board: Annotated[str, typer.Option(help="Board type of the games.")] = "square8",
+    long_game: Annotated[
+        bool,
+        typer.Option(
+            "--long-game",
+            help="square19 games of --moves (default 600) moves; ack p95 near move 20 vs 500.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(help="App worker processes (ringrift serve --workers).", min=1)
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """WebSocket move round trip (send -> ack, send -> opponent's event), p50/p95 for 1 and
@@ -153,18 +170,29 @@ def bench_ws(
     from ringrift.server.wsbench import run_ws_bench
 
     levels = games or [1, 50]
+    if long_game:
+        board = "square19"
+        moves = moves if moves != 20 else 600
     result = run_ws_bench(
-        levels=levels, moves=moves, think_ms=think_ms, database_url=database_url, seed=seed
+        levels=levels,
+        moves=moves,
+        think_ms=think_ms,
+        database_url=database_url,
+        seed=seed,
+        board=board,
+        workers=workers,
     )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    table = Table(title=f"WebSocket move round trip (ms), {moves} moves per game")
+    title = f"WebSocket move round trip (ms), {board}, {moves} moves per game, {workers} worker(s)"
+    table = Table(title=title)
     columns = ("games", "think ms", "moves", "moves/s", "ack p50", "ack p95", "event p50")
-    for column in (*columns, "event p95"):
+    for column in (*columns, "event p95", "p95 v<40", "p95 v480-519"):
         table.add_column(column, justify="right")
+    nan = {"p50": float("nan"), "p95": float("nan")}
     for row in result["rounds"]:
-        event = row["event"] or {"p50": float("nan"), "p95": float("nan")}
+        event = row["event"] or nan
         table.add_row(
             str(row["games"]),
             str(row["thinkMs"]),
@@ -174,6 +202,8 @@ def bench_ws(
             f"{row['ack']['p95']:.2f}",
             f"{event['p50']:.2f}",
             f"{event['p95']:.2f}",
+            f"{(row['early'] or nan)['p95']:.2f}",
+            f"{(row['late'] or nan)['p95']:.2f}",
         )
     Console().print(table)
 
