@@ -9,7 +9,7 @@ from typing import Any
 
 from ringrift.rules import apply_move, legal_moves, new_game
 from ringrift.rules.moves import BOOKKEEPING_TYPES
-from ringrift.server import mergepatch
+from ringrift.server import codec, mergepatch
 from ringrift.server.events import MoveEvent, StatusEvent, event_from_json
 from ringrift.server.frames import AckFrame, EventFrame, StateFrame, encode
 from ringrift.server.positions import LRU, Position, PositionCache
@@ -118,3 +118,36 @@ def test_caches_are_bounded() -> None:
     assert cache.position("g", 0, doc) is first
     cache.position("h", 0, doc)
     assert cache.get(("g", 0)) is None
+
+
+def test_the_fast_position_hash_is_the_engines_hash() -> None:
+    for board, players, options in (
+        ("square8", 2, {"swapRuleEnabled": True}),
+        ("square19", 3, None),
+        ("hexagonal", 4, {"ringsPerPlayer": 20}),
+    ):
+        rng = random.Random(players)
+        state = new_game(board, players, options)
+        for _ in range(120):
+            if state.game_status != "active":
+                break
+            state = apply_move(state, rng.choice(legal_moves(state)))
+            position = Position.of(state, "g")
+            assert codec.position_hash(position.doc, state) == state.state_hash()
+    # Options the engine passes through unchanged (floats, non-ASCII) take the engine's path.
+    odd = Position.of(new_game("square8", 2), "g")
+    doc = {**odd.doc, "rulesOptions": {"note": "é", "ratio": 1e16}}
+    odd.state.rules_options = doc["rulesOptions"]
+    assert codec.position_hash(doc, odd.state) == odd.state.state_hash()
+
+
+def test_codec_round_trips_and_refuses_bad_json() -> None:
+    value = {"a": [1, None, True, "é"], "b": {"c": -(2**53)}}
+    assert codec.loads(codec.dumps(value)) == value
+    assert codec.dumps({"a": 1}) == '{"a":1}'
+    for bad in ("{", "NaN", "[1,]"):
+        try:
+            codec.loads(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad!r}")

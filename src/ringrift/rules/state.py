@@ -68,6 +68,10 @@ def cap_height(stack: tuple[int, ...]) -> int:
     return n
 
 
+# Wire-format keys left out of ``state_hash``: ids, counters and the summary of the past.
+HASH_EXCLUDED_KEYS = ("gameId", "turnNumber", "moveCount", "lastMover", "playersMoved")
+
+
 class GameState:
     """A position. Treat it as immutable: the engine returns new states and never edits one
     that a caller holds. Per-player lists are indexed by player number (index 0 unused)."""
@@ -378,7 +382,7 @@ class GameState:
     def state_hash(self) -> str:
         """A stable digest of the position (history, ids and counters excluded)."""
         data = self.to_json(include_history=False)
-        for volatile in ("gameId", "turnNumber", "moveCount", "lastMover", "playersMoved"):
+        for volatile in HASH_EXCLUDED_KEYS:
             data.pop(volatile, None)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()

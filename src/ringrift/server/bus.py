@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ringrift.server import codec
 from ringrift.server.metrics import Metrics
 from ringrift.server.redis import RedisUnavailable, ResilientRedis
 
@@ -82,7 +83,7 @@ class EventBus:
         self._dispatch(event)
         if not self.redis.enabled:
             return
-        payload = json.dumps({**event, "origin": self.instance_id}, separators=(",", ":"))
+        payload = codec.dumps({**event, "origin": self.instance_id})
         if len(self._outbox) >= MAX_OUTBOX:
             self._outbox.popleft()
             self.metrics.bus_published.labels(outcome="dropped").inc()
@@ -182,7 +183,7 @@ class EventBus:
         if channel != EVENTS_CHANNEL or not isinstance(data, str):
             return
         try:
-            event = json.loads(data)
+            event = codec.loads(data)
         except ValueError:
             log.warning("ignored a malformed bus message")
             return

@@ -9,11 +9,11 @@ The contract (docs/server.md has the table): ``state`` carries a full position (
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from ringrift.server import codec
 from ringrift.server.events import GameEvent
 
 
@@ -151,7 +151,7 @@ Frame = StateFrame | EventFrame | AckFrame | ErrorFrame | ResyncFrame
 
 
 def encode(frame: Frame) -> str:
-    return json.dumps({"t": frame.type.value, "d": frame.data()}, separators=(",", ":"))
+    return codec.dumps({"t": frame.type.value, "d": frame.data()})
 
 
 # --- a socket's outbound queue ---------------------------------------------------------------

@@ -4,9 +4,9 @@ frame with a catalogue code; the frame changes nothing)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ringrift.server import codec
 from ringrift.server.errors import ErrorCode
 
 MAX_ACK_LENGTH = 64
@@ -77,7 +77,7 @@ def parse_frame(text: str, max_bytes: int) -> tuple[str, dict[str, Any]]:
     if len(text) > max_bytes:
         raise FrameError(ErrorCode.VALIDATION_FAILED, f"frame larger than {max_bytes} bytes")
     try:
-        frame = json.loads(text)
+        frame = codec.loads(text)
     except (ValueError, RecursionError):
         raise FrameError(ErrorCode.VALIDATION_FAILED, "frame is not valid JSON") from None
     if not isinstance(frame, dict):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ringrift.server import codec
 from ringrift.server.config import Settings
 
 
@@ -32,6 +33,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout_seconds},
             pool_pre_ping=True,
+            json_serializer=codec.dumps,
+            json_deserializer=codec.loads,
         )
         busy_ms = int(settings.sqlite_busy_timeout_seconds * 1000)
 
@@ -54,6 +57,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
             pool_recycle=1800,
+            json_serializer=codec.dumps,
+            json_deserializer=codec.loads,
             connect_args={
                 "timeout": settings.db_connect_timeout_seconds,
                 "command_timeout": settings.db_command_timeout_seconds,

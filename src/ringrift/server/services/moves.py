@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringrift.rules import IllegalMove, Move, WireFormatError, apply_move, legal_moves
 from ringrift.rules.moves import BOOKKEEPING_TYPES
-from ringrift.server import mergepatch
+from ringrift.server import codec, mergepatch
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import Game, GameSeat, MoveRecord, User, utcnow
 from ringrift.server.domain import EndReason, GameStatus, MoveSource
@@ -206,7 +206,7 @@ async def commit(
             user_id=p.user_id,
             is_ai=p.source not in (MoveSource.HUMAN, MoveSource.AUTO),
             source=p.source.value,
-            state_hash=p.after.state.state_hash(),
+            state_hash=codec.position_hash(p.after.doc, p.after.state),
             created_at=now,
         )
         for i, p in enumerate(chain)
