@@ -187,8 +187,8 @@ def bench_ws(
         return
     title = f"WebSocket move round trip (ms), {board}, {moves} moves per game, {workers} worker(s)"
     table = Table(title=title)
-    columns = ("games", "think ms", "moves", "moves/s", "ack p50", "ack p95", "event p50")
-    for column in (*columns, "event p95", "p95 v<40", "p95 v480-519"):
+    columns = ("games", "think ms", "moves", "moves/s", "committed/s", "ack p50", "ack p95")
+    for column in (*columns, "event p50", "event p95", "p95 v<40", "p95 v480-519"):
         table.add_column(column, justify="right")
     nan = {"p50": float("nan"), "p95": float("nan")}
     for row in result["rounds"]:
@@ -198,6 +198,7 @@ def bench_ws(
             str(row["thinkMs"]),
             str(row["moves"]),
             f"{row['movesPerSecond']:.1f}",
+            f"{row['committedPerSecond']:.1f}",
             f"{row['ack']['p50']:.2f}",
             f"{row['ack']['p95']:.2f}",
             f"{event['p50']:.2f}",

@@ -22,6 +22,7 @@ The client runs on the same machine as the server, so the figures include its CP
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -59,6 +60,7 @@ class _Player:
                 future = self.acks.pop(data.get("ack"), None)
                 if future is not None and not future.done():
                     future.set_result(now)
+                    self.game.version = max(self.game.version, int(data.get("v") or 0))
             elif frame["t"] == "event":
                 self.game.on_event(self.seat, data, now)
                 if data.get("legalMoves"):
@@ -84,6 +86,7 @@ class _Game:
         self.event_ms: list[float] = []
         self.errors: list[dict[str, Any]] = []
         self.finished = False
+        self.version = 0  # newest acknowledged version (auto-played moves included)
 
     def on_event(self, seat: int, data: dict[str, Any], now: float) -> None:
         sent = self.sent.get(data["v"])
@@ -210,7 +213,14 @@ async def _round(
         "movesPerSecond": round(len(ack_ms) / elapsed, 1) if elapsed else 0.0,
         "ack": summarize(ack_ms),
         "event": summarize(event_ms) if event_ms else None,
+        # Committed moves per second: every version, bookkeeping the server played included.
+        "committedPerSecond": round(sum(g.version for g in sessions) / elapsed, 1)
+        if elapsed
+        else 0.0,
         "errors": sum(len(g.errors) for g in sessions),
+        "errorCodes": dict(
+            collections.Counter(str(e.get("code")) for g in sessions for e in g.errors)
+        ),
         "maxVersion": max((v for g in sessions for v, _ in g.ack_by_version), default=0),
         "early": _window(sessions, EARLY),
         "late": _window(sessions, LATE),

@@ -52,8 +52,9 @@ def strip_history(state: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in state.items() if k != "moveHistory"}
     if not isinstance(history, list):
         return out
-    players = [m.get("player") for m in history if isinstance(m, dict)]
-    players = [p for p in players if isinstance(p, int)]
+    players: list[int] = [
+        m["player"] for m in history if isinstance(m, dict) and isinstance(m.get("player"), int)
+    ]
     out.setdefault("moveCount", len(history))
     out.setdefault("lastMover", players[-1] if players else 0)
     out.setdefault("playersMoved", sorted(set(players)))
