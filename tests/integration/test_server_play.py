@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from typing import Any
 
 import httpx
@@ -92,6 +93,18 @@ async def test_states_replay_every_move_from_snapshots(app_factory: AppFactory) 
         assert beyond.status_code == 400 and beyond.json()["error"]["code"] == "VALIDATION_FAILED"
         negative = await client.get(f"{url}/-1", headers=bearer(tokens[1]))
         assert negative.status_code == 400
+        # The positions above were rebuilt in a worker process; a thread gives the same ones.
+        assert isinstance(ctx.replay_executor(), concurrent.futures.ProcessPoolExecutor)
+        sample = [1, SNAPSHOT_INTERVAL - 1, SNAPSHOT_INTERVAL + 5, version - 1]
+        processed = [
+            (await client.get(f"{url}/{n}", headers=bearer(tokens[1]))).json() for n in sample
+        ]
+    async with app_factory(replay_workers=0) as (other, client):
+        assert other.state.ctx.replay_executor() is None
+        threaded = [
+            (await client.get(f"{url}/{n}", headers=bearer(tokens[1]))).json() for n in sample
+        ]
+    assert threaded == processed
 
 
 async def test_states_need_login_visibility_and_are_rate_limited(

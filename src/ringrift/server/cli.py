@@ -126,6 +126,26 @@ def bench_api(
     run_bench(requests=requests, samples=samples, database_url=database_url, json_out=json_out)
 
 
+def bench_replay(
+    moves: Annotated[int, typer.Option(help="Versions of the square19 game.", min=10)] = 1000,
+    samples: Annotated[int, typer.Option(help="Sequential replay requests.", min=1)] = 200,
+    concurrent: Annotated[
+        int, typer.Option(help="Replays in flight while /health is timed.", min=1)
+    ] = 20,
+    database_url: Annotated[str, typer.Option("--database-url", help="Database URL.")] = "",
+) -> None:
+    """Replay latency (GET /states/{n}) on a long game, and /health latency while
+    --concurrent replays run (JSON on stdout)."""
+    import json
+
+    from ringrift.server.replaybench import run_replay_bench
+
+    result = run_replay_bench(
+        moves=moves, samples=samples, concurrent=concurrent, database_url=database_url
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
 def bench_ws(
     games: Annotated[
         list[int] | None,
@@ -222,3 +242,4 @@ def register(app: typer.Typer) -> None:
         app.add_typer(bench, name="bench")
     bench.command("api")(bench_api)
     bench.command("ws")(bench_ws)
+    bench.command("replay")(bench_replay)

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     rate_limit_moves: int = Field(default=600, ge=0)  # per user (REST and WebSocket)
     rate_limit_ws_messages: int = Field(default=1200, ge=0)  # per user, all frame types
     rate_limit_replay: int = Field(default=120, ge=0)  # per user, GET /api/games/{id}/states/{n}
+    # Worker processes that rebuild replayed positions (0 = a thread of the app process).
+    replay_workers: int = Field(default=1, ge=0, le=16)
 
     # WebSocket.
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import multiprocessing
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,9 @@ class AppContext:
     replays: LRU[tuple[str, int], dict[str, Any]] = field(
         default_factory=lambda: LRU(REPLAY_CACHE_SIZE)
     )
+    # Replays in flight on this instance (more wait their turn) and the process pool.
+    replay_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    _replay_pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -110,6 +115,17 @@ class AppContext:
             limiter=RateLimiter(redis, settings.rate_limit_window_seconds, metrics),
         )
 
+    def replay_executor(self) -> concurrent.futures.Executor | None:
+        """Where replays run: a pool of ``REPLAY_WORKERS`` processes (spawned on first use),
+        or the default thread pool when that is 0."""
+        if self.settings.replay_workers == 0:
+            return None
+        if self._replay_pool is None:
+            self._replay_pool = concurrent.futures.ProcessPoolExecutor(
+                self.settings.replay_workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._replay_pool
+
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic
 
@@ -119,6 +135,8 @@ class AppContext:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+        if self._replay_pool is not None:
+            self._replay_pool.shutdown(wait=False, cancel_futures=True)
         await self.bus.close()
         await self.redis.close()
         await self.http.aclose()

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ringrift.rules import GameState, Move, apply_recorded_move, new_game
+from ringrift.rules import new_game
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import Game, GameSeat, GameSnapshot, MoveRecord, User
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.positions import Position
+from ringrift.server.replaywork import replay
 
 SNAPSHOT_INTERVAL = 32
 
@@ -96,13 +97,46 @@ def initial_doc(
 # --- replays --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _ReplayHeader:
+    version: int
+    board_type: str
+    max_players: int
+    rules_options: dict[str, Any] | None
+
+
+async def _replay_header(session: AsyncSession, game_id: str, viewer: User) -> _ReplayHeader:
+    """What a replay needs of the game (not its stored position), after the visibility check:
+    public games for anyone logged in, private ones for their players."""
+    row = (
+        await session.execute(
+            select(
+                Game.version,
+                Game.board_type,
+                Game.max_players,
+                Game.rules_options,
+                Game.is_private,
+            ).where(Game.id == game_id)
+        )
+    ).first()
+    if row is None:
+        raise ApiError(ErrorCode.GAME_NOT_FOUND)
+    if row.is_private:
+        seated = await session.scalar(
+            select(GameSeat.id).where(GameSeat.game_id == game_id, GameSeat.user_id == viewer.id)
+        )
+        if seated is None:
+            raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, "This game is private")
+    return _ReplayHeader(row.version, row.board_type, row.max_players, row.rules_options)
+
+
 async def state_at(ctx: AppContext, game_id: str, move_number: int, viewer: User) -> dict[str, Any]:
     """The position after the first ``move_number`` moves of a game ``viewer`` may see: the
-    nearest snapshot at or before it plus the moves after it, applied in a worker thread so the
-    event loop stays free. Positions of past versions never change, so they are cached."""
+    nearest snapshot at or before it plus the moves after it, applied in a worker process (or
+    thread, ``REPLAY_WORKERS=0``) so the event loop stays free. Positions of past versions never
+    change, so they are cached."""
     async with ctx.db.session() as session:
-        loaded = check_visible(await load(session, game_id, with_usernames=False), viewer)
-        game = loaded.game
+        game = await _replay_header(session, game_id, viewer)
         if move_number > game.version:
             raise ApiError(
                 ErrorCode.VALIDATION_FAILED,
@@ -110,7 +144,8 @@ async def state_at(ctx: AppContext, game_id: str, move_number: int, viewer: User
                 details=[{"field": "move_number", "problem": "beyond the last move"}],
             )
         if move_number == game.version:
-            return game.state
+            current = await session.scalar(select(Game.state).where(Game.id == game_id))
+            return current if current is not None else {}
         cached = ctx.replays.get((game_id, move_number))
         if cached is not None:
             return cached
@@ -142,19 +177,11 @@ async def state_at(ctx: AppContext, game_id: str, move_number: int, viewer: User
         base_doc = snapshot.state
     else:
         base_doc = initial_doc(game.board_type, game.max_players, game.rules_options, game_id)
-    doc = await asyncio.to_thread(replay, base_doc, moves, game_id)
+    loop = asyncio.get_running_loop()
+    async with ctx.replay_slots:
+        doc = await loop.run_in_executor(ctx.replay_executor(), replay, base_doc, moves, game_id)
     ctx.replays.put((game_id, move_number), doc)
     return doc
-
-
-def replay(
-    base_doc: dict[str, Any], moves: Sequence[dict[str, Any]], game_id: str
-) -> dict[str, Any]:
-    """Apply recorded moves to a stored position (they were validated when they were made)."""
-    state = GameState.from_json(base_doc)
-    for move in moves:
-        state = apply_recorded_move(state, Move.from_json(move))
-    return Position.of(state, game_id).doc
 
 
 def snapshot_rows(game_id: str, docs: Sequence[tuple[int, dict[str, Any]]]) -> list[GameSnapshot]:
