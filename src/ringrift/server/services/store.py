@@ -45,16 +45,19 @@ class Loaded:
 async def load(
     session: AsyncSession, game_id: str, *, with_usernames: bool = True
 ) -> Loaded | None:
-    game = await session.get(Game, game_id)
-    if game is None:
+    """The game and its seats in one round trip (an outer join, seats in order)."""
+    rows = (
+        await session.execute(
+            select(Game, GameSeat)
+            .outerjoin(GameSeat, GameSeat.game_id == Game.id)
+            .where(Game.id == game_id)
+            .order_by(GameSeat.seat)
+        )
+    ).all()
+    if not rows:
         return None
-    seats = list(
-        (
-            await session.scalars(
-                select(GameSeat).where(GameSeat.game_id == game_id).order_by(GameSeat.seat)
-            )
-        ).all()
-    )
+    game = rows[0][0]
+    seats = [row[1] for row in rows if row[1] is not None]
     return Loaded(game, seats, await usernames(session, seats) if with_usernames else {})
 
 
