@@ -116,8 +116,12 @@ def test_caches_are_bounded() -> None:
     doc = Position.of(new_game("square8", 2), "g").doc
     first = cache.position("g", 0, doc)
     assert cache.position("g", 0, doc) is first
+    assert cache.get("g", 1) is None  # tagged by version: another version is a miss
+    cache.put("g", 2, first)
+    cache.put("g", 1, first)  # an older version never replaces a newer one
+    assert cache.get("g", 2) is first and cache.get("g", 1) is None
     cache.position("h", 0, doc)
-    assert cache.get(("g", 0)) is None
+    assert cache.get("g", 2) is None and len(cache) == 1
 
 
 def test_the_fast_position_hash_is_the_engines_hash() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -262,6 +263,10 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         ctx.redis.start()
         ctx.bus.start()
         watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
+        # Everything alive now (modules, app, settings) lives as long as the process: move it
+        # out of the collector's generations so full collections stay short under load.
+        gc.collect()
+        gc.freeze()
         # AI turns left due by a restart (or a crashed instance) are picked up here.
         sweeper = asyncio.create_task(ai_turns.sweep(ctx), name="ai-sweep")
         log.info(

@@ -1,4 +1,4 @@
-"""Parsed positions kept in memory per (game, version), so a move needs no parse of stored JSON.
+"""Parsed positions kept in memory per game and version, so a move needs no parse of stored JSON.
 
 A ``Position`` pairs the engine state with its wire document (``to_json(include_history=False)``
 plus ``gameId``); both are treated as immutable once cached. Entries are keyed by version, and
@@ -62,12 +62,32 @@ class Position:
         return cls(state, doc)
 
 
-class PositionCache(LRU[tuple[str, int], Position]):
+class PositionCache:
+    """The newest parsed position of each recently played game, tagged with its version: a
+    lookup for (game, version) hits only when that version is the one cached. One entry per
+    game keeps memory (and the garbage collector's work) proportional to the games in play;
+    an entry per version filled the cache with positions nobody asks for again, and full
+    collections over them paused the event loop for up to a second under load."""
+
+    def __init__(self, size: int) -> None:
+        self._lru: LRU[str, tuple[int, Position]] = LRU(size)
+
+    def get(self, game_id: str, version: int) -> Position | None:
+        found = self._lru.get(game_id)
+        return found[1] if found is not None and found[0] == version else None
+
+    def put(self, game_id: str, version: int, position: Position) -> None:
+        current = self._lru.get(game_id)
+        if current is None or current[0] <= version:
+            self._lru.put(game_id, (version, position))
+
     def position(self, game_id: str, version: int, doc: dict[str, Any]) -> Position:
         """The cached position of (game, version), parsing ``doc`` (the stored JSON) on a miss."""
-        key = (game_id, version)
-        found = self.get(key)
+        found = self.get(game_id, version)
         if found is None:
             found = Position.parse(doc)
-            self.put(key, found)
+            self.put(game_id, version, found)
         return found
+
+    def __len__(self) -> int:
+        return len(self._lru)

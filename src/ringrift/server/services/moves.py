@@ -222,7 +222,7 @@ async def commit(
         ok = await _write(session, game_id, expected_version, values, rows, completed, final)
     if not ok:
         return None
-    ctx.positions.put((game_id, new_version), final)
+    ctx.positions.put(game_id, new_version, final)
     game = loaded.game
     game.version = new_version
     game.state = final.doc
