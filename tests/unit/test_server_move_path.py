@@ -57,7 +57,7 @@ def test_patches_rebuild_every_position_of_a_game_and_are_small() -> None:
 def test_bus_events_round_trip_and_bad_payloads_are_dropped() -> None:
     event = MoveEvent(
         "g", 3, {"type": "place_ring", "player": 1}, 1, False, "h", "active", None, None,
-        {"currentPlayer": 2}, 2, [{"type": "skip_placement", "player": 2}], 123,
+        {"currentPlayer": 2}, 2, [{"type": "skip_placement", "player": 2}], 123, True,
     )  # fmt: skip
     assert event_from_json(json.loads(json.dumps(event.to_json()))) == event
     status = StatusEvent("g", 3, "completed", 2, "resignation")

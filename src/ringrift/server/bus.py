@@ -41,6 +41,7 @@ KEYRING_CHANNEL = "ringrift:keyring"
 MAX_EVENT_AGE = 30.0  # seconds an unpublished event is retried before it is dropped
 MAX_OUTBOX = 10_000
 PUBLISH_BATCH = 64
+DRAIN_BATCH = 256  # messages handled per wake-up of the subscriber before yielding
 READ_POLL_SECONDS = 1.0
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -67,6 +68,7 @@ class EventBus:
         self.redis = redis
         self.metrics = metrics
         self.instance_id = uuid.uuid4().hex[:12]
+        self._own_prefix = codec.dumps({"origin": self.instance_id})[:-1] + ","
         self.backoff_min = backoff_min
         self.backoff_max = max(backoff_max, backoff_min)
         self.subscribed = False
@@ -90,12 +92,14 @@ class EventBus:
 
     # -- publishing ----------------------------------------------------------------------
 
-    def publish(self, event: dict[str, Any]) -> None:
-        """Deliver ``event`` to local handlers now and queue it for the other instances."""
+    def publish(self, event: dict[str, Any], remote: dict[str, Any] | None = None) -> None:
+        """Deliver ``event`` to local handlers now and queue it (or its slimmer ``remote``
+        form) for the other instances."""
         self._dispatch(event)
         if not self.redis.enabled:
             return
-        payload = codec.dumps({**event, "origin": self.instance_id})
+        # The origin goes first, so receivers skip their own events without parsing them.
+        payload = codec.dumps({"origin": self.instance_id, **(event if remote is None else remote)})
         if len(self._outbox) >= MAX_OUTBOX:
             self._outbox.popleft()
             self.metrics.bus_published.labels(outcome="dropped").inc()
@@ -175,6 +179,14 @@ class EventBus:
                             raise ConnectionError("redis reported down by the health monitor")
                         continue
                     self._handle(message)
+                    # Drain what is already buffered without a timer per message.
+                    for _ in range(DRAIN_BATCH):
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=0.0
+                        )
+                        if message is None:
+                            break
+                        self._handle(message)
             except asyncio.CancelledError:
                 raise
             except (Exception, TimeoutError) as error:
@@ -202,6 +214,8 @@ class EventBus:
             return
         if channel != EVENTS_CHANNEL or not isinstance(data, str):
             return
+        if data.startswith(self._own_prefix):
+            return  # our own events were delivered locally when published
         try:
             event = codec.loads(data)
         except ValueError:

@@ -36,6 +36,9 @@ class MoveEvent:
     to_move: int | None  # the seat to move after it (None when the game is over)
     legal_moves: list[dict[str, Any]] | None  # of ``to_move``, when a person holds that seat
     server_time: int
+    # ``to_move`` is a person who must decide: the legal moves are in ``legal_moves``, or (on
+    # another instance, where they are left out of the payload) in the database.
+    prompt: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class MoveEvent:
             "toMove": self.to_move,
             "legalMoves": self.legal_moves,
             "serverTime": self.server_time,
+            "prompt": self.prompt,
         }
 
 
@@ -102,6 +106,7 @@ def event_from_json(data: dict[str, Any]) -> GameEvent | None:
                 to_move=data.get("toMove"),
                 legal_moves=data.get("legalMoves"),
                 server_time=int(data.get("serverTime", 0)),
+                prompt=bool(data.get("prompt", False)),
             )
         if kind == EventKind.STATUS:
             return StatusEvent(

@@ -152,6 +152,9 @@ class Connection:
             await self._sync(sub, full=True)
             return
         offer = sub.seat is not None and sub.seat == event.to_move
+        legal = event.legal_moves if offer else None
+        if offer and legal is None and event.prompt:
+            legal = await self._legal_at(sub.game_id, event.v)
         await self.send(
             EventFrame(
                 game_id=sub.game_id,
@@ -164,12 +167,21 @@ class Connection:
                 winner=event.winner,
                 end_reason=event.end_reason,
                 patch=event.patch,
-                legal_moves=event.legal_moves if offer else None,
+                legal_moves=legal,
                 server_time=event.server_time,
             )
         )
         sub.v = event.v
         sub.status = event.status
+
+    async def _legal_at(self, game_id: str, version: int) -> list[dict[str, Any]] | None:
+        """Legal moves at ``version`` for an event from another instance (which leaves them out
+        of the bus payload); None when the game has moved on (a later event brings them)."""
+        async with self.ctx.db.session() as session:
+            game = await session.get(Game, game_id)
+        if game is None or game.version != version or game.status != ACTIVE:
+            return None
+        return self.hub.legal_moves_json(game)
 
     async def _sync(self, sub: Subscription, *, full: bool, prompt: bool = False) -> None:
         """Bring one subscription up to the database. ``full`` (join without ``v``, resync) or a

@@ -16,7 +16,7 @@ those. Each committed move is published as its own ``MoveEvent`` with a merge pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -298,21 +298,23 @@ def _publish(
         active = state.game_status == GameStatus.ACTIVE
         last = index == len(chain) - 1
         offer = last and active and state.current_player in humans
-        ctx.bus.publish(
-            MoveEvent(
-                game_id=loaded.game.id,
-                v=expected_version + index + 1,
-                move=record.move,
-                by=planned.seat,
-                auto=planned.auto,
-                hash=record.state_hash,
-                status=GameStatus.ACTIVE.value if active else GameStatus.COMPLETED.value,
-                winner=None if active else state.winner,
-                end_reason=None if active else EndReason.NORMAL.value,
-                patch=mergepatch.diff(previous, planned.after.doc),
-                to_move=state.current_player if active else None,
-                legal_moves=legal_moves_json(planned.after) if offer else None,
-                server_time=stamp,
-            ).to_json()
+        event = MoveEvent(
+            game_id=loaded.game.id,
+            v=expected_version + index + 1,
+            move=record.move,
+            by=planned.seat,
+            auto=planned.auto,
+            hash=record.state_hash,
+            status=GameStatus.ACTIVE.value if active else GameStatus.COMPLETED.value,
+            winner=None if active else state.winner,
+            end_reason=None if active else EndReason.NORMAL.value,
+            patch=mergepatch.diff(previous, planned.after.doc),
+            to_move=state.current_player if active else None,
+            legal_moves=legal_moves_json(planned.after) if offer else None,
+            server_time=stamp,
+            prompt=offer,
         )
+        # Other instances get the event without legal moves (they are the bulk of a payload):
+        # the one holding the socket of the seat to move reads them from the database.
+        ctx.bus.publish(event.to_json(), remote=replace(event, legal_moves=None).to_json())
         previous = planned.after.doc
