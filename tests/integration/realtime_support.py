@@ -21,6 +21,7 @@ from server_support import TEST_JWT_SECRET
 from websockets.asyncio.client import ClientConnection, connect
 
 from ringrift.ops.services import free_port
+from ringrift.server import mergepatch
 
 Frame = dict[str, Any]
 
@@ -265,13 +266,44 @@ def is_type(frame_type: str, **fields: Any) -> Callable[[Frame], bool]:
 
 
 def to_move(game_id: str) -> Callable[[Frame], bool]:
-    """A ``state`` frame that offers legal moves (this socket's player is to move)."""
+    """A ``state`` or ``event`` frame that offers legal moves (this socket's player is to move
+    at the frame's version)."""
 
     def match(frame: Frame) -> bool:
         return (
-            frame["t"] == "state"
+            frame["t"] in ("state", "event")
             and frame["d"].get("gameId") == game_id
             and bool(frame["d"].get("legalMoves"))
         )
 
     return match
+
+
+def without_nulls(value: Any) -> Any:
+    """A JSON document with its null members removed (a merge patch cannot carry nulls)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+class GameView:
+    """What a client knows of one game, built only from frames: a ``state`` replaces the
+    position, an ``event`` at the next version applies its merge patch (RFC 7386)."""
+
+    def __init__(self) -> None:
+        self.v = -1
+        self.doc: dict[str, Any] | None = None
+
+    def apply(self, frame: Frame) -> None:
+        data = frame["d"]
+        if frame["t"] == "state":
+            self.v, self.doc = data["v"], data["state"]
+        elif frame["t"] == "event":
+            assert data["v"] == self.v + 1, f"gap: have {self.v}, got event {data['v']}"
+            assert self.doc is not None
+            self.v, self.doc = data["v"], mergepatch.apply(self.doc, data["patch"])
+
+    def matches(self, state: dict[str, Any]) -> bool:
+        return without_nulls(self.doc) == without_nulls(state)

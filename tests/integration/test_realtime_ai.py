@@ -84,8 +84,8 @@ async def _play_until(ws: WS, game_id: str, ai_moves: int) -> list[dict[str, Any
     while len(seen) < ai_moves:
         prompt = await ws.expect(to_move(game_id), 20)
         v = prompt["d"]["v"]
-        for frame in [*ws.backlog]:
-            if frame["t"] == "event" and frame["d"].get("player") == 2:
+        for frame in [*ws.backlog, prompt]:
+            if frame["t"] == "event" and frame["d"].get("by") == 2:
                 seen.append(frame["d"])
         ws.backlog = [f for f in ws.backlog if f["t"] not in ("event", "state")]
         assert prompt["d"]["status"] == "active", "the game ended early"

@@ -30,6 +30,7 @@ from realtime_support import (
 from redis.asyncio import Redis
 
 from ringrift.ops.services import RedisServer
+from ringrift.rules import GameState, legal_moves
 
 pytestmark = pytest.mark.integration
 
@@ -84,13 +85,39 @@ async def test_a_move_through_one_instance_reaches_a_socket_on_the_other(
     prompt = await mover.expect(to_move(game_id))
     move = prompt["d"]["legalMoves"][0]
     await mover.send("move", {"gameId": game_id, "move": move, "v": 0, "ack": 1})
-    await mover.expect(is_type("ack", ack=1))
+    version = (await mover.expect(is_type("ack", ack=1)))["d"]["v"]
     seen = await watcher.expect(is_type("event", gameId=game_id, v=1), 5)
-    assert seen["d"]["move"] == move
+    assert seen["d"]["move"] == move and seen["d"]["by"] == 1 and seen["d"]["patch"]
     # Whoever is to move now gets its legal moves on its own instance.
     current = (await get_game(a.url, game_id, first["token"]))["currentPlayer"]
     prompted = await (mover if current == 1 else watcher).expect(to_move(game_id), 5)
-    assert prompted["d"]["v"] == 1 and prompted["d"]["yourSeat"] == current
+    assert prompted["d"]["v"] == version
+
+
+async def test_the_seat_to_move_on_the_other_instance_gets_its_legal_moves(
+    instances: tuple[Process, Process], sockets: list[WS]
+) -> None:
+    """Bus payloads leave out legal moves; the instance holding the socket of the seat to
+    move reads them from the database and puts them on the event."""
+    a, b = instances
+    first, second, game_id = await two_player_game(a.url)
+    mover = await _socket(sockets, a.url, first["token"], game_id)
+    waiting = await _socket(sockets, b.url, second["token"], game_id)
+    prompt = await mover.expect(to_move(game_id))
+    for _ in range(10):
+        v = prompt["d"]["v"]
+        move = {"gameId": game_id, "move": prompt["d"]["legalMoves"][0], "v": v, "ack": v}
+        await mover.send("move", move)
+        await mover.expect(is_type("ack", ack=v))
+        game = await get_game(a.url, game_id, first["token"])
+        if game["currentPlayer"] == 2:
+            break
+        prompt = await mover.expect(to_move(game_id))
+    assert game["currentPlayer"] == 2
+    offered = await waiting.expect(to_move(game_id), 5)
+    assert offered["t"] == "event" and offered["d"]["v"] == game["version"]
+    expected = legal_moves(GameState.from_json(game["state"]))
+    assert offered["d"]["legalMoves"] == [m.to_json() for m in expected]
 
 
 async def test_concurrent_moves_through_both_instances_one_wins(
@@ -130,10 +157,15 @@ async def test_concurrent_moves_through_both_instances_one_wins(
         assert kinds == ["ack", "error"], replies
         loser = next(r for r in replies if r["t"] == "error")
         assert loser["d"]["code"] == "GAME_VERSION_CONFLICT"
-        version += 1
-        # Everyone, on both instances, sees exactly one move at the new version.
+        winner = next(r for r in replies if r["t"] == "ack")
+        previous, version = version, winner["d"]["v"]
+        # Everyone, on both instances, sees the one move (and the bookkeeping it forced).
         for ws in (*on_a.values(), *on_b.values()):
-            await ws.expect(is_type("event", gameId=game_id, v=version), 5)
+            for v in range(previous + 1, version + 1):
+                event = await ws.expect(is_type("event", gameId=game_id, v=v), 5)
+                assert event["d"]["auto"] is (v > previous + 1)
+                if "legalMoves" in event["d"]:
+                    ws.backlog.insert(0, event)  # the next round's prompt
         game = await get_game(a.url, game_id, first["token"])
         assert game["version"] == version
         seat = game["currentPlayer"]

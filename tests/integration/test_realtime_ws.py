@@ -19,6 +19,7 @@ import pytest_asyncio
 from realtime_support import (
     WS,
     Frame,
+    GameView,
     Process,
     app_process,
     bearer,
@@ -34,11 +35,11 @@ from websockets.exceptions import ConnectionClosed
 
 from ringrift.ops.services import RedisServer
 from ringrift.rules import GameState, legal_moves
+from ringrift.rules.moves import BOOKKEEPING_TYPES
 from ringrift.server.errors import ErrorCode
 
 pytestmark = pytest.mark.integration
 
-RESYNC_THRESHOLD = 5
 CATALOGUE = {code.value for code in ErrorCode}
 
 
@@ -47,7 +48,6 @@ def app(pg_database: str, redis_server: RedisServer) -> Iterator[Process]:
     process = app_process(
         pg_database,
         redis_server.url,
-        ws_resync_threshold=RESYNC_THRESHOLD,
         ws_auth_timeout_seconds=1,
         rate_limit_ws_messages=0,
     ).start()
@@ -107,45 +107,64 @@ async def test_two_humans_play_to_the_end_and_a_spectator_sees_every_move(
         await _join(ws, game_id)
     initial = await spectator.expect(is_type("state", gameId=game_id))
     assert initial["d"]["v"] == 0 and "legalMoves" not in initial["d"]
-    assert initial["d"]["yourSeat"] is None
+    assert initial["d"]["yourSeat"] is None and "moveHistory" not in initial["d"]["state"]
+    assert isinstance(initial["d"]["serverTime"], int)
+    view = GameView()
+    view.apply(initial)
 
     rng = random.Random(11)
-    version, sent_moves = 0, []
+    version, sent_moves, autos = 0, [], 0
     while True:
         seat, prompt = await _next_prompt(players, game_id, version)
-        state = GameState.from_json(prompt["d"]["state"])
-        assert state.current_player == seat == prompt["d"]["yourSeat"]
+        assert view.doc is not None and view.v == version
+        state = GameState.from_json(view.doc)
+        assert state.current_player == seat
         offered = prompt["d"]["legalMoves"]
         assert offered == [m.to_json() for m in legal_moves(state)]
+        # Humans are asked only for real decisions.
+        assert not (len(offered) == 1 and offered[0]["type"] in BOOKKEEPING_TYPES)
         move = rng.choice(offered)
         await players[seat].send(
             "move", {"gameId": game_id, "move": move, "v": version, "ack": version}
         )
         ack = await players[seat].expect(is_type("ack", ack=version))
-        assert ack["d"]["v"] == version + 1
-        seen = await spectator.expect(is_type("event", gameId=game_id, v=version + 1))
-        assert seen["d"]["move"] == move and seen["d"]["player"] == seat
+        new_version = ack["d"]["v"]
+        assert new_version > version
+        for v in range(version + 1, new_version + 1):
+            seen = await spectator.expect(is_type("event", gameId=game_id, v=v))
+            view.apply(seen)
+            assert GameState.from_json(view.doc).state_hash() == seen["d"]["hash"]
+            if v == version + 1:
+                assert seen["d"]["move"] == move and seen["d"]["by"] == seat
+                assert seen["d"]["auto"] is False
+            else:
+                assert seen["d"]["auto"] is True and seen["d"]["by"] in players
+                assert seen["d"]["move"]["type"] in BOOKKEEPING_TYPES
+                autos += 1
         sent_moves.append(move)
-        version += 1
-        if seen["d"].get("status") == "completed":
+        version = new_version
+        if seen["d"]["status"] == "completed":
             break
-        assert version < 1000, "game did not end"
+        assert version < 2000, "game did not end"
 
     rest = spectator.backlog + await spectator.drain(0.3)
     assert not any("legalMoves" in f["d"] for f in rest), "a spectator was sent legal moves"
     game = await get_game(base, game_id, first["token"])
     assert game["status"] == "completed" and game["version"] == version
     assert game["winner"] == seen["d"]["winner"]
+    # Patches alone rebuilt the stored position exactly.
+    assert view.matches(game["state"])
     recorded = await move_list(base, game_id, first["token"])
-    assert [m["move"] for m in recorded] == sent_moves
+    assert [m["move"] for m in recorded if not m["auto"]] == sent_moves
+    assert autos == sum(m["auto"] for m in recorded) > 0
 
 
-async def _rest_moves(base: str, game_id: str, tokens: dict[int, str], count: int) -> None:
-    """Play ``count`` legal moves over REST (the first legal move each time)."""
+async def _rest_moves(base: str, game_id: str, tokens: dict[int, str], count: int) -> int:
+    """Play ``count`` legal moves over REST (the first legal move each time); the version."""
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        game = (await http.get(f"/api/games/{game_id}", headers=bearer(tokens[1]))).json()
+        game = game["data"]["game"]
         for _ in range(count):
-            game = (await http.get(f"/api/games/{game_id}", headers=bearer(tokens[1]))).json()
-            game = game["data"]["game"]
             state = GameState.from_json(game["state"])
             response = await http.post(
                 f"/api/games/{game_id}/moves",
@@ -153,9 +172,12 @@ async def _rest_moves(base: str, game_id: str, tokens: dict[int, str], count: in
                 headers=bearer(tokens[state.current_player]),
             )
             assert response.status_code == 200, response.text
+            game = response.json()["data"]["game"]
+    version: int = game["version"]
+    return version
 
 
-async def test_reconnect_with_version_gets_exactly_what_it_missed(
+async def test_reconnect_with_version_resyncs_by_full_state(
     app: Process, sockets: list[WS]
 ) -> None:
     base = app.url
@@ -164,38 +186,41 @@ async def test_reconnect_with_version_gets_exactly_what_it_missed(
     watcher = await register(base)
     staying = await _open(sockets, base, first["token"])
     await _join(staying, game_id, v=0)
+    # Seat 1 is to move at version 0: a join at the current version still gets its legal moves.
+    prompt = await staying.expect(is_type("state", gameId=game_id, v=0))
+    assert prompt["d"]["legalMoves"] and prompt["d"]["yourSeat"] == 1
+    view = GameView()
+    view.apply(prompt)
 
-    await _rest_moves(base, game_id, tokens, 2)
-    leaving = await _open(sockets, base, watcher["token"])
-    await _join(leaving, game_id, v=0)
-    caught_up = [await leaving.recv() for _ in range(2)]
-    assert [(f["t"], f["d"]["v"]) for f in caught_up] == [("event", 1), ("event", 2)]
-    await leaving.close()
+    version = await _rest_moves(base, game_id, tokens, 2)
+    assert version >= 2
+    behind = await _open(sockets, base, watcher["token"])
+    await _join(behind, game_id, v=0)
+    frames = await behind.drain(0.5)
+    assert [(f["t"], f["d"]["v"]) for f in frames] == [("state", version)]
+    await behind.close()
 
-    await _rest_moves(base, game_id, tokens, 3)  # versions 3, 4, 5 while it is away
-    # Moves made over REST reach the socket that stayed.
-    for v in (1, 2, 3, 4, 5):
-        await staying.expect(is_type("event", gameId=game_id, v=v))
-
-    back = await _open(sockets, base, watcher["token"])
-    await _join(back, game_id, v=2)
-    frames = await back.drain(0.5)
-    recorded = await move_list(base, game_id, first["token"])
-    assert [(f["t"], f["d"]["v"], f["d"]["move"]) for f in frames] == [
-        ("event", r["moveNumber"], r["move"]) for r in recorded[2:5]
-    ]
-
-    # A gap larger than the threshold (5 here) gets one full state instead of the events.
-    await _rest_moves(base, game_id, tokens, 2)
-    far = await _open(sockets, base, watcher["token"])
-    await _join(far, game_id, v=0)
-    frames = await far.drain(0.5)
-    assert [(f["t"], f["d"]["v"]) for f in frames] == [("state", 7)]
+    version = await _rest_moves(base, game_id, tokens, 3)
+    # Moves made over REST reach the socket that stayed, one event per version, in order.
+    for v in range(1, version + 1):
+        view.apply(await staying.expect(is_type("event", gameId=game_id, v=v)))
     game = await get_game(base, game_id, first["token"])
-    assert frames[0]["d"]["state"] == game["state"]
-    # A version from the future is answered with the full state too.
-    await _join(far, game_id, v=99)
-    assert [(f["t"], f["d"]["v"]) for f in await far.drain(0.5)] == [("state", 7)]
+    assert view.matches(game["state"])
+
+    # A spectator at the current version gets nothing more; behind or ahead, one full state.
+    back = await _open(sockets, base, watcher["token"])
+    await _join(back, game_id, v=version)
+    assert await back.drain(0.5) == []
+    for v in (2, version + 50):
+        await _join(back, game_id, v=v)
+        frames = await back.drain(0.5)
+        assert [(f["t"], f["d"]["v"]) for f in frames] == [("state", version)]
+        assert frames[0]["d"]["state"] == game["state"]
+    # resync asks for the full state of a joined game; only joined games.
+    await back.send("resync", {"gameId": game_id})
+    full = await back.expect(is_type("state", gameId=game_id))
+    assert full["d"]["v"] == version and full["d"]["state"] == game["state"]
+    await _expect_error(back, {"t": "resync", "d": {"gameId": "other"}}, "VALIDATION_FAILED")
 
 
 async def test_authentication(app: Process, sockets: list[WS]) -> None:
@@ -308,7 +333,7 @@ async def test_bad_frames_get_error_frames_and_change_nothing(
 
     # The same sockets still play normally afterwards.
     await mover.send("move", move["d"])
-    assert (await mover.expect(is_type("ack", ack=5)))["d"]["v"] == 1
+    assert (await mover.expect(is_type("ack", ack=5)))["d"]["v"] >= 1
 
 
 def _garbage(rng: random.Random, game_id: str, legal: dict[str, Any], count: int) -> list[str]:

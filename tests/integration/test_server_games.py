@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from server_support import AppFactory, LiveServer, bearer, register
 
 from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
+from ringrift.rules.moves import BOOKKEEPING_TYPES
 
 MAX_PLIES = 3000
 
@@ -85,7 +86,12 @@ async def test_two_humans_play_a_rated_game_to_the_end(client: httpx.AsyncClient
         response = await _move(client, tokens[state.current_player], game, _pick(game, rng))
         assert response.status_code == 200, response.text
         updated = response.json()["data"]["game"]
-        assert updated["version"] == game["version"] + 1
+        # The human move, then any bookkeeping the server played for a seat without a choice.
+        assert updated["version"] >= game["version"] + 1
+        after = GameState.from_json(updated["state"])
+        if after.game_status == "active":
+            options = legal_moves(after)
+            assert not (len(options) == 1 and options[0].type in BOOKKEEPING_TYPES), options
         game = updated
         plies += 1
     assert game["status"] == "completed", f"game did not finish in {MAX_PLIES} plies"
@@ -94,7 +100,13 @@ async def test_two_humans_play_a_rated_game_to_the_end(client: httpx.AsyncClient
 
     # Every move is persisted, and replaying them reproduces the stored state.
     moves = (await client.get(f"/api/games/{game['id']}/moves")).json()["data"]
-    assert len(moves["moves"]) == game["version"] == plies
+    assert len(moves["moves"]) == game["version"]
+    humans = [m for m in moves["moves"] if not m["auto"]]
+    assert len(humans) == plies and {m["source"] for m in humans} == {"human"}
+    auto = [m for m in moves["moves"] if m["auto"]]
+    assert auto and {m["source"] for m in auto} == {"auto"}
+    assert all(Move.from_json(m["move"]).type in BOOKKEEPING_TYPES for m in auto)
+    assert all("moveHistory" not in s for s in (game["state"], moves["initialState"]))
     replayed = _replay(moves)
     assert replayed.state_hash() == final.state_hash()
 
@@ -158,7 +170,7 @@ async def test_ai_seat_falls_back_when_the_service_is_down(app_factory: AppFacto
         assert sources <= {"local", "fallback"}
         if importlib.util.find_spec("ringrift.ai") is not None:
             assert "local" in sources  # the in-process AI plays the seat
-        assert all(m["source"] == "human" for m in moves if m["player"] == 1)
+        assert {m["source"] for m in moves if m["player"] == 1} == {"human", "auto"}
         metrics = (await client.get("/metrics")).text
         assert 'ringrift_ai_fallback_total{reason="unreachable"}' in metrics
         profile = (await client.get(f"/api/users/{user['user']['id']}")).json()["data"]
@@ -203,7 +215,8 @@ async def test_concurrent_moves_on_one_version_exactly_one_wins(client: httpx.As
         if s["seat"] == 1
     )
     moves = legal_moves(GameState.from_json(game["state"]))
-    for round_ in range(3):
+    for _round in range(3):
+        before = game["version"]
         picks = [moves[i % len(moves)] for i in range(6)]
         responses = await asyncio.gather(*[_move(client, token, game, m) for m in picks])
         winners = [r for r in responses if r.status_code == 200]
@@ -211,7 +224,13 @@ async def test_concurrent_moves_on_one_version_exactly_one_wins(client: httpx.As
         assert len(winners) == 1, [r.text for r in responses]
         assert all(r.status_code == 409 and _code(r) == "GAME_VERSION_CONFLICT" for r in losers)
         game = winners[0].json()["data"]["game"]
-        assert game["version"] == round_ + 1
+        # One move committed (plus the bookkeeping it forced, if any).
+        assert game["version"] > before
+        recorded = (await client.get(f"/api/games/{game['id']}/moves")).json()["data"]["moves"]
+        assert len(recorded) == game["version"]
+        assert [m["auto"] for m in recorded[before:]] == [False] + [True] * (
+            game["version"] - before - 1
+        )
         state = GameState.from_json(game["state"])
         token = next(
             (alice if s["userId"] == alice["user"]["id"] else bob)["accessToken"]
@@ -220,7 +239,8 @@ async def test_concurrent_moves_on_one_version_exactly_one_wins(client: httpx.As
         )
         moves = legal_moves(state)
     history = (await client.get(f"/api/games/{game['id']}/moves")).json()["data"]["moves"]
-    assert [m["moveNumber"] for m in history] == [1, 2, 3]
+    assert [m["moveNumber"] for m in history] == list(range(1, game["version"] + 1))
+    assert sum(not m["auto"] for m in history) == 3
 
 
 async def test_move_errors_change_nothing(client: httpx.AsyncClient) -> None:

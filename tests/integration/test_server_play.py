@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
-from server_support import bearer, register
+import concurrent.futures
+from typing import Any
 
-from ringrift.rules import GameState, Move, apply_move, legal_moves
+import httpx
+from server_support import AppFactory, bearer, register
+from sqlalchemy import select
+
+from ringrift.rules import GameState, legal_moves
+from ringrift.server.context import AppContext
+from ringrift.server.db.models import GameSnapshot
+from ringrift.server.services.store import SNAPSHOT_INTERVAL
 
 
 async def _two_player_game(client: httpx.AsyncClient) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
@@ -33,29 +40,100 @@ async def test_legal_moves_only_for_the_player_to_move(client: httpx.AsyncClient
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "GAME_NOT_FOUND"
 
 
-async def test_states_replay_every_move(client: httpx.AsyncClient) -> None:
-    a, b, game = await _two_player_game(client)
-    tokens = {1: a["accessToken"], 2: b["accessToken"]}
-    state = GameState.from_json(game["state"])
-    hashes = [state.state_hash()]
-    for _ in range(6):
-        move = legal_moves(state)[0]
+async def _play(
+    client: httpx.AsyncClient, tokens: dict[int, str], game: dict[str, Any], min_version: int
+) -> dict[str, Any]:
+    """Play the first legal move over REST until the game reaches ``min_version``."""
+    while game["version"] < min_version and game["status"] == "active":
+        state = GameState.from_json(game["state"])
         response = await client.post(
             f"/api/games/{game['id']}/moves",
             headers=bearer(tokens[state.current_player]),
-            json={"move": move.to_json(), "version": game["version"]},
+            json={"move": legal_moves(state)[0].to_json(), "version": game["version"]},
         )
+        assert response.status_code == 200, response.text
         game = response.json()["data"]["game"]
-        state = apply_move(state, Move.from_json(move.to_json()))
-        hashes.append(state.state_hash())
-    for n in (0, 3, 6):
-        body = (await client.get(f"/api/games/{game['id']}/states/{n}")).json()["data"]
-        assert body["moveNumber"] == n
-        assert GameState.from_json(body["state"]).state_hash() == hashes[n]
-    beyond = await client.get(f"/api/games/{game['id']}/states/7")
-    assert beyond.status_code == 400 and beyond.json()["error"]["code"] == "VALIDATION_FAILED"
-    negative = await client.get(f"/api/games/{game['id']}/states/-1")
-    assert negative.status_code == 400
+    return game
+
+
+async def test_states_replay_every_move_from_snapshots(app_factory: AppFactory) -> None:
+    async with app_factory(rate_limit_replay=1000) as (app, client):
+        a, b, game = await _two_player_game(client)
+        tokens = {1: a["accessToken"], 2: b["accessToken"]}
+        game = await _play(client, tokens, game, 2 * SNAPSHOT_INTERVAL + 3)
+        version = game["version"]
+        ctx: AppContext = app.state.ctx
+        async with ctx.db.session() as session:
+            snapshots = (
+                await session.scalars(
+                    select(GameSnapshot.move_number)
+                    .where(GameSnapshot.game_id == game["id"])
+                    .order_by(GameSnapshot.move_number)
+                )
+            ).all()
+        assert list(snapshots) == list(range(SNAPSHOT_INTERVAL, version + 1, SNAPSHOT_INTERVAL))
+        assert len(snapshots) >= 2
+        recorded = (await client.get(f"/api/games/{game['id']}/moves")).json()["data"]
+        hashes = [GameState.from_json(recorded["initialState"]).state_hash()]
+        hashes += [m["stateHash"] for m in recorded["moves"]]
+        assert len(hashes) == version + 1
+        url = f"/api/games/{game['id']}/states"
+        for n in range(version + 1):
+            response = await client.get(f"{url}/{n}", headers=bearer(tokens[1]))
+            assert response.status_code == 200, response.text
+            body = response.json()["data"]
+            assert body["moveNumber"] == n and "moveHistory" not in body["state"]
+            replayed = GameState.from_json(body["state"])
+            assert replayed.state_hash() == hashes[n], f"move {n}"
+            assert replayed.move_count == n
+        assert body["state"] == game["state"]
+        # Past positions are cached (bounded) per (game, move number).
+        assert ctx.replays.get((game["id"], SNAPSHOT_INTERVAL + 1)) is not None
+        beyond = await client.get(f"{url}/{version + 1}", headers=bearer(tokens[1]))
+        assert beyond.status_code == 400 and beyond.json()["error"]["code"] == "VALIDATION_FAILED"
+        negative = await client.get(f"{url}/-1", headers=bearer(tokens[1]))
+        assert negative.status_code == 400
+        # The positions above were rebuilt in a worker process; a thread gives the same ones.
+        assert isinstance(ctx.replay_executor(), concurrent.futures.ProcessPoolExecutor)
+        sample = [1, SNAPSHOT_INTERVAL - 1, SNAPSHOT_INTERVAL + 5, version - 1]
+        processed = [
+            (await client.get(f"{url}/{n}", headers=bearer(tokens[1]))).json() for n in sample
+        ]
+    async with app_factory(replay_workers=0) as (other, client):
+        assert other.state.ctx.replay_executor() is None
+        threaded = [
+            (await client.get(f"{url}/{n}", headers=bearer(tokens[1]))).json() for n in sample
+        ]
+    assert threaded == processed
+
+
+async def test_states_need_login_visibility_and_are_rate_limited(
+    app_factory: AppFactory,
+) -> None:
+    async with app_factory(rate_limit_replay=2) as (_app, client):
+        owner, stranger = await register(client), await register(client)
+        created = await client.post(
+            "/api/games",
+            headers=bearer(owner["accessToken"]),
+            json={"boardType": "square8", "maxPlayers": 2, "isRated": False, "isPrivate": True},
+        )
+        private = created.json()["data"]["game"]
+        url = f"/api/games/{private['id']}/states/0"
+        anonymous = await client.get(url)
+        assert anonymous.status_code == 401
+        denied = await client.get(url, headers=bearer(stranger["accessToken"]))
+        assert denied.status_code == 403
+        assert denied.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+        missing = await client.get("/api/games/nope/states/0", headers=bearer(owner["accessToken"]))
+        assert missing.status_code == 404
+        ok = await client.get(url, headers=bearer(owner["accessToken"]))
+        assert ok.status_code == 200
+        # Per user: the owner's third request in the window (the 404 counted) is refused.
+        limited = await client.get(url, headers=bearer(owner["accessToken"]))
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) >= 1
+        body = limited.json()
+        assert body["success"] is False and body["error"]["code"] == "RATE_LIMIT_EXCEEDED"
 
 
 async def test_web_client_is_served(client: httpx.AsyncClient) -> None:

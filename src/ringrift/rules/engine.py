@@ -204,8 +204,7 @@ def _swap_available(s: GameState) -> bool:
     """R180/F-17: offered once to player 2 at the start of their first turn, when enabled."""
     if not s.swap_enabled or s.current_player != 2 or s.current_phase != RING_PLACEMENT:
         return False
-    history = s.history
-    return any(m.player == 1 for m in history) and not any(m.player == 2 for m in history)
+    return s.has_moved(1) and not s.has_moved(2)
 
 
 def _movement_moves(s: GameState) -> list[Move]:
@@ -445,6 +444,9 @@ def _commit(state: GameState, move: Move) -> GameState:
     new = state.copy()
     _dispatch(new, move)
     new.history = (*state.history, move)
+    new.moves_made = state.moves_made + 1
+    new.last_mover = move.player
+    new.moved_mask = state.moved_mask | 1 << move.player
     _after_move(new, move)
     return new
 
@@ -732,7 +734,7 @@ def _after_move(t: GameState, m: Move) -> None:
         _check_victory(t)
     elif m.type == FORCED_ELIMINATION and t.victory_reason == "last_player_standing":
         _check_ring_or_territory(t)
-    moves_made = len(t.history)
+    moves_made = t.moves_made
     for p in range(1, t.num_players + 1):
         if not t.out_at[p] and t.hand[p] + t.on_board[p] == 0:
             t.out_at[p] = moves_made
@@ -1013,7 +1015,7 @@ def _bare_board_placement(t: GameState) -> bool:
 def _stalemate_winner(t: GameState, *, count_hand: bool) -> int:
     """R173 (lexicographic): territory, eliminated rings (+ hand when it counts), markers,
     the last mover; remaining ties go to the earliest seat."""
-    last = t.history[-1].player if t.history else 0
+    last = t.last_mover
 
     def key(p: int) -> tuple[int, int, int, int, int]:
         return (

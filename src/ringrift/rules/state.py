@@ -68,6 +68,10 @@ def cap_height(stack: tuple[int, ...]) -> int:
     return n
 
 
+# Wire-format keys left out of ``state_hash``: ids, counters and the summary of the past.
+HASH_EXCLUDED_KEYS = ("gameId", "turnNumber", "moveCount", "lastMover", "playersMoved")
+
+
 class GameState:
     """A position. Treat it as immutable: the engine returns new states and never edits one
     that a caller holds. Per-player lists are indexed by player number (index 0 unused)."""
@@ -86,6 +90,7 @@ class GameState:
         "geo",
         "hand",
         "history",
+        "last_mover",
         "line_len",
         "lps_first",
         "lps_holder",
@@ -93,6 +98,8 @@ class GameState:
         "lps_required",
         "lps_streak",
         "markers",
+        "moved_mask",
+        "moves_made",
         "must_move",
         "num_players",
         "on_board",
@@ -150,6 +157,12 @@ class GameState:
     swap_enabled: bool
     rules_options: dict[str, Any]
     history: tuple[Move, ...]
+    # What the rules need from the past, kept so a position never needs its history: moves
+    # applied, the player of the last one (R173 tie-break) and a bit per player who has moved
+    # (R180 swap offer).
+    moves_made: int
+    last_mover: int
+    moved_mask: int
     game_id: str
     turn_number: int
     _legal_cache: list[Move] | None
@@ -195,6 +208,9 @@ class GameState:
         new.swap_enabled = self.swap_enabled
         new.rules_options = self.rules_options
         new.history = self.history
+        new.moves_made = self.moves_made
+        new.last_mover = self.last_mover
+        new.moved_mask = self.moved_mask
         new.game_id = self.game_id
         new.turn_number = self.turn_number
         new._legal_cache = None
@@ -209,7 +225,11 @@ class GameState:
     @property
     def move_count(self) -> int:
         """Moves applied so far; the platform's game version."""
-        return len(self.history)
+        return self.moves_made
+
+    def has_moved(self, player: int) -> bool:
+        """Whether ``player`` has made at least one move in this game."""
+        return bool(self.moved_mask >> player & 1)
 
     @property
     def is_over(self) -> bool:
@@ -351,6 +371,9 @@ class GameState:
                 "streakHolder": self.lps_holder,
             },
             "eliminatedAtMove": {str(p): self.out_at[p] for p in range(1, n + 1)},
+            "moveCount": self.moves_made,
+            "lastMover": self.last_mover,
+            "playersMoved": [p for p in range(1, n + 1) if self.has_moved(p)],
         }
         if include_history:
             out["moveHistory"] = [m.to_json() for m in self.history]
@@ -359,7 +382,7 @@ class GameState:
     def state_hash(self) -> str:
         """A stable digest of the position (history, ids and counters excluded)."""
         data = self.to_json(include_history=False)
-        for volatile in ("gameId", "turnNumber"):
+        for volatile in HASH_EXCLUDED_KEYS:
             data.pop(volatile, None)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -463,6 +486,9 @@ def _blank(geo: Geometry, n: int) -> GameState:
     s.swap_enabled = False
     s.rules_options = {}
     s.history = ()
+    s.moves_made = 0
+    s.last_mover = 0
+    s.moved_mask = 0
     s.game_id = ""
     s.turn_number = 1
     s._legal_cache = None
@@ -630,6 +656,18 @@ def _load(data: Any) -> GameState:
     if not isinstance(history_json, list):
         raise WireFormatError("state.moveHistory must be a list")
     s.history = tuple(Move.from_json(m) for m in history_json)
+    # The summary of the past: explicit fields when given (a position stored without its
+    # history), else derived from the history.
+    s.moves_made = _int(data.get("moveCount", len(s.history)), "state.moveCount", 0, 10_000_000)
+    last = data.get("lastMover", s.history[-1].player if s.history else 0)
+    s.last_mover = _int(last, "state.lastMover", 0, n)
+    moved = data.get("playersMoved")
+    if moved is None:
+        moved = [m.player for m in s.history]
+    if not isinstance(moved, list):
+        raise WireFormatError("state.playersMoved must be a list of player numbers")
+    for p in moved:
+        s.moved_mask |= 1 << _int(p, "state.playersMoved[]", 1, n)
     if "turnHadBoardChange" in data:
         s.turn_changed = bool(data["turnHadBoardChange"])
         s.turn_recovery = bool(data.get("turnHadRecovery", False))

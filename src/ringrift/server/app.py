@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ from ringrift.server.errors import ApiError, ErrorCode, default_message, error_b
 from ringrift.server.logs import accept_request_id, request_id_var
 from ringrift.server.security.headers import SecurityHeadersMiddleware
 from ringrift.server.security.http import BodyLimitMiddleware, BodyTooLarge, app_body_limit
+from ringrift.server.services import ai_turns
 from ringrift.server.web import mount_web
 from ringrift.server.wsguard import SocketGuard
 
@@ -273,6 +275,12 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         ctx.bus.start()
         watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
         guard = asyncio.create_task(ctx.sockets.run(), name="ws-guard")
+        # Everything alive now (modules, app, settings) lives as long as the process: move it
+        # out of the collector's generations so full collections stay short under load.
+        gc.collect()
+        gc.freeze()
+        # AI turns left due by a restart (or a crashed instance) are picked up here.
+        sweeper = asyncio.create_task(ai_turns.sweep(ctx), name="ai-sweep")
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -284,6 +292,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             guard.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await guard
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

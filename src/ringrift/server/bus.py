@@ -21,16 +21,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
+import itertools
 import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from functools import partial
+from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import Redis
-
+from ringrift.server import codec
 from ringrift.server.metrics import Metrics
 from ringrift.server.redis import RedisUnavailable, ResilientRedis
 
@@ -40,14 +40,20 @@ EVENTS_CHANNEL = "ringrift:events"
 KEYRING_CHANNEL = "ringrift:keyring"
 MAX_EVENT_AGE = 30.0  # seconds an unpublished event is retried before it is dropped
 MAX_OUTBOX = 10_000
+PUBLISH_BATCH = 64
+DRAIN_BATCH = 256  # messages handled per wake-up of the subscriber before yielding
 READ_POLL_SECONDS = 1.0
 
 EventHandler = Callable[[dict[str, Any]], None]
 
 
-def _publish(client: Redis, *, payload: str) -> Awaitable[int]:
-    """One PUBLISH of an event payload (the operation ``ResilientRedis.call`` runs)."""
-    return client.publish(EVENTS_CHANNEL, payload)
+async def _publish_all(batch: list[str], client: Any) -> None:
+    """Publish ``batch`` in order in one pipeline (no transaction). A retry after a failure
+    may publish some events twice; receivers drop versions they already have."""
+    async with client.pipeline(transaction=False) as pipe:
+        for payload in batch:
+            pipe.publish(EVENTS_CHANNEL, payload)
+        await pipe.execute()
 
 
 class EventBus:
@@ -62,6 +68,7 @@ class EventBus:
         self.redis = redis
         self.metrics = metrics
         self.instance_id = uuid.uuid4().hex[:12]
+        self._own_prefix = codec.dumps({"origin": self.instance_id})[:-1] + ","
         self.backoff_min = backoff_min
         self.backoff_max = max(backoff_max, backoff_min)
         self.subscribed = False
@@ -85,12 +92,14 @@ class EventBus:
 
     # -- publishing ----------------------------------------------------------------------
 
-    def publish(self, event: dict[str, Any]) -> None:
-        """Deliver ``event`` to local handlers now and queue it for the other instances."""
+    def publish(self, event: dict[str, Any], remote: dict[str, Any] | None = None) -> None:
+        """Deliver ``event`` to local handlers now and queue it (or its slimmer ``remote``
+        form) for the other instances."""
         self._dispatch(event)
         if not self.redis.enabled:
             return
-        payload = json.dumps({**event, "origin": self.instance_id}, separators=(",", ":"))
+        # The origin goes first, so receivers skip their own events without parsing them.
+        payload = codec.dumps({"origin": self.instance_id, **(event if remote is None else remote)})
         if len(self._outbox) >= MAX_OUTBOX:
             self._outbox.popleft()
             self.metrics.bus_published.labels(outcome="dropped").inc()
@@ -115,24 +124,32 @@ class EventBus:
                 log.exception("event handler failed", extra={"gameId": event.get("gameId")})
 
     async def _publisher(self) -> None:
+        """Drain the outbox in order, up to ``PUBLISH_BATCH`` events per round trip (one
+        pipeline), so a burst of moves costs one Redis round trip, not one per move."""
         while True:
             if not self._outbox:
                 self._outbox_ready.clear()
                 await self._outbox_ready.wait()
                 continue
-            queued_at, payload = self._outbox[0]
-            if time.monotonic() - queued_at > MAX_EVENT_AGE:
+            now = time.monotonic()
+            while self._outbox and now - self._outbox[0][0] > MAX_EVENT_AGE:
                 self._outbox.popleft()
                 self.metrics.bus_published.labels(outcome="dropped").inc()
+            entries = list(itertools.islice(self._outbox, PUBLISH_BATCH))
+            if not entries:
                 continue
+            batch = [payload for _, payload in entries]
             try:
-                await self.redis.call(partial(_publish, payload=payload))
+                await self.redis.call(functools.partial(_publish_all, batch))
             except RedisUnavailable:
                 self.metrics.bus_published.labels(outcome="retried").inc()
                 await asyncio.sleep(self.backoff_min)
                 continue
-            self._outbox.popleft()
-            self.metrics.bus_published.labels(outcome="ok").inc()
+            for entry in entries:
+                # publish() may have dropped the oldest entries meanwhile (a full outbox).
+                if self._outbox and self._outbox[0] is entry:
+                    self._outbox.popleft()
+            self.metrics.bus_published.labels(outcome="ok").inc(len(batch))
 
     # -- subscribing ---------------------------------------------------------------------
 
@@ -162,6 +179,14 @@ class EventBus:
                             raise ConnectionError("redis reported down by the health monitor")
                         continue
                     self._handle(message)
+                    # Drain what is already buffered without a timer per message.
+                    for _ in range(DRAIN_BATCH):
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=0.0
+                        )
+                        if message is None:
+                            break
+                        self._handle(message)
             except asyncio.CancelledError:
                 raise
             except (Exception, TimeoutError) as error:
@@ -189,8 +214,10 @@ class EventBus:
             return
         if channel != EVENTS_CHANNEL or not isinstance(data, str):
             return
+        if data.startswith(self._own_prefix):
+            return  # our own events were delivered locally when published
         try:
-            event = json.loads(data)
+            event = codec.loads(data)
         except ValueError:
             log.warning("ignored a malformed bus message")
             return

@@ -20,9 +20,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "",
+    reuse_port: Annotated[
+        bool, typer.Option("--reuse-port", hidden=True, help="Share the port (a worker).")
+    ] = False,
 ) -> None:
-    """Run the RingRift app (HTTP API) with uvicorn."""
-    import uvicorn
+    """Run the RingRift app (HTTP API and WebSocket) with uvicorn; ``--workers N`` runs N
+    processes on the same port, each closing its sockets with 1001 when it stops."""
 
     from ringrift.server.app import create_app
     from ringrift.server.logs import configure_logging
@@ -33,20 +36,7 @@ def serve(
     configure_logging(level)
     _apply_connection_limits(settings)
     if workers > 1:
-        # Each worker builds its own app from the environment.
-        uvicorn.run(
-            "ringrift.server.cli:_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            http="ringrift.server.runner:HeaderTimeoutProtocol",
-            # Proxy headers only from TRUSTED_PROXIES (uvicorn trusts loopback by default).
-            proxy_headers=bool(settings.trusted_proxy_list),
-            forwarded_allow_ips=settings.trusted_proxy_list or None,
-            ws_max_size=_ws_max_size(settings),
-        )
+        _serve_workers(settings, host, port, workers, level)
         return
     try:
         app = create_app(settings)
@@ -56,17 +46,19 @@ def serve(
     except ValueError as error:
         typer.secho(f"invalid configuration: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from error
-    from ringrift.server.runner import run
+    from ringrift.server.runner import reuse_port_socket, run, run_on_socket
 
-    run(
-        app,
-        host,
-        port,
-        log_config=None,
-        proxy_headers=bool(settings.trusted_proxy_list),
-        forwarded_allow_ips=settings.trusted_proxy_list or None,
-        ws_max_size=_ws_max_size(settings),
-    )
+    options: dict[str, object] = {
+        "log_config": None,
+        # Proxy headers only from TRUSTED_PROXIES (uvicorn trusts loopback by default).
+        "proxy_headers": bool(settings.trusted_proxy_list),
+        "forwarded_allow_ips": settings.trusted_proxy_list or None,
+        "ws_max_size": _ws_max_size(settings),
+    }
+    if reuse_port:
+        run_on_socket(app, reuse_port_socket(host, port), **options)
+        return
+    run(app, host, port, **options)
 
 
 def _ws_max_size(settings: Settings) -> int:
@@ -100,15 +92,20 @@ def load_settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _factory() -> object:
-    from ringrift.server.app import create_app
-    from ringrift.server.config import Settings
-    from ringrift.server.logs import configure_logging
+def _serve_workers(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
+    """Migrate once (workers must not race for it), then supervise the worker processes."""
+    import os
+    import sys
 
-    settings = Settings()
-    configure_logging(settings.log_level)
-    _apply_connection_limits(settings)
-    return create_app(settings)
+    from ringrift.server.db.migrate import upgrade
+    from ringrift.server.runner import supervise
+
+    if settings.should_auto_migrate:
+        asyncio.run(upgrade(settings.database_url))
+    command = [sys.executable, "-m", "ringrift.cli", "serve", "--host", host]
+    command += ["--port", str(port), "--reuse-port", "--log-level", level]
+    env = {**os.environ, "AUTO_MIGRATE": "false"}
+    raise typer.Exit(supervise(command, workers, env))
 
 
 @db_app.command("upgrade")
@@ -168,6 +165,26 @@ def bench_api(
     run_bench(requests=requests, samples=samples, database_url=database_url, json_out=json_out)
 
 
+def bench_replay(
+    moves: Annotated[int, typer.Option(help="Versions of the square19 game.", min=10)] = 1000,
+    samples: Annotated[int, typer.Option(help="Sequential replay requests.", min=1)] = 200,
+    concurrent: Annotated[
+        int, typer.Option(help="Replays in flight while /health is timed.", min=1)
+    ] = 20,
+    database_url: Annotated[str, typer.Option("--database-url", help="Database URL.")] = "",
+) -> None:
+    """Replay latency (GET /states/{n}) on a long game, and /health latency while
+    --concurrent replays run (JSON on stdout)."""
+    import json
+
+    from ringrift.server.replaybench import run_replay_bench
+
+    result = run_replay_bench(
+        moves=moves, samples=samples, concurrent=concurrent, database_url=database_url
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
 def bench_ws(
     games: Annotated[
         list[int] | None,
@@ -189,6 +206,17 @@ def bench_ws(
         ),
     ] = "",
     seed: Annotated[int, typer.Option(help="Seed of the move choices.")] = 1,
+    board: Annotated[str, typer.Option(help="Board type of the games.")] = "square8",
+    long_game: Annotated[
+        bool,
+        typer.Option(
+            "--long-game",
+            help="square19 games of --moves (default 600) moves; ack p95 near move 20 vs 500.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(help="App worker processes (ringrift serve --workers).", min=1)
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """WebSocket move round trip (send -> ack, send -> opponent's event), p50/p95 for 1 and
@@ -201,27 +229,41 @@ def bench_ws(
     from ringrift.server.wsbench import run_ws_bench
 
     levels = games or [1, 50]
+    if long_game:
+        board = "square19"
+        moves = moves if moves != 20 else 600
     result = run_ws_bench(
-        levels=levels, moves=moves, think_ms=think_ms, database_url=database_url, seed=seed
+        levels=levels,
+        moves=moves,
+        think_ms=think_ms,
+        database_url=database_url,
+        seed=seed,
+        board=board,
+        workers=workers,
     )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    table = Table(title=f"WebSocket move round trip (ms), {moves} moves per game")
-    columns = ("games", "think ms", "moves", "moves/s", "ack p50", "ack p95", "event p50")
-    for column in (*columns, "event p95"):
+    title = f"WebSocket move round trip (ms), {board}, {moves} moves per game, {workers} worker(s)"
+    table = Table(title=title)
+    columns = ("games", "think ms", "moves", "moves/s", "committed/s", "ack p50", "ack p95")
+    for column in (*columns, "event p50", "event p95", "p95 v<40", "p95 v480-519"):
         table.add_column(column, justify="right")
+    nan = {"p50": float("nan"), "p95": float("nan")}
     for row in result["rounds"]:
-        event = row["event"] or {"p50": float("nan"), "p95": float("nan")}
+        event = row["event"] or nan
         table.add_row(
             str(row["games"]),
             str(row["thinkMs"]),
             str(row["moves"]),
             f"{row['movesPerSecond']:.1f}",
+            f"{row['committedPerSecond']:.1f}",
             f"{row['ack']['p50']:.2f}",
             f"{row['ack']['p95']:.2f}",
             f"{event['p50']:.2f}",
             f"{event['p95']:.2f}",
+            f"{(row['early'] or nan)['p95']:.2f}",
+            f"{(row['late'] or nan)['p95']:.2f}",
         )
     Console().print(table)
 
@@ -242,3 +284,4 @@ def register(app: typer.Typer) -> None:
         app.add_typer(bench, name="bench")
     bench.command("api")(bench_api)
     bench.command("ws")(bench_ws)
+    bench.command("replay")(bench_replay)

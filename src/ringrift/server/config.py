@@ -107,9 +107,11 @@ class Settings(BaseSettings):
     rate_limit_game_create: int = Field(default=60, ge=0)  # per user
     rate_limit_moves: int = Field(default=600, ge=0)  # per user (REST and WebSocket)
     rate_limit_ws_messages: int = Field(default=1200, ge=0)  # per user, all frame types
+    rate_limit_replay: int = Field(default=120, ge=0)  # per user, GET /api/games/{id}/states/{n}
+    # Worker processes that rebuild replayed positions (0 = a thread of the app process).
+    replay_workers: int = Field(default=1, ge=0, le=16)
 
     # WebSocket.
-    ws_resync_threshold: int = Field(default=100, ge=0)  # larger gaps get a full state
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     # Open sockets re-check their token this often (revocation, rotation, expiry; wsguard.py).
     ws_auth_check_seconds: float = Field(default=2.0, gt=0)
@@ -120,6 +122,8 @@ class Settings(BaseSettings):
     ws_queue_limit: int = Field(default=1000, ge=10)  # queued outbound items before resync
     # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
     ws_ai_in_background: bool = True
+    # Seconds between sweeps that schedule AI turns left due (e.g. by a restart); 0 = only at start.
+    ai_sweep_interval_seconds: float = Field(default=30.0, ge=0)
 
     # A connection must send a complete request head within this time (slowloris).
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import collections
+import concurrent.futures
+import multiprocessing
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from ringrift.server.config import Settings
 from ringrift.server.db.session import Database
 from ringrift.server.mail import Mailer
 from ringrift.server.metrics import Metrics
+from ringrift.server.positions import LRU, PositionCache
 from ringrift.server.ratelimit import RateLimiter
 from ringrift.server.redis import ResilientRedis
 from ringrift.server.security.busauth import SignedEventBus
@@ -23,6 +25,9 @@ from ringrift.server.security.keyring import Keyring
 from ringrift.server.security.passwords import Passwords
 from ringrift.server.security.throttle import LoginThrottle, ThrottleLimits
 from ringrift.server.security.tokens import TokenService
+
+POSITION_CACHE_SIZE = 4096
+REPLAY_CACHE_SIZE = 256
 
 
 @dataclass
@@ -48,10 +53,14 @@ class AppContext:
     # Background AI turns of this instance: game id -> task, and games to run once more.
     ai_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     ai_rerun: set[str] = field(default_factory=set)
-    # Parsed state of each recently played game's latest version: game id -> (version, state).
-    states: collections.OrderedDict[str, tuple[int, Any]] = field(
-        default_factory=collections.OrderedDict
+    # Parsed positions per (game id, version), and replayed position documents per (game, n).
+    positions: PositionCache = field(default_factory=lambda: PositionCache(POSITION_CACHE_SIZE))
+    replays: LRU[tuple[str, int], dict[str, Any]] = field(
+        default_factory=lambda: LRU(REPLAY_CACHE_SIZE)
     )
+    # Replays in flight on this instance (more wait their turn) and the process pool.
+    replay_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    _replay_pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -127,6 +136,17 @@ class AppContext:
             mailer=Mailer(settings, metrics),
         )
 
+    def replay_executor(self) -> concurrent.futures.Executor | None:
+        """Where replays run: a pool of ``REPLAY_WORKERS`` processes (spawned on first use),
+        or the default thread pool when that is 0."""
+        if self.settings.replay_workers == 0:
+            return None
+        if self._replay_pool is None:
+            self._replay_pool = concurrent.futures.ProcessPoolExecutor(
+                self.settings.replay_workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._replay_pool
+
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic
 
@@ -137,6 +157,8 @@ class AppContext:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
         await self.mailer.drain(timeout=5.0)
+        if self._replay_pool is not None:
+            self._replay_pool.shutdown(wait=False, cancel_futures=True)
         await self.bus.close()
         await self.redis.close()
         await self.http.aclose()

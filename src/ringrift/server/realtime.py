@@ -1,467 +1,51 @@
-"""The WebSocket API: ``GET /ws?token=...`` (or a first ``auth`` frame) with JSON frames
-``{"t": type, "d": data}``.
-
-Client frames: ``auth {token, ack?}`` (first frame when there is no ``?token=``; later, a
-fresh token for an open socket, see ``wsguard.py``), ``join {gameId, v?, ack?}``,
-``move {gameId, move, v, ack?}``, ``leave {gameId?}`` (stop watching one game, or all).
-Server frames: ``state {gameId, v, state, status, legalMoves?}``, ``event {gameId, v, move,
-player, status?}``, ``ack {ack, gameId, v}``, ``error {code, message, details?, ack?}``,
-``resync {reason}``.
-
-Model (the database is the truth): every game has a version ``v`` (applied moves). Each socket
-remembers, per joined game, the last version it was sent. An incoming event with the next
-version is forwarded; one it already has is dropped; a gap is filled from the moves table. A
-join with ``v`` gets the moves after ``v`` as events, or one full ``state`` when ``v`` is missing,
-ahead of the game, or more than ``ws_resync_threshold`` behind. Only the seated player to move
-gets ``legalMoves``; spectators (anyone may watch a game that is not private) get the rest.
-
-Each socket has one outbound pump task fed by a queue, so a slow socket never delays others; a
-queue that overflows is replaced by a ``resync`` frame and a re-read from the database. Frames
-from a client are handled one at a time, in order. Anything wrong with a frame gets an ``error``
-frame with a catalogue code and changes nothing; the connection stays open.
+"""The WebSocket API: ``GET /ws`` with JSON frames ``{"t": type, "d": data}``; the frame
+contract is in docs/server.md, the frame types in ``frames.py`` and the delivery of events to
+sockets in ``hub.py``. Here: authentication, and the client frames (``join``, ``move``,
+``leave``, ``resync``, and ``auth`` with a fresh token for an open socket, see ``wsguard.py``),
+handled one at a time and in order per socket. Anything wrong with a
+frame gets an ``error`` frame with a catalogue code and changes nothing; the connection stays
+open.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import itertools
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnect
 
-from ringrift.rules import legal_moves
 from ringrift.server.context import AppContext
-from ringrift.server.db.models import Game, MoveRecord, User
+from ringrift.server.db.models import User
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message
+from ringrift.server.frames import AckFrame, ClientFrame, SyncItem
+from ringrift.server.hub import CLOSE_GOING_AWAY, Connection, Hub, Subscription
+from ringrift.server.services import ai_turns, moves, store
 from ringrift.server.services import auth as auth_service
-from ringrift.server.services import games as games_service
+from ringrift.server.wsinput import (
+    FrameError,
+    ack_of,
+    game_id_of,
+    parse_frame,
+    version_of,
+)
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["realtime"])
 
-CLOSE_GOING_AWAY = 1001
+__all__ = ["FrameError", "Hub", "parse_frame", "router"]
+
 CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN = 1013
-MAX_ACK_LENGTH = 64
-MAX_GAME_ID_LENGTH = 64
-LEGAL_CACHE_SIZE = 512
-ACTIVE, COMPLETED = games_service.ACTIVE, games_service.COMPLETED
-
-
-class FrameError(Exception):
-    """A client frame that cannot be served; becomes an ``error`` frame."""
-
-    def __init__(self, code: ErrorCode, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
-
-
-@dataclass
-class Subscription:
-    game_id: str
-    seat: int | None  # the viewer's seat, None for spectators
-    v: int  # last version sent to this socket; -1 = nothing yet
-    status: str | None = None
-
-
-class Connection:
-    _ids = itertools.count(1)
-
-    def __init__(self, websocket: WebSocket, user: User, hub: Hub) -> None:
-        self.id = next(self._ids)
-        self.ws = websocket
-        self.user = user
-        self.hub = hub
-        self.ctx = hub.ctx
-        self.subs: dict[str, Subscription] = {}
-        self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self._send_lock = asyncio.Lock()
-
-    @property
-    def user_id(self) -> str:
-        return str(self.user.id)
-
-    async def close_socket(self, code: int, reason: str) -> None:
-        await _close(self.ws, code, reason)
-
-    @property
-    def open(self) -> bool:
-        return (
-            self.ws.application_state == WebSocketState.CONNECTED
-            and self.ws.client_state == WebSocketState.CONNECTED
-        )
-
-    # -- output --------------------------------------------------------------------------
-
-    async def send(self, frame_type: str, data: dict[str, Any]) -> None:
-        text = json.dumps({"t": frame_type, "d": data}, separators=(",", ":"))
-        async with self._send_lock:
-            await self.ws.send_text(text)
-        self.ctx.metrics.ws_frames.labels(direction="out", type=frame_type).inc()
-
-    async def send_error(
-        self, code: ErrorCode, message: str, details: Any = None, ack: Any = None
-    ) -> None:
-        data: dict[str, Any] = {"code": code.value, "message": message}
-        if details is not None:
-            data["details"] = details
-        if ack is not None:
-            data["ack"] = ack
-        self.ctx.metrics.ws_errors.labels(code=code.value).inc()
-        await self.send("error", data)
-
-    def enqueue(self, item: tuple[Any, ...]) -> None:
-        if self.queue.qsize() >= self.ctx.settings.ws_queue_limit:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(("overflow",))
-            return
-        self.queue.put_nowait(item)
-
-    async def pump(self) -> None:
-        """Deliver queued events and resyncs in order; the only writer of game frames."""
-        while True:
-            item = await self.queue.get()
-            try:
-                await self._process(item)
-            except (WebSocketDisconnect, OSError):
-                return
-            except RuntimeError:
-                # Starlette raises RuntimeError for a send after close; anything else is a bug
-                # that must not silently stop this socket's deliveries.
-                if not self.open:
-                    return
-                log.exception("websocket delivery failed", extra={"conn": self.id})
-            except Exception as error:
-                if isinstance(error, DatabaseUnavailable) or (
-                    isinstance(error, SQLAlchemyError) and is_database_unavailable(error)
-                ):
-                    # The socket may now be behind; tell the client to resync by version.
-                    with contextlib.suppress(Exception):
-                        await self.send("resync", {"reason": "database unavailable"})
-                else:
-                    log.exception("websocket delivery failed", extra={"conn": self.id})
-
-    async def _process(self, item: tuple[Any, ...]) -> None:
-        kind = item[0]
-        if kind == "event":
-            await self._on_event(item[1])
-        elif kind == "sync":
-            sub = self.subs.get(item[1])
-            if sub is not None:
-                await self._sync(sub, full=bool(item[2]), prompt=len(item) > 3 and bool(item[3]))
-        elif kind == "overflow":
-            await self.send("resync", {"reason": "too many pending events"})
-            for sub in list(self.subs.values()):
-                await self._sync(sub, full=False)
-
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        sub = self.subs.get(str(event.get("gameId")))
-        version = event.get("v")
-        if sub is None or not isinstance(version, int):
-            return
-        if event.get("kind") == "move":
-            if version <= sub.v:
-                return
-            if version != sub.v + 1:
-                await self._sync(sub, full=False)
-                return
-            await self.send("event", _event_data(sub.game_id, version, event))
-            sub.v = version
-            sub.status = event.get("status")
-            await self._maybe_prompt(sub, event.get("state"), event.get("status"))
-        else:  # status change (start, resignation, cancellation): no new version
-            if version < sub.v:
-                return
-            if version > sub.v:
-                await self._sync(sub, full=False)
-                return
-            sub.status = event.get("status")
-            await self.send(
-                "state",
-                self.hub.state_data(sub, version, event.get("state"), event, include_legal=True),
-            )
-
-    async def _maybe_prompt(self, sub: Subscription, state: Any, status: Any) -> None:
-        """Send the seated player to move a ``state`` with its legal moves."""
-        if (
-            sub.seat is not None
-            and status == ACTIVE
-            and isinstance(state, dict)
-            and state.get("currentPlayer") == sub.seat
-        ):
-            await self.send(
-                "state",
-                self.hub.state_data(sub, sub.v, state, {"status": status}, include_legal=True),
-            )
-
-    async def _sync(self, sub: Subscription, *, full: bool, prompt: bool = False) -> None:
-        """Bring one subscription up to the database: missed events, or a full state. With
-        ``prompt`` (a join) the seated player to move always ends with a ``state`` carrying
-        its legal moves, even when nothing was missed."""
-        async with self.ctx.db.session() as session:
-            game = await session.get(Game, sub.game_id)
-            if game is None:
-                return
-            gap = game.version - sub.v
-            too_far = sub.v < 0 or gap < 0 or gap > self.ctx.settings.ws_resync_threshold
-            rows: list[MoveRecord] = []
-            if not (full or too_far) and gap > 0:
-                rows = list(
-                    (
-                        await session.scalars(
-                            select(MoveRecord)
-                            .where(
-                                MoveRecord.game_id == sub.game_id,
-                                MoveRecord.move_number > sub.v,
-                                MoveRecord.move_number <= game.version,
-                            )
-                            .order_by(MoveRecord.move_number)
-                        )
-                    ).all()
-                )
-        meta = {"status": game.status, "winner": game.winner_seat, "endReason": game.end_reason}
-        if full or too_far or len(rows) != gap:
-            sub.v = game.version
-            sub.status = game.status
-            await self.send("state", self.hub.state_data(sub, game.version, game.state, meta, True))
-            return
-        for row in rows:
-            last = row.move_number == game.version
-            event = {"move": row.move, "player": row.player, **(meta if last else {})}
-            if last and game.status == ACTIVE:
-                event.pop("winner", None)
-                event.pop("endReason", None)
-            await self.send("event", _event_data(sub.game_id, row.move_number, event))
-            sub.v = row.move_number
-        status_changed = sub.status != game.status
-        sub.status = game.status
-        if rows or status_changed or prompt:
-            if status_changed and not rows:
-                await self.send(
-                    "state", self.hub.state_data(sub, game.version, game.state, meta, True)
-                )
-            else:
-                await self._maybe_prompt(sub, game.state, game.status)
-
-
-def _event_data(game_id: str, version: int, event: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {"gameId": game_id, "v": version, "move": event.get("move")}
-    if event.get("player") is not None:
-        data["player"] = event["player"]
-    status = event.get("status")
-    if status is not None and status != ACTIVE:
-        data["status"] = status
-        data["winner"] = event.get("winner")
-        data["endReason"] = event.get("endReason")
-    return data
-
-
-class Hub:
-    """This instance's sockets and which games they watch."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self.connections: set[Connection] = set()
-        self.by_game: dict[str, set[Connection]] = collections.defaultdict(set)
-        self.closing = False
-        self._legal: collections.OrderedDict[tuple[str, int], list[dict[str, Any]]] = (
-            collections.OrderedDict()
-        )
-
-    def add(self, conn: Connection) -> None:
-        self.connections.add(conn)
-        self.ctx.metrics.ws_connections.set(len(self.connections))
-
-    def remove(self, conn: Connection) -> None:
-        self.connections.discard(conn)
-        for game_id in list(conn.subs):
-            self.unsubscribe(conn, game_id)
-        self.ctx.metrics.ws_connections.set(len(self.connections))
-
-    def subscribe(self, conn: Connection, sub: Subscription) -> None:
-        conn.subs[sub.game_id] = sub
-        self.by_game[sub.game_id].add(conn)
-
-    def unsubscribe(self, conn: Connection, game_id: str) -> None:
-        conn.subs.pop(game_id, None)
-        watchers = self.by_game.get(game_id)
-        if watchers is not None:
-            watchers.discard(conn)
-            if not watchers:
-                del self.by_game[game_id]
-
-    def dispatch(self, event: dict[str, Any]) -> None:
-        """Bus handler: queue an event for every local socket watching its game."""
-        for conn in list(self.by_game.get(str(event.get("gameId")), ())):
-            conn.enqueue(("event", event))
-
-    def resync_all(self) -> None:
-        """Bus resubscribe hook: every socket re-reads its games' versions from the database."""
-        for conn in list(self.connections):
-            for game_id in list(conn.subs):
-                conn.enqueue(("sync", game_id, False))
-
-    def legal_moves_json(self, game_id: str, version: int, state: dict[str, Any]) -> list[Any]:
-        key = (game_id, version)
-        cached = self._legal.get(key)
-        if cached is None:
-            parsed = games_service.parsed_state(self.ctx, game_id, version, state)
-            cached = [m.to_json() for m in legal_moves(parsed)]
-            self._legal[key] = cached
-            if len(self._legal) > LEGAL_CACHE_SIZE:
-                self._legal.popitem(last=False)
-        return cached
-
-    def state_data(
-        self,
-        sub: Subscription,
-        version: int,
-        state: Any,
-        meta: dict[str, Any],
-        include_legal: bool,
-    ) -> dict[str, Any]:
-        status = meta.get("status")
-        data: dict[str, Any] = {
-            "gameId": sub.game_id,
-            "v": version,
-            "status": status,
-            "state": state,
-            "yourSeat": sub.seat,
-        }
-        if status != ACTIVE and status is not None:
-            data["winner"] = meta.get("winner")
-            data["endReason"] = meta.get("endReason")
-        if (
-            include_legal
-            and sub.seat is not None
-            and status == ACTIVE
-            and isinstance(state, dict)
-            and state.get("currentPlayer") == sub.seat
-        ):
-            data["legalMoves"] = self.legal_moves_json(sub.game_id, version, state)
-        return data
-
-    async def close_all(
-        self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown"
-    ) -> None:
-        """Graceful shutdown: refuse new sockets and close every open one with ``code``."""
-        self.closing = True
-        conns = list(self.connections)
-
-        async def close(conn: Connection) -> None:
-            with contextlib.suppress(Exception):
-                async with conn._send_lock:
-                    if conn.ws.application_state == WebSocketState.CONNECTED:
-                        await asyncio.wait_for(conn.ws.close(code=code, reason=reason), 2.0)
-
-        await asyncio.gather(*(close(c) for c in conns))
 
 
 # --- the endpoint ---------------------------------------------------------------------------
-
-
-def _game_id(data: dict[str, Any]) -> str:
-    game_id = data.get("gameId")
-    if not isinstance(game_id, str) or not 1 <= len(game_id) <= MAX_GAME_ID_LENGTH:
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "gameId must be a string of 1-64 characters",
-            [{"field": "gameId", "reason": "required string, 1-64 characters"}],
-        )
-    return game_id
-
-
-def _version(data: dict[str, Any], *, required: bool) -> int | None:
-    value = data.get("v")
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**31:
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "v must be a non-negative integer (the last game version you have)",
-            [{"field": "v", "reason": "non-negative integer" + ("" if required else " or null")}],
-        )
-    return value
-
-
-def _ack(data: dict[str, Any]) -> Any:
-    ack = data.get("ack")
-    if ack is None:
-        return None
-    if isinstance(ack, bool) or not isinstance(ack, int | str):
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "ack must be an integer or a string",
-            [{"field": "ack", "reason": "integer or string of at most 64 characters"}],
-        )
-    if isinstance(ack, str) and len(ack) > MAX_ACK_LENGTH:
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "ack is too long",
-            [{"field": "ack", "reason": "at most 64 characters"}],
-        )
-    if isinstance(ack, int) and not -(2**53) <= ack <= 2**53:
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "ack is out of range",
-            [{"field": "ack", "reason": "integer within +-2^53"}],
-        )
-    return ack
-
-
-def parse_frame(text: str, max_bytes: int) -> tuple[str, dict[str, Any]]:
-    """Check a client frame's envelope; returns (type, data)."""
-    if len(text) > max_bytes:
-        raise FrameError(ErrorCode.VALIDATION_FAILED, f"frame larger than {max_bytes} bytes")
-    try:
-        frame = json.loads(text)
-    except (ValueError, RecursionError):
-        raise FrameError(ErrorCode.VALIDATION_FAILED, "frame is not valid JSON") from None
-    if not isinstance(frame, dict):
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED, 'frame must be a JSON object {"t": type, "d": data}'
-        )
-    frame_type = frame.get("t")
-    if not isinstance(frame_type, str):
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "frame needs a string field t (the message type)",
-            [{"field": "t", "reason": "required string"}],
-        )
-    data = frame.get("d", {})
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise FrameError(
-            ErrorCode.VALIDATION_FAILED,
-            "field d must be a JSON object",
-            [{"field": "d", "reason": "object"}],
-        )
-    return frame_type, data
-
-
-def _peek_ack(text: str | None, max_bytes: int) -> Any:
-    """The ``ack`` of a frame refused before it is served (so the client can match it)."""
-    if text is None:
-        return None
-    with contextlib.suppress(FrameError):
-        _type, data = parse_frame(text, max_bytes)
-        ack = data.get("ack")
-        return ack if isinstance(ack, int | str) and not isinstance(ack, bool) else None
-    return None
 
 
 class Session:
@@ -494,23 +78,26 @@ class Session:
             frame_type, data = parse_frame(text, self.ctx.settings.ws_max_frame_bytes)
             self.ctx.metrics.ws_frames.labels(direction="in", type=_frame_label(frame_type)).inc()
             ack = data.get("ack") if isinstance(data.get("ack"), int | str) else None
-            if frame_type in ("join", "move"):
+            if frame_type in (ClientFrame.JOIN, ClientFrame.MOVE, ClientFrame.RESYNC):
                 await self.ctx.sockets.ensure_valid(self.conn)
-            if frame_type == "join":
+            if frame_type == ClientFrame.JOIN:
                 await self.join(data)
-            elif frame_type == "move":
+            elif frame_type == ClientFrame.MOVE:
                 await self.move(data)
-            elif frame_type == "leave":
+            elif frame_type == ClientFrame.LEAVE:
                 await self.leave(data)
-            elif frame_type == "auth":  # a fresh access token for this socket
+            elif frame_type == ClientFrame.RESYNC:
+                await self.resync(data)
+            elif frame_type == ClientFrame.AUTH:  # a fresh access token for this socket
                 await self.ctx.sockets.reauth(self.conn, data)
                 if ack is not None:
-                    await self.conn.send("ack", {"ack": ack})
+                    await self.conn.send(AckFrame(ack))
             else:
                 raise FrameError(
                     ErrorCode.VALIDATION_FAILED,
-                    f"unknown message type {frame_type[:32]!r}; expected join, move or leave",
-                    [{"field": "t", "reason": "one of join, move, leave"}],
+                    f"unknown message type {frame_type[:32]!r}; expected join, move, leave or "
+                    "resync",
+                    [{"field": "t", "reason": "one of join, move, leave, resync"}],
                 )
         except FrameError as error:
             await self.conn.send_error(error.code, error.message, error.details, ack)
@@ -536,38 +123,46 @@ class Session:
             )
 
     async def join(self, data: dict[str, Any]) -> None:
-        game_id = _game_id(data)
-        version = _version(data, required=False)
-        ack = _ack(data)
-        loaded = await games_service.get_game(self.ctx, game_id, self.conn.user)
+        game_id = game_id_of(data)
+        version = version_of(data, required=False)
+        ack = ack_of(data)
+        loaded = await store.get_game(self.ctx, game_id, self.conn.user)
         seat = loaded.seat_of(self.conn.user.id)
         hub = self.conn.hub
-        existing = self.conn.subs.get(game_id)
-        if existing is not None:
+        if game_id in self.conn.subs:
             hub.unsubscribe(self.conn, game_id)
         sub = Subscription(
             game_id,
             seat.seat if seat is not None else None,
             -1 if version is None else version,
-            None if version is None else ACTIVE,
+            None if version is None else loaded.game.status,
         )
         # Subscribe first, then read: an event racing with the read is dropped or filled by
         # version in the pump, never lost.
         hub.subscribe(self.conn, sub)
-        self.conn.enqueue(("sync", game_id, version is None, True))
+        self.conn.enqueue(SyncItem(game_id, full=version is None, prompt=True))
         if ack is not None:
-            await self.conn.send("ack", {"ack": ack, "gameId": game_id, "v": loaded.game.version})
-        if loaded.game.status == ACTIVE and games_service.ai_to_move(
-            loaded.game.state, loaded.seats
-        ):
+            await self.conn.send(AckFrame(ack, game_id, loaded.game.version))
+        if ai_turns.ai_to_move(loaded):
             # Also recovers AI turns left unplayed by a crashed or restarted instance.
-            games_service.schedule_ai_turns(self.ctx, game_id)
+            ai_turns.schedule_ai_turns(self.ctx, game_id)
+
+    async def resync(self, data: dict[str, Any]) -> None:
+        """Ask for the full state of a joined game (same answer as a join without ``v``)."""
+        game_id = game_id_of(data)
+        if game_id not in self.conn.subs:
+            raise FrameError(
+                ErrorCode.VALIDATION_FAILED,
+                f"not joined to game {game_id}; send join first",
+                [{"field": "gameId", "reason": "not joined"}],
+            )
+        self.conn.enqueue(SyncItem(game_id, full=True, prompt=True))
 
     async def move(self, data: dict[str, Any]) -> None:
-        game_id = _game_id(data)
-        version = _version(data, required=True)
+        game_id = game_id_of(data)
+        version = version_of(data, required=True)
         assert version is not None
-        ack = _ack(data)
+        ack = ack_of(data)
         move = data.get("move")
         if not isinstance(move, dict):
             raise FrameError(
@@ -583,39 +178,46 @@ class Session:
             )
         settings = self.ctx.settings
         await self.ctx.limiter.enforce("moves", self.conn.user.id, settings.rate_limit_moves)
-        new_version, after, loaded = await games_service.play_human_move(
-            self.ctx, self.conn.user, game_id, move, version
-        )
-        await self.conn.send("ack", {"ack": ack, "gameId": game_id, "v": new_version})
-        if after.game_status != COMPLETED and any(
-            s.seat == after.current_player and s.is_ai for s in loaded.seats
-        ):
+        committed = await moves.play_human_move(self.ctx, self.conn.user, game_id, move, version)
+        await self.conn.send(AckFrame(ack, game_id, committed.version))
+        if ai_turns.ai_to_move(committed.loaded):
             if settings.ws_ai_in_background:
-                games_service.schedule_ai_turns(self.ctx, game_id)
+                ai_turns.schedule_ai_turns(self.ctx, game_id)
             else:
-                await games_service.play_ai_turns(
-                    self.ctx, game_id, known=(new_version, after, loaded.seats, loaded.game.seed)
-                )
+                known = ai_turns.Known(committed.version, committed.position, committed.loaded)
+                await ai_turns.play_ai_turns(self.ctx, game_id, known)
 
     async def leave(self, data: dict[str, Any]) -> None:
         if "gameId" not in data:
             for game_id in list(self.conn.subs):
                 self.conn.hub.unsubscribe(self.conn, game_id)
+            left: str | None = None
         else:
-            game_id = _game_id(data)
-            if game_id not in self.conn.subs:
+            left = game_id_of(data)
+            if left not in self.conn.subs:
                 raise FrameError(
                     ErrorCode.VALIDATION_FAILED,
-                    f"not joined to game {game_id}",
+                    f"not joined to game {left}",
                     [{"field": "gameId", "reason": "not joined"}],
                 )
-            self.conn.hub.unsubscribe(self.conn, game_id)
-        ack = _ack(data)
+            self.conn.hub.unsubscribe(self.conn, left)
+        ack = ack_of(data)
         if ack is not None:
-            await self.conn.send("ack", {"ack": ack})
+            await self.conn.send(AckFrame(ack, left))
 
 
-KNOWN_TYPES = {"join", "move", "leave", "auth"}
+KNOWN_TYPES = {f.value for f in ClientFrame}
+
+
+def _peek_ack(text: str | None, max_bytes: int) -> Any:
+    """The ``ack`` of a frame refused before it is served (so the client can match it)."""
+    if text is None:
+        return None
+    with contextlib.suppress(FrameError):
+        _type, data = parse_frame(text, max_bytes)
+        ack = data.get("ack")
+        return ack if isinstance(ack, int | str) and not isinstance(ack, bool) else None
+    return None
 
 
 def _frame_label(frame_type: str) -> str:
@@ -648,7 +250,7 @@ async def _authenticate(websocket: WebSocket, ctx: AppContext) -> User | None:
             await _close(websocket, CLOSE_POLICY, "authentication required")
             return None
         except FrameError as error:
-            code = error.code if error.code == ErrorCode.AUTH_REQUIRED else ErrorCode.AUTH_REQUIRED
+            code: ErrorCode = ErrorCode.AUTH_REQUIRED
             await _send_raw_error(websocket, code, error.message)
             await _close(websocket, CLOSE_POLICY, "authentication required")
             return None
@@ -662,8 +264,8 @@ async def _authenticate(websocket: WebSocket, ctx: AppContext) -> User | None:
         await _send_raw_error(websocket, error.code, error.message)
         await _close(websocket, CLOSE_POLICY, "authentication failed")
     except (DatabaseUnavailable, SQLAlchemyError):
-        unavailable = ErrorCode.SERVER_DATABASE_UNAVAILABLE
-        await _send_raw_error(websocket, unavailable, default_message(unavailable))
+        code = ErrorCode.SERVER_DATABASE_UNAVAILABLE
+        await _send_raw_error(websocket, code, default_message(code))
         await _close(websocket, CLOSE_TRY_AGAIN, "database unavailable")
     return None
 

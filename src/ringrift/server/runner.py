@@ -1,11 +1,15 @@
 """uvicorn with a graceful WebSocket shutdown: open sockets are closed with code 1001 (going
-away) before uvicorn stops, instead of uvicorn's own 1012 after the fact."""
+away) before uvicorn stops, instead of uvicorn's own 1012 after the fact. ``serve --workers N``
+runs N such servers as processes sharing the port (``SO_REUSEPORT``) under ``supervise``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
+import subprocess
+import time
 
 import uvicorn
 from fastapi import FastAPI
@@ -88,3 +92,78 @@ def run(app: FastAPI, host: str, port: int, **options: object) -> None:
         **options,  # type: ignore[arg-type]
     )
     GracefulServer(config, app).run()
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (``SO_REUSEPORT``): the kernel
+    spreads new connections over every worker that listens on the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_on_socket(app: FastAPI, sock: socket.socket, **options: object) -> None:
+    """One worker of ``serve --workers N``: the graceful server on a shared port."""
+    config = uvicorn.Config(
+        app,
+        http=HeaderTimeoutProtocol,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **options,  # type: ignore[arg-type]
+    )
+    GracefulServer(config, app).run(sockets=[sock])
+
+
+# A worker that dies within this many seconds of its start is a configuration problem: the
+# supervisor stops instead of restarting it forever.
+EARLY_EXIT_SECONDS = 5.0
+
+
+def supervise(command: list[str], workers: int, env: dict[str, str]) -> int:
+    """Run ``workers`` copies of ``command`` (each a complete ``ringrift serve --reuse-port``),
+    restart one that exits, and on SIGTERM/SIGINT stop them all: each worker closes its own
+    sockets with 1001 and clients reconnect to a worker that is still there."""
+    started: dict[int, float] = {}
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def spawn() -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(command, env=env)
+        started[child.pid] = time.monotonic()
+        return child
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    children.extend(spawn() for _ in range(workers))
+    code = 0
+    while not stopping:
+        for index, child in enumerate(children):
+            status = child.poll()
+            if status is None or stopping:
+                continue
+            if time.monotonic() - started[child.pid] < EARLY_EXIT_SECONDS:
+                log.error("worker failed at start-up; stopping", extra={"exitCode": status})
+                code = status or 1
+                stop(signal.SIGTERM, None)
+                break
+            log.warning("worker exited; starting another", extra={"exitCode": status})
+            children[index] = spawn()
+        time.sleep(0.2)
+    for child in children:
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return code

@@ -2,14 +2,19 @@
 
 By default it starts a private PostgreSQL cluster and redis-server, runs ``ringrift serve`` in a
 subprocess (rate limits off), registers two players and, for each ``--games N``, opens N human
-square8 games with one socket per player per game. Every game then plays ``--moves`` moves
-concurrently with the others: the player to move picks a random legal move from its ``state``
-frame and sends it, after a think time (``--think-ms``, randomised +-50 %; 0 = as fast as
-possible, which measures saturation: every game always has a move in flight). Measured per
-move:
+square8 games (``--board``) with one socket per player per game. Every game then plays ``--moves``
+moves concurrently with the others: the player to move picks a random legal move from the frame
+that offers them (the ``state`` after a join, then the last ``event`` of each commit) and sends
+it, after a think time (``--think-ms``, randomised +-50 %; 0 = as fast as possible, which
+measures saturation: every game always has a move in flight). Measured per move:
 
 * ``ack``: send -> ``ack`` on the mover's socket (the move is committed),
 * ``event``: send -> ``event`` on the opponent's socket (fan-out).
+
+``--long-game`` plays square19 games of ``--moves`` (default 600) moves and reports the ack
+latency by game version: ``early`` (versions 1-40, around move 20) against ``late`` (versions
+480-520, around move 500), to show that a move's cost does not grow with the game.
+``movesPerSecond`` of a round without think time is the saturation throughput.
 
 The client runs on the same machine as the server, so the figures include its CPU share.
 """
@@ -17,6 +22,7 @@ The client runs on the same machine as the server, so the figures include its CP
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -54,8 +60,11 @@ class _Player:
                 future = self.acks.pop(data.get("ack"), None)
                 if future is not None and not future.done():
                     future.set_result(now)
+                    self.game.version = max(self.game.version, int(data.get("v") or 0))
             elif frame["t"] == "event":
                 self.game.on_event(self.seat, data, now)
+                if data.get("legalMoves"):
+                    self.game.prompts.put_nowait((self.seat, data))
             elif frame["t"] == "state" and data.get("legalMoves"):
                 self.game.prompts.put_nowait((self.seat, data))
             elif frame["t"] == "error":
@@ -73,9 +82,11 @@ class _Game:
         self.players: dict[int, _Player] = {}
         self.sent: dict[int, tuple[int, float]] = {}  # version -> (mover seat, sent at)
         self.ack_ms: list[float] = []
+        self.ack_by_version: list[tuple[int, float]] = []  # (version played against, ms)
         self.event_ms: list[float] = []
         self.errors: list[dict[str, Any]] = []
         self.finished = False
+        self.version = 0  # newest acknowledged version (auto-played moves included)
 
     def on_event(self, seat: int, data: dict[str, Any], now: float) -> None:
         sent = self.sent.get(data["v"])
@@ -118,6 +129,7 @@ class _Game:
             except (RuntimeError, TimeoutError):
                 return  # refused (recorded in errors) or lost: this game stops
             self.ack_ms.append((acked - started) * 1000)
+            self.ack_by_version.append((version, self.ack_ms[-1]))
 
 
 async def _setup_users(http: httpx.AsyncClient) -> list[str]:
@@ -133,8 +145,23 @@ async def _setup_users(http: httpx.AsyncClient) -> list[str]:
     return tokens
 
 
+EARLY = (0, 40)  # versions around move 20
+LATE = (480, 520)  # versions around move 500
+
+
+def _window(sessions: list[_Game], window: tuple[int, int]) -> dict[str, float] | None:
+    values = [ms for g in sessions for v, ms in g.ack_by_version if window[0] <= v < window[1]]
+    return summarize(values) if values else None
+
+
 async def _round(
-    base: str, tokens: list[str], games: int, moves: int, seed: int, think_s: float
+    base: str,
+    tokens: list[str],
+    games: int,
+    moves: int,
+    seed: int,
+    think_s: float,
+    board: str = "square8",
 ) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
@@ -147,7 +174,7 @@ async def _round(
             async with semaphore:
                 created = await http.post(
                     "/api/games",
-                    json={"boardType": "square8", "maxPlayers": 2, "isRated": False},
+                    json={"boardType": board, "maxPlayers": 2, "isRated": False},
                     headers=headers[0],
                 )
                 created.raise_for_status()
@@ -186,19 +213,29 @@ async def _round(
         "movesPerSecond": round(len(ack_ms) / elapsed, 1) if elapsed else 0.0,
         "ack": summarize(ack_ms),
         "event": summarize(event_ms) if event_ms else None,
+        # Committed moves per second: every version, bookkeeping the server played included.
+        "committedPerSecond": round(sum(g.version for g in sessions) / elapsed, 1)
+        if elapsed
+        else 0.0,
         "errors": sum(len(g.errors) for g in sessions),
+        "errorCodes": dict(
+            collections.Counter(str(e.get("code")) for g in sessions for e in g.errors)
+        ),
+        "maxVersion": max((v for g in sessions for v, _ in g.ack_by_version), default=0),
+        "early": _window(sessions, EARLY),
+        "late": _window(sessions, LATE),
     }
 
 
 async def _measure(
-    base: str, levels: list[int], moves: int, seed: int, think_ms: list[int]
+    base: str, levels: list[int], moves: int, seed: int, think_ms: list[int], board: str
 ) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         tokens = await _setup_users(http)
     # Warm-up: one short game (connections, statement caches, lazy imports).
     await _round(base, tokens, 1, 4, seed, 0.0)
     return [
-        await _round(base, tokens, n, moves, seed + n, think / 1000)
+        await _round(base, tokens, n, moves, seed + n, think / 1000, board)
         for think in think_ms
         for n in levels
     ]
@@ -212,6 +249,8 @@ def run_ws_bench(
     database_url: str = "",
     seed: int = 1,
     quiet: bool = False,
+    board: str = "square8",
+    workers: int = 1,
 ) -> dict[str, Any]:
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     run_dir = Path(tempfile.mkdtemp(prefix="ringrift-wsbench-"))
@@ -243,16 +282,27 @@ def run_ws_bench(
         base = f"http://127.0.0.1:{port}"
         stack.enter_context(
             _process(
-                [sys.executable, "-m", "ringrift.cli", "serve", "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "ringrift.cli",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
                 env,
                 run_dir / "app.log",
                 f"{base}/health",
             )
         )
         log(f"app at {base}; games per round: {levels}, {moves} moves per game ...")
-        rounds = asyncio.run(_measure(base, levels, moves, seed, think_ms or [0]))
+        rounds = asyncio.run(_measure(base, levels, moves, seed, think_ms or [0], board))
     return {
         "benchmark": "ws-move-round-trip",
+        "board": board,
+        "workers": workers,
         "database": database_url.split("://")[0],
         "movesPerGame": moves,
         "cpus": os.cpu_count(),

@@ -317,11 +317,14 @@ class DrillContext:
         return SeedData(people, seeded)
 
     def play(self, entry: SeededGame) -> dict[str, Any]:
-        """One acknowledged move in a seeded game (by whoever is to move)."""
+        """One acknowledged move in a seeded game (by whoever is to move). The acknowledgement
+        covers every version up to the new one: the move and the bookkeeping moves the server
+        played with it for a seat that had no other choice."""
         state = GameState.from_json(entry.game["state"])
+        before = entry.game["version"]
         game = self.api.play(entry.players[state.current_player], entry.game, self.rng_for(entry))
-        last = self.api.moves(game["id"])["moves"][-1]
-        entry.acknowledged.append(last)
+        committed = self.api.moves(game["id"])["moves"]
+        entry.acknowledged.extend(m for m in committed if m["moveNumber"] > before)
         entry.game = game
         return game
 

@@ -49,7 +49,7 @@ class InstanceFailover(Drill):
             )
             rec.check(
                 "the game continues on the other instance without logging in again",
-                entry.game["version"] == before + 1 or entry.game["status"] != "active",
+                entry.game["version"] > before or entry.game["status"] != "active",
                 f"version {before} -> {entry.game['version']}",
             )
         finally:

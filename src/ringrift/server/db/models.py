@@ -180,7 +180,8 @@ class Game(Base):
     )
     # Number of applied moves; every committed move bumps it by exactly one.
     version: Mapped[int] = mapped_column(Integer, default=0)
-    # Current wire-format state (GameState.to_json()).
+    # Current position: GameState.to_json(include_history=False), no moveHistory (the moves
+    # table is the history; snapshots every SNAPSHOT_INTERVAL moves serve replays).
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     current_player: Mapped[int | None] = mapped_column(Integer, nullable=True)
     winner_seat: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -233,6 +234,19 @@ class MoveRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (UniqueConstraint("game_id", "move_number"),)
+
+
+class GameSnapshot(Base):
+    """The position after ``move_number`` moves (every SNAPSHOT_INTERVAL-th move), written in the
+    transaction of that move, so a replay applies at most SNAPSHOT_INTERVAL - 1 moves."""
+
+    __tablename__ = "game_snapshots"
+
+    game_id: Mapped[str] = mapped_column(
+        ForeignKey("games.id", ondelete="CASCADE"), primary_key=True
+    )
+    move_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class RatingHistory(Base):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ringrift.server import codec
 from ringrift.server.config import Settings
 from ringrift.server.security.files import create_private
 
@@ -40,6 +41,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout_seconds},
             pool_pre_ping=True,
+            json_serializer=codec.dumps,
+            json_deserializer=codec.loads,
         )
         busy_ms = int(settings.sqlite_busy_timeout_seconds * 1000)
 
@@ -62,6 +65,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
             pool_recycle=1800,
+            json_serializer=codec.dumps,
+            json_deserializer=codec.loads,
             connect_args={
                 "timeout": settings.db_connect_timeout_seconds,
                 "command_timeout": settings.db_command_timeout_seconds,

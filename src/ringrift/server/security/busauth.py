@@ -67,8 +67,10 @@ class SignedEventBus(EventBus):
         super().__init__(redis, metrics, backoff_min=backoff_min, backoff_max=backoff_max)
         self.keyring = keyring
 
-    def publish(self, event: dict[str, Any]) -> None:
-        super().publish(sign_event(self.keyring, event))
+    def publish(self, event: dict[str, Any], remote: dict[str, Any] | None = None) -> None:
+        """Local sockets get ``event`` as is; what goes over Redis (the slimmer ``remote``
+        form when given) is signed."""
+        super().publish(event, sign_event(self.keyring, event if remote is None else remote))
 
     def _handle(self, message: dict[str, Any]) -> None:
         if message.get("channel") == EVENTS_CHANNEL:

@@ -1,0 +1,142 @@
+"""``ringrift bench replay``: the cost of ``GET /api/games/{id}/states/{n}`` on a long game, and
+whether replays starve the event loop (``/health`` latency while they run).
+
+It starts ``ringrift serve`` on a private PostgreSQL cluster (or ``--database-url``), plays one
+square19 game over REST up to ``--moves`` versions (random legal moves), then measures:
+
+* ``replay``: ``--samples`` sequential requests for random move numbers (first requests are
+  mostly cache misses: a snapshot plus up to 31 moves in a worker thread);
+* ``health``: ``GET /health`` every 10 ms while ``--concurrent`` replay requests of uncached
+  move numbers are in flight, against ``healthIdle`` without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ringrift.ops.services import PostgresCluster, free_port
+from ringrift.server.bench import _process, summarize
+
+
+async def _long_game(http: httpx.AsyncClient, moves: int, rng: random.Random) -> dict[str, Any]:
+    from ringrift.rules import GameState, legal_moves
+
+    tokens = []
+    for _ in range(2):
+        name = "rb" + uuid.uuid4().hex[:10]
+        response = await http.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "username": name, "password": "bench-pass-1"},
+        )
+        response.raise_for_status()
+        tokens.append(response.json()["data"]["accessToken"])
+    auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    created = await http.post(
+        "/api/games", json={"boardType": "square19", "maxPlayers": 2}, headers=auth[0]
+    )
+    game_id = created.json()["data"]["game"]["id"]
+    game = (await http.post(f"/api/games/{game_id}/join", headers=auth[1])).json()["data"]["game"]
+    while game["version"] < moves and game["status"] == "active":
+        state = GameState.from_json(game["state"])
+        move = rng.choice(legal_moves(state)).to_json()
+        response = await http.post(
+            f"/api/games/{game_id}/moves",
+            json={"move": move, "version": game["version"]},
+            headers=auth[state.current_player - 1],
+        )
+        response.raise_for_status()
+        game = response.json()["data"]["game"]
+    game["authHeaders"] = auth[0]
+    return game
+
+
+async def _timed_get(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    response = await http.get(url, headers=headers)
+    response.raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
+async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    limits = httpx.Limits(max_connections=concurrent + 10)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        game = await _long_game(http, moves, rng)
+        headers, version = game["authHeaders"], game["version"]
+        url = f"/api/games/{game['id']}/states"
+        replay = [
+            await _timed_get(http, f"{url}/{rng.randrange(version)}", headers)
+            for _ in range(samples)
+        ]
+        idle = [await _timed_get(http, "/health", {}) for _ in range(100)]
+        untouched = [n for n in range(version) if n % 7 == 3][: concurrent * 5]
+        busy: list[float] = []
+        done = asyncio.Event()
+
+        async def poll_health() -> None:
+            while not done.is_set():
+                busy.append(await _timed_get(http, "/health", {}))
+                await asyncio.sleep(0.01)
+
+        poller = asyncio.create_task(poll_health())
+        for start in range(0, len(untouched), concurrent):
+            chunk = untouched[start : start + concurrent]
+            await asyncio.gather(*(_timed_get(http, f"{url}/{n}", headers) for n in chunk))
+        done.set()
+        await poller
+    return {
+        "version": version,
+        "replay": summarize(replay),
+        "healthIdle": summarize(idle),
+        "healthDuringReplays": summarize(busy),
+        "concurrentReplays": concurrent,
+    }
+
+
+def run_replay_bench(
+    *, moves: int = 1000, samples: int = 200, concurrent: int = 20, database_url: str = ""
+) -> dict[str, Any]:
+    run_dir = Path(tempfile.mkdtemp(prefix="ringrift-replaybench-"))
+    with contextlib.ExitStack() as stack:
+        if not database_url:
+            print("starting a private PostgreSQL cluster ...", file=sys.stderr)
+            pg = PostgresCluster(run_dir / "pg")
+            stack.callback(pg.destroy)
+            pg.start()
+            database_url = pg.url()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": "",
+            "AI_SERVICE_URL": "",
+            "JWT_SECRET": "replaybench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            "RINGRIFT_ENV": "development",
+            "AUTO_MIGRATE": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+        for name in ("LOGIN", "REGISTER", "GAME_CREATE", "MOVES", "REPLAY"):
+            env[f"RATE_LIMIT_{name}"] = "0"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        stack.enter_context(
+            _process(
+                [sys.executable, "-m", "ringrift.cli", "serve", "--port", str(port)],
+                env,
+                run_dir / "app.log",
+                f"{base}/health",
+            )
+        )
+        print(f"app at {base}; playing a square19 game to {moves} moves ...", file=sys.stderr)
+        result = asyncio.run(_measure(base, moves, samples, concurrent))
+    return {"benchmark": "replay", "database": database_url.split("://")[0], **result}
