@@ -21,7 +21,7 @@ def _total_rings(s: GameState) -> int:
 
 
 def _check_game(board: str, players: int, seed: int, *, deep_every: int) -> None:
-    """Play a random game, checking the invariants of RULES.md at every ply."""
+    """Play a random game, checking the invariants of docs/rules.md at every ply."""
     rng = random.Random(seed)
     state = new_game(board, players)
     total = state.rings_per_player * players

@@ -1,5 +1,5 @@
 """The bitboard territory detection finds exactly the regions of the straightforward
-cell-by-cell algorithm of RULES.md 1.13 (TS territoryDetection), on positions from play."""
+cell-by-cell algorithm of docs/rules.md §11 (TS territoryDetection), on positions from play."""
 
 from __future__ import annotations
 

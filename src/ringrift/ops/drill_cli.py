@@ -81,7 +81,7 @@ def run(
         if target != "local":
             if start_stack:
                 raise StackError("--start-stack goes with --target local")
-            stack = Deployment.load(Path(target))
+            stack: Stack | Deployment = Deployment.load(Path(target))
             down = [name for name in stack.services if not stack.healthy(name, timeout=2.0)]
             if down:
                 raise StackError(f"deployment services not healthy: {', '.join(down)}")
@@ -114,7 +114,7 @@ def run(
                 target=target,
             )
     finally:
-        if start_stack:
+        if start_stack and isinstance(stack, Stack):
             stack.down()
     markdown, journal_path = write_reports(results, meta, report_dir)
     document = journal(results, meta)

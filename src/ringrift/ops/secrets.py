@@ -104,10 +104,10 @@ def rotate(
     now = time.time() if now is None else now
     current = read_keyring(path)
     kid = _new_kid(now)
-    entry = {"kid": kid, "secret": secrets.token_urlsafe(48), "createdAt": int(now)}
+    entry: dict[str, Any] = {"kid": kid, "secret": secrets.token_urlsafe(48), "createdAt": int(now)}
     previous_kid = None if current is None else str(current["activeKid"])
     if mode == "immediate" or current is None:
-        keys = [entry]
+        keys: list[dict[str, Any]] = [entry]
         refresh = secrets.token_urlsafe(48)
         refresh_rotated = True
     else:

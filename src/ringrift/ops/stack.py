@@ -214,9 +214,9 @@ class Stack:
             ProcessSpec("ai", "ai", pick(ai_port, "ai")),
         ]
         for index in range(apps):
-            port = app_ports[index] if index < len(app_ports) else None
+            app_port = app_ports[index] if index < len(app_ports) else None
             name = f"app{index + 1}"
-            processes.append(ProcessSpec(name, "app", pick(port, name)))
+            processes.append(ProcessSpec(name, "app", pick(app_port, name)))
         stack = cls(run_dir, pg_port=pick(pg_port, "postgres"), processes=processes)
         keyring = stack.keyring_file
         if not keyring.exists():

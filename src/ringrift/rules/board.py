@@ -241,7 +241,7 @@ def line_through(s: GameState, player: int, cell: int, markers: list[int]) -> tu
     return ()
 
 
-# -- territory (R140-R145; the TS algorithm of RULES.md 1.13 / F-13) ----------------------------
+# -- territory (R140-R145; the TS algorithm of docs/rules.md §11 / F-13) -------------------------
 
 
 def _grow(comp: int, passable: int, shifts: tuple[int, ...]) -> int:

@@ -238,7 +238,7 @@ def _capture_moves(s: GameState, cell: int, move_type: str) -> list[Move]:
     p = s.current_player
     coords = s.geo.coords
     cells = [cell] if cell >= 0 else B.controlled_cells(s, p)
-    moves = []
+    moves: list[Move] = []
     for c in cells:
         st = s.stacks[c]
         if st is None or st[0] != p:
@@ -481,12 +481,8 @@ def _check_recorded(s: GameState, move: Move) -> Move:
     to = _normalise(s, move.to, "to")
     src = _normalise(s, move.from_, "from")
     target = _normalise(s, move.capture_target, "captureTarget")
-    cells = (
-        None if move.cells is None else tuple(_normalise(s, c, "cell") for c in move.cells)  # type: ignore[misc]
-    )
-    line = (
-        None if move.line is None else tuple(_normalise(s, c, "cell") for c in move.line)  # type: ignore[misc]
-    )
+    cells = _normalise_all(s, move.cells)
+    line = _normalise_all(s, move.line)
 
     def stack(c: Coord | None) -> tuple[int, ...] | None:
         return None if c is None else s.stacks[index[c]]
@@ -526,7 +522,7 @@ def _check_recorded(s: GameState, move: Move) -> Move:
     elif mtype in (PROCESS_LINE, CHOOSE_LINE_OPTION):
         ok = bool(cells) and all(s.markers[index[c]] == p for c in cells)  # type: ignore[union-attr]
     elif mtype == CHOOSE_TERRITORY_OPTION:
-        # A choice naming no detectable region is a no-op (RULES.md 1.7 phase table).
+        # A choice naming no detectable region is a no-op (docs/rules.md §11).
         ok = all(not s.collapsed[index[c]] for c in cells or ())
     elif mtype in (ELIMINATE_RINGS_FROM_STACK, FORCED_ELIMINATION):
         ok = stack(to) is not None
@@ -556,14 +552,20 @@ def _phase_alias(phase: str, mtype: str) -> str:
 
 
 def _normalise(s: GameState, c: Coord | None, field: str) -> Coord | None:
-    if c is None:
-        return None
+    return None if c is None else _normalise_cell(s, c, field)
+
+
+def _normalise_cell(s: GameState, c: Coord, field: str) -> Coord:
     geo = s.geo
     if geo.is_hex and len(c) == 2:
         c = (c[0], c[1], -c[0] - c[1])
     if c not in geo.index:
         raise IllegalMove(f"{field} {c} is not a cell of the {geo.board_type} board")
     return c
+
+
+def _normalise_all(s: GameState, cells: tuple[Coord, ...] | None) -> tuple[Coord, ...] | None:
+    return None if cells is None else tuple(_normalise_cell(s, c, "cell") for c in cells)
 
 
 def _match(s: GameState, move: Move) -> Move:
@@ -578,9 +580,7 @@ def _match(s: GameState, move: Move) -> Move:
     to = _normalise(s, move.to, "to")
     src = _normalise(s, move.from_, "from")
     target = _normalise(s, move.capture_target, "captureTarget")
-    cells = (
-        None if move.cells is None else tuple(_normalise(s, c, "cell") for c in move.cells)  # type: ignore[misc]
-    )
+    cells = _normalise_all(s, move.cells)
     extraction = _normalise(s, move.extraction_stack, "extractionStacks")
     legal = s._legal_cache if s._legal_cache is not None else legal_moves(s)
     for m in legal:

@@ -42,7 +42,7 @@ _SQUARE_LINE_AXES: tuple[Coord, ...] = ((1, 0), (1, 1), (0, 1), (1, -1))
 _HEX_LINE_AXES: tuple[Coord, ...] = ((1, 0, -1), (1, -1, 0), (0, -1, 1))
 # R140: territory connectivity is Von Neumann on square boards and the 6 hex neighbours on hex.
 _SQUARE_TERRITORY_DIRS: tuple[Coord, ...] = ((1, 0), (-1, 0), (0, 1), (0, -1))
-# Border-marker expansion on hex8 uses the 2-D Moore offsets on (x, y) (RULES.md 1.3).
+# Border-marker expansion on hex8 uses the 2-D Moore offsets on (x, y) (docs/rules.md §2).
 _MOORE_2D: tuple[tuple[int, int], ...] = tuple(
     (dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)
 )
@@ -126,7 +126,7 @@ def _ray(index: dict[Coord, int], start: Coord, step: Coord) -> tuple[int, ...]:
 
 @cache
 def geometry(board_type: str, size: int | None = None) -> Geometry:
-    """The geometry of a board. Hex radius comes from ``size`` as r = (size-1)/2 (RULES.md 1.1)."""
+    """The geometry of a board. A hex radius comes from ``size``: (size-1)/2 (docs/rules.md §2)."""
     if board_type not in BOARD_TYPES:
         raise ValueError(f"unknown board type {board_type!r}; expected one of {BOARD_TYPES}")
     if size is None:
@@ -152,11 +152,11 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
         for i, c in enumerate(coords):
             key_index.setdefault(f"{c[0]},{c[1]}", i)
 
-    rays = []
-    adjacent = []
-    line_axes = []
-    terr = []
-    border = []
+    rays: list[tuple[tuple[int, ...], ...]] = []
+    adjacent: list[tuple[int, ...]] = []
+    line_axes: list[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = []
+    terr: list[tuple[int, ...]] = []
+    border: list[tuple[int, ...]] = []
     for c in coords:
         cell_rays = tuple(r for r in (_ray(index, c, d) for d in move_dirs) if r)
         rays.append(cell_rays)
@@ -180,7 +180,7 @@ def geometry(board_type: str, size: int | None = None) -> Geometry:
     if is_hex:
         width = 2 * radius + 2
         bits = tuple((c[1] + radius) * width + (c[0] + radius) for c in coords)
-        shifts = (1, width, width - 1)
+        shifts: tuple[int, ...] = (1, width, width - 1)
     else:
         width = size + 1
         bits = tuple(c[1] * width + c[0] for c in coords)

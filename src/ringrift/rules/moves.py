@@ -3,7 +3,7 @@
 A ``Move`` names a cell by its coordinate tuple (``(x, y)`` or ``(x, y, z)``) so that it means
 the same thing without a board at hand, like a UCI move in chess. Decision metadata (lines,
 regions, recovery options) travels in the same value; ``identity()`` says which fields make two
-moves the same choice (RULES.md Appendix B), so bookkeeping placeholders never matter.
+moves the same choice (docs/rules.md §6), so bookkeeping placeholders never matter.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ MOVE_TYPES = frozenset(
     }
 )
 
-# Replay-only aliases of the original platform (RULES.md 1.8).
+# Replay-only aliases of the original platform (docs/rules.md §6).
 LEGACY_ALIASES = {
     "move_ring": MOVE_STACK,
     "build_stack": MOVE_STACK,
@@ -109,7 +109,7 @@ class Move(NamedTuple):
     extraction_stack: Coord | None = None
 
     def identity(self) -> tuple[Any, ...]:
-        """The fields that make this move a distinct choice (RULES.md Appendix B)."""
+        """The fields that make this move a distinct choice (docs/rules.md §6)."""
         t = self.type
         if t == PLACE_RING:
             return (t, self.to, self.placement_count or 1)

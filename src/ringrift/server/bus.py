@@ -25,8 +25,11 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
+
+from redis.asyncio import Redis
 
 from ringrift.server.metrics import Metrics
 from ringrift.server.redis import RedisUnavailable, ResilientRedis
@@ -40,6 +43,11 @@ MAX_OUTBOX = 10_000
 READ_POLL_SECONDS = 1.0
 
 EventHandler = Callable[[dict[str, Any]], None]
+
+
+def _publish(client: Redis, *, payload: str) -> Awaitable[int]:
+    """One PUBLISH of an event payload (the operation ``ResilientRedis.call`` runs)."""
+    return client.publish(EVENTS_CHANNEL, payload)
 
 
 class EventBus:
@@ -118,7 +126,7 @@ class EventBus:
                 self.metrics.bus_published.labels(outcome="dropped").inc()
                 continue
             try:
-                await self.redis.call(lambda client, p=payload: client.publish(EVENTS_CHANNEL, p))
+                await self.redis.call(partial(_publish, payload=payload))
             except RedisUnavailable:
                 self.metrics.bus_published.labels(outcome="retried").inc()
                 await asyncio.sleep(self.backoff_min)

@@ -1,6 +1,6 @@
 """Application settings, read from the environment (or a `.env` file) via pydantic-settings.
 
-Only the names documented in SYSTEM.md are part of the public contract (`DATABASE_URL`,
+Only the names documented in docs/system.md are part of the public contract (`DATABASE_URL`,
 `REDIS_URL`, `AI_SERVICE_URL`, `JWT_KEYRING_FILE`, `JWT_SECRET`, `JWT_REFRESH_SECRET`,
 `RINGRIFT_ENV`); the remaining knobs are tuning values with safe defaults.
 """

@@ -1,5 +1,5 @@
 """Readiness: concurrent, individually time-bounded checks of the database, Redis and the AI
-service, reported in the SYSTEM.md shape (or ``application/health+json``)."""
+service, reported in the docs/system.md shape (or ``application/health+json``)."""
 
 from __future__ import annotations
 

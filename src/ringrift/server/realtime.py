@@ -630,8 +630,8 @@ async def _authenticate(websocket: WebSocket, ctx: AppContext) -> User | None:
         await _send_raw_error(websocket, error.code, error.message)
         await _close(websocket, CLOSE_POLICY, "authentication failed")
     except (DatabaseUnavailable, SQLAlchemyError):
-        code = ErrorCode.SERVER_DATABASE_UNAVAILABLE
-        await _send_raw_error(websocket, code, default_message(code))
+        unavailable = ErrorCode.SERVER_DATABASE_UNAVAILABLE
+        await _send_raw_error(websocket, unavailable, default_message(unavailable))
         await _close(websocket, CLOSE_TRY_AGAIN, "database unavailable")
     return None
 

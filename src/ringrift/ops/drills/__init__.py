@@ -1,5 +1,5 @@
 """Operational drills: inject a fault into a running platform, check that it degrades the way
-SYSTEM.md promises, remediate, and check that it recovers; record everything.
+docs/system.md promises, remediate, and check that it recovers; record everything.
 
 ``ringrift drill run NAME...|all`` runs drills against a target (today: the local stack of
 ``ringrift stack``) and writes a Markdown report plus a JSON journal (see :mod:`.report`).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Any
 
 from ringrift.ops.drills.base import Drill, DrillContext, Recorder, register
 from ringrift.rules import GameState, legal_moves
@@ -54,7 +55,7 @@ class DbOutage(Drill):
             )
             rec.check("/ready returns 503 unhealthy", response is not None, detail)
 
-            calls = {
+            calls: dict[str, tuple[str, str, dict[str, Any]]] = {
                 "GET game": ("GET", f"/api/games/{entry.game['id']}", {}),
                 "GET moves": ("GET", f"/api/games/{entry.game['id']}/moves", {}),
                 "POST login": (
