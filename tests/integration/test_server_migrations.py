@@ -26,6 +26,7 @@ TABLES = {
     "game_seats",
     "moves",
     "rating_history",
+    "matchmaking_entries",
     "alembic_version",
 }
 

@@ -19,13 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringrift import __version__
 from ringrift.server import realtime
-from ringrift.server.api import auth, games, play, root, users
+from ringrift.server.api import auth, games, matchmaking, play, root, users
 from ringrift.server.config import Settings
 from ringrift.server.context import AppContext
 from ringrift.server.db.migrate import upgrade_engine
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
 from ringrift.server.logs import accept_request_id, request_id_var
+from ringrift.server.services import matchmaking as matchmaking_service
 from ringrift.server.web import mount_web
 
 log = logging.getLogger("ringrift.server")
@@ -261,6 +262,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         ctx.redis.start()
         ctx.bus.start()
         watcher = asyncio.create_task(_watch_keyring(ctx)) if ctx.keyring.file is not None else None
+        sweeper = asyncio.create_task(matchmaking_service.run_sweeper(ctx))
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -269,6 +271,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             yield
         finally:
             await hub.close_all()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -282,7 +287,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (root, auth, users, games, play, realtime):
+    for module in (root, auth, users, games, matchmaking, play, realtime):
         app.include_router(module.router)
     mount_web(app)
     _install_error_handlers(app)

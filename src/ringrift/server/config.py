@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     # Moves sent over the WebSocket return their ack at once; AI replies follow as events.
     ws_ai_in_background: bool = True
 
+    # Matchmaking: a waiting player accepts opponents within a rating window that starts at
+    # `base` and widens by `growth` points per second waited, up to `max`. Entries without a
+    # heartbeat (status poll) for `heartbeat_seconds` leave the queue; the sweep pairs and
+    # expires every `sweep_seconds` on every instance.
+    matchmaking_window_base: float = Field(default=100.0, ge=0)
+    matchmaking_window_growth: float = Field(default=10.0, ge=0)
+    matchmaking_window_max: float = Field(default=1000.0, ge=0)
+    matchmaking_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    matchmaking_sweep_seconds: float = Field(default=2.0, gt=0)
+    matchmaking_max_wait_seconds: float = Field(default=25.0, ge=0, le=25.0)  # status long-poll
+
     log_level: str = "INFO"
 
     @field_validator("redis_url", "ai_service_url", "jwt_keyring_file")
