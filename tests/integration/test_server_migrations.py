@@ -32,6 +32,7 @@ TABLES = {
     "rating_history",
     "account_tokens",
     "reports",
+    "matchmaking_entries",
     "alembic_version",
 }
 

@@ -28,7 +28,10 @@ def fuzz_app(sqlite_template: Path) -> Iterator[FastAPI]:
     directory = Path(tempfile.mkdtemp(prefix="ringrift-fuzz-"))
     target = directory / "fuzz.db"
     shutil.copyfile(sqlite_template, target)
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{target}", ai_service_url=""))
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{target}", ai_service_url="", matchmaking_max_wait_seconds=0.5
+    )
+    app = create_app(settings)
     yield app
     shutil.rmtree(directory, ignore_errors=True)
 

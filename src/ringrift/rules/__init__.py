@@ -15,6 +15,7 @@ from ringrift.rules.engine import (
     apply_recorded_move,
     legal_moves,
     new_game,
+    withdraw,
 )
 from ringrift.rules.errors import IllegalMove, RulesError, WireFormatError
 from ringrift.rules.geometry import BOARD_TYPES, Geometry, geometry
@@ -35,4 +36,5 @@ __all__ = [
     "geometry",
     "legal_moves",
     "new_game",
+    "withdraw",
 ]

@@ -439,6 +439,38 @@ def apply_move(state: GameState, move: Move) -> GameState:
     return _commit(state, chosen)
 
 
+def withdraw(state: GameState, seat: int, reason: str) -> GameState:
+    """F-30 (project decision): ``seat`` leaves the game without ending it for the others
+    (its clock ran out, or it abandoned a 3-4 player game); the platform supplies ``reason``.
+
+    The seat's stacks and markers stay on the board as they are (others may still capture
+    them), its rings in hand stay out of play, and it takes no further turns: the rotation
+    skips it, and last-player-standing treats it as a seat without material. When it
+    withdraws on its own turn, the turn ends there: a capture chain stops and an owed
+    decision or elimination is dropped, and the next seat in play starts its turn. When at
+    most one seat is left in play, the game ends and that seat wins with ``reason`` (with no
+    seat in play, the bare-board tie-break picks among the seats that did not withdraw).
+    In ``final_ranks`` a withdrawn seat ranks below every seat that stayed, and a later
+    withdrawal above an earlier one. Withdrawal is not a move: the move count is unchanged.
+    """
+    if state.game_status == COMPLETED:
+        raise IllegalMove("the game is over")
+    if isinstance(seat, bool) or not isinstance(seat, int) or not 1 <= seat <= state.num_players:
+        raise IllegalMove(f"seat {seat!r} is not a seat of this {state.num_players}-player game")
+    if seat in state.withdrawn:
+        raise IllegalMove(f"seat {seat} has already withdrawn")
+    if not isinstance(reason, str) or not reason:
+        raise WireFormatError("withdraw needs a non-empty reason")
+    t = state.copy()
+    t.withdrawn = (*state.withdrawn, seat)
+    staying = [p for p in range(1, t.num_players + 1) if t.in_play(p)]
+    if len(staying) <= 1:
+        _finish(t, staying[0] if staying else _stalemate_winner(t, count_hand=True), reason)
+    elif t.current_player == seat:
+        _end_turn(t)
+    return t
+
+
 def _commit(state: GameState, move: Move) -> GameState:
     """The new state after a move already known to be acceptable."""
     new = state.copy()
@@ -893,7 +925,7 @@ def _end_turn(t: GameState) -> None:
     t.current_phase = RING_PLACEMENT
     for i in range(1, n + 1):
         q = (cur - 1 + i) % n + 1
-        if t.hand[q] + t.on_board[q] > 0:
+        if t.in_play(q):
             break
     else:
         return
@@ -910,7 +942,7 @@ def _update_lps(t: GameState) -> None:
     n = t.num_players
 
     def material(q: int) -> bool:
-        return t.hand[q] + t.on_board[q] > 0
+        return t.in_play(q)
 
     if not material(p):
         return
@@ -972,12 +1004,12 @@ def _check_victory(t: GameState) -> bool:
             _finish(t, _stalemate_winner(t, count_hand=True), "stalemate")
             return True
         return False
-    # Early LPS needs every other player out of rings, so look only when someone is.
-    if any(t.hand[p] + t.on_board[p] == 0 for p in players):
+    # Early LPS needs every other player out of the game, so look only when someone is.
+    if any(not t.in_play(p) for p in players):
         controllers = {st[0] for st in stacks if st is not None}
         if len(controllers) == 1:
             (q,) = controllers
-            if all(t.hand[o] + t.on_board[o] == 0 for o in players if o != q):
+            if t.in_play(q) and all(not t.in_play(o) for o in players if o != q):
                 _finish(t, q, "last_player_standing")
                 return True
     return False
@@ -1026,4 +1058,5 @@ def _stalemate_winner(t: GameState, *, count_hand: bool) -> int:
             -p,
         )
 
-    return max(range(1, t.num_players + 1), key=key)
+    seats = [p for p in range(1, t.num_players + 1) if p not in t.withdrawn]
+    return max(seats or range(1, t.num_players + 1), key=key)

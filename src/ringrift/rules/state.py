@@ -119,6 +119,7 @@ class GameState:
         "victory_reason",
         "victory_threshold",
         "winner",
+        "withdrawn",
     )
 
     geo: Geometry
@@ -162,6 +163,7 @@ class GameState:
     # (R180 swap offer).
     moves_made: int
     last_mover: int
+    withdrawn: tuple[int, ...]
     moved_mask: int
     game_id: str
     turn_number: int
@@ -210,6 +212,7 @@ class GameState:
         new.history = self.history
         new.moves_made = self.moves_made
         new.last_mover = self.last_mover
+        new.withdrawn = self.withdrawn
         new.moved_mask = self.moved_mask
         new.game_id = self.game_id
         new.turn_number = self.turn_number
@@ -240,6 +243,10 @@ class GameState:
         cell = self.geo.cell_of(coord)
         return None if cell is None else self.stacks[cell]
 
+    def in_play(self, player: int) -> bool:
+        """F-30: the seat still takes turns: it owns a ring somewhere and has not withdrawn."""
+        return self.hand[player] + self.on_board[player] > 0 and player not in self.withdrawn
+
     def rings_anywhere(self, player: int) -> int:
         """Rings the player still owns: in hand plus on the board (buried ones included)."""
         return self.hand[player] + self.on_board[player]
@@ -265,7 +272,8 @@ class GameState:
 
         The winner ranks first; the others by R177/R178: territory, then eliminated rings, then
         own markers, then how late they lost their last ring (never is best). Equal keys share a
-        rank (1-2-2-4); seat number never breaks a tie.
+        rank (1-2-2-4); seat number never breaks a tie. F-30: a withdrawn seat ranks below every
+        seat that stayed in the game, and a later withdrawal above an earlier one.
         """
         if self.game_status != COMPLETED or self.winner is None:
             raise ValueError("the game is not over")
@@ -273,7 +281,9 @@ class GameState:
         keys: dict[int, tuple[int, ...]] = {}
         for p in range(1, n + 1):
             out = self.out_at[p]
+            stayed = self.withdrawn.index(p) + 1 if p in self.withdrawn else n + 1
             keys[p] = (
+                stayed,
                 self.collapsed_by(p),
                 self.eliminated[p],
                 sum(1 for m in self.markers if m == p),
@@ -322,7 +332,7 @@ class GameState:
                 "ringsInHand": self.hand[p],
                 "eliminatedRings": self.eliminated[p],
                 "territorySpaces": self.territory[p],
-                "isActive": self.rings_anywhere(p) > 0,
+                "isActive": self.in_play(p),
             }
             for p in range(1, n + 1)
         ]
@@ -374,6 +384,7 @@ class GameState:
             "moveCount": self.moves_made,
             "lastMover": self.last_mover,
             "playersMoved": [p for p in range(1, n + 1) if self.has_moved(p)],
+            "withdrawnSeats": list(self.withdrawn),
         }
         if include_history:
             out["moveHistory"] = [m.to_json() for m in self.history]
@@ -488,6 +499,7 @@ def _blank(geo: Geometry, n: int) -> GameState:
     s.history = ()
     s.moves_made = 0
     s.last_mover = 0
+    s.withdrawn = ()
     s.moved_mask = 0
     s.game_id = ""
     s.turn_number = 1
@@ -668,6 +680,12 @@ def _load(data: Any) -> GameState:
         raise WireFormatError("state.playersMoved must be a list of player numbers")
     for p in moved:
         s.moved_mask |= 1 << _int(p, "state.playersMoved[]", 1, n)
+    withdrawn = data.get("withdrawnSeats", [])
+    if not isinstance(withdrawn, list):
+        raise WireFormatError("state.withdrawnSeats must be a list of player numbers")
+    s.withdrawn = tuple(_int(p, "state.withdrawnSeats[]", 1, n) for p in withdrawn)
+    if len(set(s.withdrawn)) != len(s.withdrawn):
+        raise WireFormatError("state.withdrawnSeats names a seat twice")
     if "turnHadBoardChange" in data:
         s.turn_changed = bool(data["turnHadBoardChange"])
         s.turn_recovery = bool(data.get("turnHadRecovery", False))

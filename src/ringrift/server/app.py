@@ -20,7 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringrift import __version__
 from ringrift.server import realtime
-from ringrift.server.api import account, admin, auth, games, play, reports, root, users
+from ringrift.server.api import (
+    account,
+    admin,
+    auth,
+    games,
+    matchmaking,
+    play,
+    reports,
+    root,
+    users,
+)
 from ringrift.server.config import Settings
 from ringrift.server.context import AppContext
 from ringrift.server.db.migrate import upgrade_engine
@@ -30,6 +40,7 @@ from ringrift.server.logs import accept_request_id, request_id_var
 from ringrift.server.security.headers import SecurityHeadersMiddleware
 from ringrift.server.security.http import BodyLimitMiddleware, BodyTooLarge, app_body_limit
 from ringrift.server.services import ai_turns
+from ringrift.server.services import matchmaking as matchmaking_service
 from ringrift.server.web import mount_web
 from ringrift.server.wsguard import SocketGuard
 
@@ -281,6 +292,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         gc.freeze()
         # AI turns left due by a restart (or a crashed instance) are picked up here.
         sweeper = asyncio.create_task(ai_turns.sweep(ctx), name="ai-sweep")
+        matchmaker = asyncio.create_task(
+            matchmaking_service.run_sweeper(ctx), name="matchmaking-sweep"
+        )
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -292,6 +306,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             guard.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await guard
+            matchmaker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await matchmaker
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -308,7 +325,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (root, auth, users, games, play, realtime, account, admin, reports):
+    for module in (root, auth, users, games, matchmaking, play, realtime, account, admin, reports):
         app.include_router(module.router)
     app.include_router(account.auth_router)
     mount_web(app)

@@ -159,6 +159,17 @@ class Settings(BaseSettings):
     rate_limit_account_export: int = Field(default=5, ge=0)  # per user (a heavy read)
     rate_limit_account_tokens: int = Field(default=30, ge=0)  # token confirmations per address
 
+    # Matchmaking: a waiting player accepts opponents within a rating window that starts at
+    # `base` and widens by `growth` points per second waited, up to `max`. Entries without a
+    # heartbeat (status poll) for `heartbeat_seconds` leave the queue; the sweep pairs and
+    # expires every `sweep_seconds` on every instance.
+    matchmaking_window_base: float = Field(default=100.0, ge=0)
+    matchmaking_window_growth: float = Field(default=10.0, ge=0)
+    matchmaking_window_max: float = Field(default=1000.0, ge=0)
+    matchmaking_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    matchmaking_sweep_seconds: float = Field(default=2.0, gt=0)
+    matchmaking_max_wait_seconds: float = Field(default=25.0, ge=0, le=25.0)  # status long-poll
+
     log_level: str = "INFO"
 
     @field_validator("ringrift_env", mode="before")

@@ -52,6 +52,8 @@ class ErrorCode(StrEnum):
     SERVER_DATABASE_UNAVAILABLE = "SERVER_DATABASE_UNAVAILABLE"
     SERVER_INTERNAL_ERROR = "SERVER_INTERNAL_ERROR"
     AI_SERVICE_UNAVAILABLE = "AI_SERVICE_UNAVAILABLE"
+    MATCHMAKING_NOT_QUEUED = "MATCHMAKING_NOT_QUEUED"
+    MATCHMAKING_ALREADY_MATCHED = "MATCHMAKING_ALREADY_MATCHED"
 
 
 # Default HTTP status and message for each code.
@@ -97,6 +99,11 @@ _DEFAULTS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.SERVER_DATABASE_UNAVAILABLE: (503, "Database is unavailable"),
     ErrorCode.SERVER_INTERNAL_ERROR: (500, "Internal server error"),
     ErrorCode.AI_SERVICE_UNAVAILABLE: (503, "AI service is unavailable"),
+    ErrorCode.MATCHMAKING_NOT_QUEUED: (404, "You are not waiting for an opponent"),
+    ErrorCode.MATCHMAKING_ALREADY_MATCHED: (
+        409,
+        "An opponent was already found; the game has started",
+    ),
 }
 
 

@@ -63,6 +63,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.matchmaking_pairs = Counter(
+            "ringrift_matchmaking_games_total",
+            "Games created by matchmaking, by board type",
+            ["board"],
+            registry=self.registry,
+        )
 
         self.ratelimit_rejected = Counter(
             "ringrift_ratelimit_rejected_total",

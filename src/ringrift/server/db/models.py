@@ -301,3 +301,30 @@ class Report(Base):
         _enum_column(ReportStatus, "report_status"), default=ReportStatus.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MatchmakingEntry(Base):
+    """One player waiting in a matchmaking pool (board, players, time control, rated). The
+    table is the queue, shared by every instance; ``claim`` marks entries being paired so two
+    instances never use the same player twice, and ``game_id`` is set once the game exists."""
+
+    __tablename__ = "matchmaking_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    board_type: Mapped[str] = mapped_column(String(16))
+    max_players: Mapped[int] = mapped_column(Integer)
+    time_control: Mapped[str] = mapped_column(String(16))
+    is_rated: Mapped[bool] = mapped_column(Boolean)
+    rating: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claim: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    game_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+    __table_args__ = (
+        Index("ix_matchmaking_pool", "board_type", "max_players", "time_control", "is_rated"),
+    )
