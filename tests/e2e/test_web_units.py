@@ -66,7 +66,11 @@ def test_merge_patch_follows_rfc_7386(page: Page) -> None:
     ]
 
 
-MODEL = """async (script) => {
+def model_js(script: str) -> str:
+    """A page function that drives a fresh GameModel with ``script`` (the script is pasted in
+    here, not compiled in the page: the page's CSP forbids eval and Function)."""
+    return (
+        """async () => {
   const { GameModel } = await import('/static/js/model.js');
   const sent = [];
   const m = new GameModel('g1', (t, d) => { sent.push({t, d}); return true; });
@@ -76,18 +80,19 @@ MODEL = """async (script) => {
     state: state(v), yourSeat: 1, ...extra}});
   const E = (v, extra) => m.handleFrame({t: 'event', d: {gameId: 'g1', v, move: {type: 'x'},
     ...extra}});
-  const AsyncFunction = (async () => {}).constructor;
-  const run = new AsyncFunction('m', 'sent', 'state', 'log', 'S', 'E', script);
-  await run(m, sent, state, log, S, E);
+"""
+        + script
+        + """
   m.dispose();
   return {v: m.v, sent, log, state: m.state, history: m.history.length, error: m.error};
 }"""
+    )
 
 
 def test_model_applies_events_in_order_and_rejoins_on_a_gap(page: Page) -> None:
     r = page.evaluate(
-        MODEL,
-        """
+        model_js(
+            """
         S(3);
         E(4, {by: 2, patch: {n: 4, board: {stacks: {'1,1': {h: 1}}}}});
         E(4, {patch: {n: 99}});
@@ -96,7 +101,8 @@ def test_model_applies_events_in_order_and_rejoins_on_a_gap(page: Page) -> None:
         log.push(JSON.stringify(m.state.board));
         E(7, {patch: {n: 7}});
         E(6, {gameId: 'other', patch: {n: 6}});
-        """,
+        """
+        )
     )
     assert r["v"] == 5
     assert r["state"]["n"] == 4
@@ -106,8 +112,8 @@ def test_model_applies_events_in_order_and_rejoins_on_a_gap(page: Page) -> None:
 
 def test_model_with_old_events_asks_for_a_full_state_unless_one_arrives(page: Page) -> None:
     r = page.evaluate(
-        MODEL,
-        """
+        model_js(
+            """
         S(0);
         E(1, {move: {type: 'place_ring'}, player: 1});
         log.push(m.playable.length, m.staleTo);
@@ -117,7 +123,8 @@ def test_model_with_old_events_asks_for_a_full_state_unless_one_arrives(page: Pa
         await new Promise((ok) => setTimeout(ok, 400));
         E(3, {player: 2});
         await new Promise((ok) => setTimeout(ok, 400));
-        """,
+        """
+        )
     )
     assert r["log"] == [0, 1, None, 1]
     assert r["history"] == 3
@@ -127,8 +134,8 @@ def test_model_with_old_events_asks_for_a_full_state_unless_one_arrives(page: Pa
 
 def test_model_submits_once_per_version_and_hides_conflicts(page: Page) -> None:
     r = page.evaluate(
-        MODEL,
-        """
+        model_js(
+            """
         const legal = [{type: 'no_line_action', player: 1}];
         S(4, {legalMoves: legal});
         log.push(m.submit(legal[0]), m.submit(legal[0]), m.playable.length);
@@ -138,7 +145,8 @@ def test_model_submits_once_per_version_and_hides_conflicts(page: Page) -> None:
         log.push(m.error && m.error.code);
         S(5, {status: 'completed', winner: 1});
         log.push(m.error, m.submit(legal[0]));
-        """,
+        """
+        )
     )
     assert r["log"] == [True, False, 0, None, False, "GAME_INVALID_MOVE", None, False]
     moves = [f for f in r["sent"] if f["t"] == "move"]
