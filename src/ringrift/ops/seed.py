@@ -45,6 +45,8 @@ USER_COLUMNS = [
     "last_login_at",
     "created_at",
     "updated_at",
+    "email_verified_at",
+    "role",
 ]
 GAME_COLUMNS = [
     "id",
@@ -149,6 +151,8 @@ def generate(
                 None,
                 created,
                 created,
+                created,  # seeded accounts count as verified (they play rated games)
+                "player",
             )
         )
         if len(batch) >= 10_000:

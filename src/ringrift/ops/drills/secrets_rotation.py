@@ -80,7 +80,7 @@ class SecretsRotation(Drill):
             ctx.play(game)
         rec.check(
             "games continue after rotation",
-            game.game["version"] == before + 1 or game.game["status"] != "active",
+            game.game["version"] > before or game.game["status"] != "active",
             f"version {before} -> {game.game['version']}",
         )
         health_codes.append(api.request("GET", "/health").status_code)
