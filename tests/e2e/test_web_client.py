@@ -845,6 +845,7 @@ def test_quick_pairing_puts_two_players_in_the_same_game(platform: str, browser:
     assert first.page.url.split("#")[1] == second.page.url.split("#")[1]
     for tab in (first, second):
         assert tab.page.locator("#game-tc").inner_text() == "Time control: 3+2"
+        check_axe(tab.page, "paired game")
         assert tab.page.locator("#seats .seat .you").count() == 1
         ticket = queue(tab).json()["data"]["ticket"]
         assert ticket["status"] == "matched"
@@ -871,6 +872,7 @@ def test_pairing_wait_is_accessible_and_cancel_leaves_the_queue(
     no_horizontal_scroll(page)
     shot(page, "pairing-waiting-phone")
     page.set_viewport_size(DESKTOP)
+    check_axe(page, "pairing (waiting, desktop)")
     shot(page, "pairing-waiting-desktop")
     # Cancel from the keyboard: the player leaves the queue and gets the form back.
     page.keyboard.press("Enter")
@@ -888,6 +890,18 @@ def test_pairing_wait_is_accessible_and_cancel_leaves_the_queue(
     while queue_status(tab) != 404:
         assert time.monotonic() < deadline, "still queued after leaving the page"
         page.wait_for_timeout(200)
+    # So does signing out (the access token still works for a while: ask with it).
+    page.click("header nav a:has-text('Play')")
+    find_opponent(tab, "1 day", board="hex8")
+    page.wait_for_selector("#pair-wait:not([hidden])")
+    token = token_of(tab)
+    assert queue(tab).status == 200
+    page.click("#who button:has-text('Sign out')")
+    page.wait_for_selector("#auth:not([hidden])")
+    after = page.request.get(
+        page.url.split("#")[0] + "api/matchmaking", headers={"Authorization": "Bearer " + token}
+    )
+    assert after.status == 404, after.text()
     no_errors(tab)
 
 
@@ -921,6 +935,20 @@ def test_socket_reauthenticates_after_refresh_and_4401_ends_at_sign_in(
         assert time.monotonic() < deadline
         page.wait_for_timeout(100)
     assert page.evaluate("ringrift.conn.ws !== window.firstSocket")
+    # The server's expiry notice: a refresh within its grace period, hence a new auth frame,
+    # and nothing shown to the player.
+    page.evaluate(
+        """() => ringrift.conn.ws.onmessage({data: JSON.stringify({t: 'error', d: {
+            code: 'AUTH_TOKEN_EXPIRED', message: 'expired',
+            details: {reauthWithinSeconds: 30}}})})"""
+    )
+    deadline = time.monotonic() + 10
+    while token_of(tab) == newest or not any(
+        f.get("t") == "auth" and f["d"].get("token") == token_of(tab) for f in tab.frames
+    ):
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(100)
+    assert page.evaluate("ringrift.conn.status") == "open"
     # "Log out everywhere" from another device: the server closes the socket with 4401, the
     # refresh is refused, and the page asks for a sign-in with a reason.
     other = browser.new_context()

@@ -25,6 +25,17 @@ export class Connection {
     window.addEventListener("storage", (e) => { if (e.key === "accessToken" && e.newValue) this.reauth(); });
   }
 
+  /** The server's notice that the token expired: refresh within its grace period. Every tab
+   * gets the notice at about the same time; a random pause lets one tab refresh and the others
+   * adopt its token (storage event) instead of spending the same refresh token again. */
+  expiring() {
+    const token = session.token;
+    setTimeout(() => {
+      if (session.token !== token) this.reauth();
+      else refreshSession();
+    }, Math.random() * 5000);
+  }
+
   /** Hand the open socket the current access token (after a refresh). */
   reauth() {
     if (session.token) this.send("auth", { token: session.token });
@@ -59,7 +70,7 @@ export class Connection {
       try { frame = JSON.parse(e.data); } catch { return; }
       if (frame.t === "error" && /^AUTH_/.test(frame.d && frame.d.code)) {
         // The socket's own business, not the page's: never shown as a game error.
-        if (frame.d.details && frame.d.details.reauthWithinSeconds !== undefined) refreshSession();
+        if (frame.d.details && frame.d.details.reauthWithinSeconds !== undefined) this.expiring();
         else this.authFailed = true;
         return;
       }

@@ -34,6 +34,7 @@ export class Pairing {
     this.presetsLoaded = false;
     this.joining = null; // the POST of the current wait, which a cancel lets finish first
     this.polling = null; // aborts the long-poll of a wait that ended
+    this.cancelling = false;
     this.form = $("pair-form");
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.find(); });
     $("pair-cancel").addEventListener("click", () => this.cancel());
@@ -121,7 +122,9 @@ export class Pairing {
 
   /** The Cancel button: leave the queue; a game made just before is opened instead. */
   async cancel() {
-    if (!this.waiting) return;
+    if (!this.waiting || this.cancelling) return;
+    this.cancelling = true;
+    $("pair-cancel").setAttribute("aria-disabled", "true");
     this.run++;
     try {
       await this.settled();
@@ -162,6 +165,8 @@ export class Pairing {
 
   setWaiting(on, body) {
     this.waiting = on;
+    this.cancelling = false;
+    $("pair-cancel").removeAttribute("aria-disabled");
     if (!on && this.polling) { this.polling.abort(); this.polling = null; }
     clearInterval(this.ticker);
     this.form.hidden = on;
