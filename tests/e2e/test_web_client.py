@@ -850,7 +850,30 @@ def test_quick_pairing_puts_two_players_in_the_same_game(platform: str, browser:
         ticket = queue(tab).json()["data"]["ticket"]
         assert ticket["status"] == "matched"
         assert ticket["gameId"] == first.page.url.split("/")[-1]
+    shot(first.page, "paired-game-desktop")
     no_errors(first, second)
+
+
+def test_pairing_errors_are_plain_words(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    page.route(
+        "**/api/matchmaking",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"success": false, "error": {"code": "SERVER_DATABASE_UNAVAILABLE",'
+            ' "message": "database down"}}',
+        ),
+    )
+    find_opponent(tab, "5+3")
+    page.wait_for_selector("#pair-error:not([hidden])")
+    assert "trouble right now" in page.locator("#pair-error").inner_text()
+    assert page.locator("#pair-form").is_visible()
+    # The browser logs the 503 itself; nothing else may be logged.
+    tab.errors = [e for e in tab.errors if "status of 503" not in e]
+    no_errors(tab)
 
 
 def test_pairing_wait_is_accessible_and_cancel_leaves_the_queue(
