@@ -20,6 +20,7 @@ from web_support import (
     CHROMIUM,
     CLICKABLE,
     DESKTOP,
+    PASSWORD,
     PHONE,
     Tab,
     check_axe,
@@ -793,4 +794,216 @@ def test_password_reset_through_the_mailed_link(server: tuple[str, Path], browse
     # A used link says so in plain words.
     page.goto(mail_link(data, f"{name}@example.com", "verify-email"))
     page.wait_for_selector("#home-notice:not([hidden])")
+    no_errors(tab)
+
+
+# -- quick pairing and socket re-authentication ------------------------------------------------
+
+
+def token_of(tab: Tab) -> str:
+    token: str = tab.page.evaluate("localStorage.getItem('accessToken')")
+    return token
+
+
+def queue_status(tab: Tab) -> int:
+    """GET /api/matchmaking with the page's token, outside the page (a heartbeat of its own)."""
+    return queue(tab).status
+
+
+def queue(tab: Tab) -> Any:
+    return tab.page.request.get(
+        tab.page.url.split("#")[0] + "api/matchmaking",
+        headers={"Authorization": "Bearer " + token_of(tab)},
+    )
+
+
+def find_opponent(tab: Tab, preset: str, board: str = "square8", players: str = "2") -> None:
+    page = tab.page
+    page.wait_for_selector(f"#pair-presets input[value='{preset}']")
+    page.select_option("#pair-form select[name=boardType]", board)
+    page.select_option("#pair-form select[name=maxPlayers]", players)
+    page.check(f"#pair-presets input[value='{preset}']")
+    assert not page.is_checked("#pair-form input[name=rated]")
+    page.click("#pair-find")
+
+
+def test_quick_pairing_puts_two_players_in_the_same_game(platform: str, browser: Browser) -> None:
+    first, second = open_tab(browser), open_tab(browser)
+    for tab in (first, second):
+        register(tab, platform)
+        tab.page.wait_for_selector("#pair-presets input")
+        # New accounts are unverified: rated pairing is offered but disabled, with the reason.
+        assert tab.page.is_disabled("#pair-form input[name=rated]")
+        assert tab.page.locator("#pair-rated-note").is_visible()
+    find_opponent(first, "3+2")
+    first.page.wait_for_selector("#pair-wait:not([hidden])")
+    first.page.wait_for_selector("#pair-status:has-text('rating window ±')")
+    find_opponent(second, "3+2")
+    for tab in (first, second):
+        tab.page.wait_for_url(re.compile(r"#/game/[\w-]+$"), timeout=30_000)
+        tab.page.wait_for_selector("#board .cell")
+    assert first.page.url.split("#")[1] == second.page.url.split("#")[1]
+    for tab in (first, second):
+        assert tab.page.locator("#game-tc").inner_text() == "Time control: 3+2"
+        check_axe(tab.page, "paired game")
+        assert tab.page.locator("#seats .seat .you").count() == 1
+        ticket = queue(tab).json()["data"]["ticket"]
+        assert ticket["status"] == "matched"
+        assert ticket["gameId"] == first.page.url.split("/")[-1]
+    shot(first.page, "paired-game-desktop")
+    no_errors(first, second)
+
+
+def test_pairing_errors_are_plain_words(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    page.route(
+        "**/api/matchmaking",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"success": false, "error": {"code": "SERVER_DATABASE_UNAVAILABLE",'
+            ' "message": "database down"}}',
+        ),
+    )
+    find_opponent(tab, "5+3")
+    page.wait_for_selector("#pair-error:not([hidden])")
+    assert "trouble right now" in page.locator("#pair-error").inner_text()
+    assert page.locator("#pair-form").is_visible()
+    # The browser logs the 503 itself; nothing else may be logged.
+    tab.errors = [e for e in tab.errors if "status of 503" not in e]
+    no_errors(tab)
+
+
+def test_pairing_wait_is_accessible_and_cancel_leaves_the_queue(
+    platform: str, browser: Browser
+) -> None:
+    tab = open_tab(browser, PHONE)
+    page = tab.page
+    register(tab, platform)
+    page.wait_for_selector("#pair-presets input")
+    shot(page, "pairing-form-phone")
+    find_opponent(tab, "1 day", board="hex8")
+    page.wait_for_selector("#pair-status:has-text('rating window ±')")
+    assert page.locator("#pair-form").is_hidden()
+    assert "Looking for an opponent" in page.locator("#announce").inner_text()
+    assert page.evaluate("document.activeElement.id") == "pair-cancel"
+    page.wait_for_selector("#pair-elapsed:has-text('Waiting 0:01')")
+    assert queue_status(tab) == 200
+    check_axe(page, "pairing (waiting)")
+    no_horizontal_scroll(page)
+    shot(page, "pairing-waiting-phone")
+    page.set_viewport_size(DESKTOP)
+    check_axe(page, "pairing (waiting, desktop)")
+    shot(page, "pairing-waiting-desktop")
+    # Cancel from the keyboard: the player leaves the queue and gets the form back.
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#pair-form:not([hidden])")
+    assert page.locator("#pair-wait").is_hidden()
+    assert queue_status(tab) == 404
+    assert page.evaluate("document.activeElement.id") == "pair-find"
+    # Leaving the Play page while waiting leaves the queue too.
+    find_opponent(tab, "1 day", board="hex8")
+    page.wait_for_selector("#pair-wait:not([hidden])")
+    page.wait_for_function("() => ringrift.pairing.waiting && ringrift.pairing.window !== null")
+    page.click("header nav a:has-text('Leaderboard')")
+    page.wait_for_selector("#leaderboard:not([hidden])")
+    deadline = time.monotonic() + 10
+    while queue_status(tab) != 404:
+        assert time.monotonic() < deadline, "still queued after leaving the page"
+        page.wait_for_timeout(200)
+    # So does signing out (the access token still works for a while: ask with it).
+    page.click("header nav a:has-text('Play')")
+    find_opponent(tab, "1 day", board="hex8")
+    page.wait_for_selector("#pair-wait:not([hidden])")
+    token = token_of(tab)
+    assert queue(tab).status == 200
+    page.click("#who button:has-text('Sign out')")
+    page.wait_for_selector("#auth:not([hidden])")
+    after = page.request.get(
+        page.url.split("#")[0] + "api/matchmaking", headers={"Authorization": "Bearer " + token}
+    )
+    assert after.status == 404, after.text()
+    no_errors(tab)
+
+
+def test_socket_reauthenticates_after_refresh_and_4401_ends_at_sign_in(
+    platform: str, browser: Browser
+) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    name = register(tab, platform)
+    page.wait_for_function("() => ringrift.conn.status === 'open'")
+    page.evaluate("() => { window.firstSocket = ringrift.conn.ws; }")
+    # A token refresh hands the open socket the new token in an `auth` frame.
+    page.evaluate("async () => (await import('/static/js/api.js')).refreshSession()")
+    fresh = token_of(tab)
+    deadline = time.monotonic() + 5
+    while not any(f.get("t") == "auth" and f["d"].get("token") == fresh for f in tab.frames):
+        assert time.monotonic() < deadline, tab.frames
+        page.wait_for_timeout(100)
+    assert page.evaluate("ringrift.conn.status") == "open"
+    # A 4401 close (as after an expiry without re-auth): refresh, then a new socket at once.
+    page.evaluate(
+        """() => { const ws = ringrift.conn.ws; ws.onclose({code: 4401}); ws.close(); }"""
+    )
+    page.wait_for_function(
+        "(t) => ringrift.conn.status === 'open' && localStorage.getItem('accessToken') !== t",
+        arg=fresh,
+    )
+    newest = token_of(tab)
+    deadline = time.monotonic() + 5
+    while not any(f.get("t") == "auth" and f["d"].get("token") == newest for f in tab.frames):
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(100)
+    assert page.evaluate("ringrift.conn.ws !== window.firstSocket")
+    # The server's expiry notice: a refresh within its grace period, hence a new auth frame,
+    # and nothing shown to the player.
+    page.evaluate(
+        """() => ringrift.conn.ws.onmessage({data: JSON.stringify({t: 'error', d: {
+            code: 'AUTH_TOKEN_EXPIRED', message: 'expired',
+            details: {reauthWithinSeconds: 30}}})})"""
+    )
+    deadline = time.monotonic() + 10
+    while token_of(tab) == newest or not any(
+        f.get("t") == "auth" and f["d"].get("token") == token_of(tab) for f in tab.frames
+    ):
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(100)
+    assert page.evaluate("ringrift.conn.status") == "open"
+    # "Log out everywhere" from another device: the server closes the socket with 4401, the
+    # refresh is refused, and the page asks for a sign-in with a reason.
+    other = browser.new_context()
+    login = other.request.post(
+        platform + "/api/auth/login",
+        data={"email": f"{name}@example.com", "password": PASSWORD},
+    )
+    assert login.ok, login.text()
+    token = login.json()["data"]["accessToken"]
+    out = other.request.post(
+        platform + "/api/auth/logout-all", headers={"Authorization": "Bearer " + token}
+    )
+    assert out.ok, out.text()
+    page.wait_for_selector("#auth:not([hidden])", timeout=15_000)
+    assert "sign in again" in page.locator("#auth-reason").inner_text()
+    assert page.evaluate("localStorage.getItem('accessToken')") is None
+    other.close()
+    # The browser logs the refused refresh (401) itself; nothing else may be logged.
+    refused = [e for e in tab.errors if "status of 401" in e]
+    assert len(refused) <= 1, tab.errors
+    tab.errors = [e for e in tab.errors if e not in refused]
+    no_errors(tab)
+
+
+def test_too_many_sockets_is_said_plainly(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    register(tab, platform)
+    page.wait_for_function("() => ringrift.conn.status === 'open'")
+    page.evaluate(
+        """() => { const ws = ringrift.conn.ws; ws.onclose({code: 4429}); ws.close(); }"""
+    )
+    page.wait_for_selector("#conn:not([hidden])")
+    assert "Too many RingRift tabs" in page.locator("#conn").inner_text()
     no_errors(tab)

@@ -3,10 +3,11 @@
 const store = window.localStorage;
 
 export class ApiError extends Error {
-  constructor(code, message, status) {
+  constructor(code, message, status, details) {
     super(message);
     this.code = code;
     this.status = status;
+    this.details = details || null;
   }
 }
 
@@ -27,6 +28,13 @@ export const session = {
 };
 
 let refreshing = null;
+const refreshed = new Set();
+
+/** Call fn() after every successful token refresh (the socket re-authenticates with it). */
+export function onRefresh(fn) {
+  refreshed.add(fn);
+  return () => refreshed.delete(fn);
+}
 
 /** Trade the refresh token for a new pair: true, false (the session is over) or null (the
  * server could not be reached). One refresh at a time for the whole page. */
@@ -45,29 +53,32 @@ export function refreshSession() {
         return false;
       }
       session.save((await response.json()).data);
+      for (const fn of refreshed) fn();
       return true;
     })().finally(() => { refreshing = null; });
   }
   return refreshing;
 }
 
-export async function api(method, path, body, retry = true) {
+/** `signal` (an AbortSignal) lets the caller drop a long-poll it no longer wants. */
+export async function api(method, path, body, retry = true, signal = undefined) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (session.token) headers.Authorization = "Bearer " + session.token;
   let response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
+    response = await fetch(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw new ApiError("ABORTED", "", 0);
     throw new ApiError("NETWORK", "The server cannot be reached. Check your connection and try again.", 0);
   }
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && retry && session.refreshToken && !path.startsWith("/api/auth/")) {
-    if (await refreshSession()) return api(method, path, body, false);
+    if (await refreshSession()) return api(method, path, body, false, signal);
   }
   if (!response.ok || data.success === false) {
     const error = data.error || {};
-    throw new ApiError(error.code || String(response.status), error.message || "The request failed.", response.status);
+    throw new ApiError(error.code || String(response.status), error.message || "The request failed.", response.status, error.details);
   }
   return data.data;
 }

@@ -5,6 +5,7 @@ import { $, clear, h } from "./dom.js";
 import { plain } from "./messages.js";
 import { Connection } from "./socket.js";
 import { GameView } from "./views/game.js";
+import { Pairing } from "./views/pairing.js";
 import { renderPlayer } from "./views/player.js";
 import { renderRules } from "./views/rules.js";
 
@@ -12,17 +13,22 @@ const SECTIONS = ["auth", "reset", "home", "leaderboard", "rules", "player", "ga
 const conn = new Connection();
 let gameView = null;
 // A handle for the browser tests and for debugging from the console (no data, just objects).
-window.ringrift = { conn, get game() { return gameView; } };
+window.ringrift = { conn, get game() { return gameView; }, get pairing() { return pairing; } };
 
 conn.onStatus((status) => {
   const banner = $("conn");
   if (status === "reconnecting") {
     banner.textContent = "Connection lost. Reconnecting…";
     banner.hidden = false;
+  } else if (status === "too-many") {
+    banner.textContent = "Too many RingRift tabs are open for your account: close one and this tab connects again.";
+    banner.hidden = false;
   } else {
     banner.hidden = true;
   }
   if (status === "unauthorized") {
+    pairing.run++; // the queue went with the session
+    pairing.setWaiting(false);
     session.clear();
     if (gameView) { gameView.close(); gameView = null; }
     showAuth("Your session has ended: please sign in again.");
@@ -45,6 +51,7 @@ function showError(id, error) {
 }
 
 async function logout() {
+  await pairing.stop();
   if (session.refreshToken) await api("POST", "/api/auth/logout", { refreshToken: session.refreshToken }).catch(() => {});
   session.clear();
   conn.close();
@@ -170,6 +177,7 @@ async function loadHome() {
   if (mine && mine.user) session.save({ user: mine.user });
   $("verify-notice").hidden = !(mine && mine.user && mine.user.emailVerified === false);
   syncRated();
+  await pairing.load();
   const me = session.user;
   const open = (lobby.games || []).filter((g) => !(g.seats || []).some((s) => me && s.userId === me.id));
   clear($("lobby")).append(...(open.length ? open.map((g) => gameLine(g, true)) : [h("li", { text: "No open games right now: start one." })]));
@@ -235,10 +243,15 @@ function showRules(part) {
   else window.scrollTo(0, 0);
 }
 
+// -- quick pairing (views/pairing.js) ---------------------------------------------------------
+
+const pairing = new Pairing((gameId) => { location.hash = `#/game/${gameId}`; });
+
 // -- routing ----------------------------------------------------------------------------------
 
 async function route() {
   if (gameView) { gameView.close(); gameView = null; }
+  if (location.hash !== "#/" && location.hash !== "") pairing.stop();
   await handleMailLink();
   const hash = location.hash || "#/";
   if (hash === "#/reset" && resetToken) {

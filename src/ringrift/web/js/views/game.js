@@ -78,6 +78,7 @@ export class GameView {
     clear($("actions"));
     clear($("buttons"));
     $("hint").textContent = "";
+    $("game-tc").hidden = true;
     $("turn").textContent = "Loading the game…";
     $("board").replaceChildren();
   }
@@ -312,6 +313,7 @@ export class GameView {
     $("board").setAttribute("aria-label", `Board, ${state.board.type}${live ? "" : `, position after move ${this.realMoves(this.replayAt)}`}`);
     document.querySelector("#game .game").classList.toggle("busy", Boolean(model.pending) || model.staleTo !== null);
     document.querySelector("#game .game").classList.toggle("replaying", !live);
+    this.renderTimeControl();
     this.renderTurn(state, live);
     this.renderError();
     this.renderDecision(p, live, at);
@@ -319,6 +321,14 @@ export class GameView {
     this.renderMoveList();
     this.renderActions();
     this.renderResult();
+  }
+
+  /** The game's time control as a label only: the server does not run clocks yet. */
+  renderTimeControl() {
+    const tc = this.meta && this.meta.timeControl;
+    const label = tc && typeof tc.label === "string" ? tc.label : "";
+    $("game-tc").textContent = label ? `Time control: ${label}` : "";
+    $("game-tc").hidden = !label;
   }
 
   /** The last real move before version n, with the whole chain when it was a capture chain. */
