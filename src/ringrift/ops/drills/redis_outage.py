@@ -75,7 +75,7 @@ class RedisOutage(Drill):
             # played bookkeeping moves with it).
             rec.check(
                 "moves are acknowledged during the outage",
-                len(versions) == 3 and versions[0] < versions[1] < versions[2]
+                (len(versions) == 3 and versions[0] < versions[1] < versions[2])
                 or entry.game["status"] != "active",
                 "versions " + " -> ".join(str(v) for v in versions),
             )
