@@ -130,8 +130,11 @@ OVERVIEW = dashboard(
             unit="percentunit",
         ),
         panel(
-            "Move submission p95 (SLO 250 ms)",
-            [("ringrift:move_http_latency_seconds:p95_5m", "p95")],
+            "Move p95, HTTP and WebSocket (SLO 250 ms)",
+            [
+                ("ringrift:move_http_latency_seconds:p95_5m", "HTTP p95"),
+                ("ringrift:move_ws_latency_seconds:p95_5m", "WebSocket p95"),
+            ],
             unit="s",
         ),
         panel(
@@ -170,6 +173,36 @@ GAMEPLAY = dashboard(
                 ),
             ],
             unit="s",
+        ),
+        panel(
+            "Move latency (WebSocket, frame to ack)",
+            [
+                (
+                    "histogram_quantile(0.95, sum by (le, instance) (rate("
+                    'ringrift_ws_move_duration_seconds_bucket{outcome="ok",'
+                    'instance=~"$instance"}[5m])))',
+                    "p95 {{instance}}",
+                ),
+                (
+                    "histogram_quantile(0.5, sum by (le, instance) (rate("
+                    'ringrift_ws_move_duration_seconds_bucket{outcome="ok",'
+                    'instance=~"$instance"}[5m])))',
+                    "p50 {{instance}}",
+                ),
+            ],
+            unit="s",
+        ),
+        panel(
+            "Moves over the WebSocket /s by outcome",
+            [
+                (
+                    "sum by (outcome) (rate(ringrift_ws_move_duration_seconds_count"
+                    + INST
+                    + "[5m]))",
+                    "{{outcome}}",
+                )
+            ],
+            unit="ops",
         ),
         panel(
             "Moves submitted over HTTP /s",
@@ -236,7 +269,8 @@ GAMEPLAY = dashboard(
 DEPENDENCIES = dashboard(
     "ringrift-dependencies",
     "RingRift / Dependencies",
-    "PostgreSQL, Redis, backups and the signing keyring, as the apps see them.",
+    "PostgreSQL, Redis, backups and the signing keyring as the apps see them; the load "
+    "balancer's view of the apps and the PostgreSQL standby.",
     [
         panel(
             "/ready probe per instance and dependency",
@@ -312,12 +346,66 @@ DEPENDENCIES = dashboard(
             [("time() - max(ringrift_backup_last_success_timestamp_seconds)", "age")],
             unit="s",
             kind="stat",
+            width=6,
         ),
         panel(
             "Age of the active signing key (alert above 37 d)",
             [("time() - max(ringrift_keyring_active_key_created_timestamp_seconds)", "age")],
             unit="s",
             kind="stat",
+            width=6,
+        ),
+        # From HAProxy's exporter (job haproxy) and the PostgreSQL exporter (job postgres);
+        # empty where the deployment runs no balancer or no standby.
+        panel(
+            "Balancer exporter up (alert at 0)",
+            [('sum(up{job="haproxy"})', "up")],
+            kind="stat",
+            width=6,
+        ),
+        panel(
+            "PostgreSQL standbys streaming (alert at 0)",
+            [
+                (
+                    'count(pg_stat_replication_pg_current_wal_lsn_bytes{state="streaming"})'
+                    " or vector(0)",
+                    "standbys",
+                )
+            ],
+            kind="stat",
+            width=6,
+            description="Standbys the primary streams WAL to; 0 with synchronous replication "
+            "means every commit waits.",
+        ),
+        panel(
+            "Balancer: app instances in the rotation (alert at 0)",
+            [('haproxy_backend_active_servers{proxy="apps"}', "{{instance}}")],
+        ),
+        panel(
+            "Balancer: app instance in the rotation (1) or out (0)",
+            [('max by (server) (haproxy_server_status{proxy="apps",state="UP"})', "{{server}}")],
+            description="0 when HAProxy's /ready checks took the instance out, or an operator "
+            "put it in maintenance.",
+        ),
+        panel(
+            "Balancer: current sessions per app instance",
+            [
+                ('haproxy_server_current_sessions{proxy="apps"}', "{{server}}"),
+                ('sum(haproxy_backend_current_sessions{proxy="apps"})', "all"),
+            ],
+            description="Open connections, WebSockets included, the balancer holds to each "
+            "instance.",
+        ),
+        panel(
+            "PostgreSQL replication lag (alert above 16 MiB)",
+            [
+                (
+                    "max by (application_name) (pg_stat_replication_pg_wal_lsn_diff)",
+                    "{{application_name}}",
+                )
+            ],
+            unit="bytes",
+            description="Bytes of WAL between the primary's position and each standby's replay.",
         ),
     ],
 )

@@ -28,7 +28,7 @@ def test_up_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             f"{up.url}/api/auth/register",
             json={"email": "up@example.com", "username": "upuser", "password": "Correct-Horse-9"},
         )
-        assert created.status_code == 201, created.text
+        assert created.status_code == 202, created.text
         # No SMTP in `up`: the verification mail lands in the data directory's outbox.
         outbox = tmp_path / "data" / "mail"
         deadline = time.monotonic() + 15

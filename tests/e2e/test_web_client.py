@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from up_support import running_up
 from web_support import (
-    BROWSER_ARGS,
-    CHROMIUM,
     CLICKABLE,
     DESKTOP,
     PASSWORD,
@@ -25,9 +23,11 @@ from web_support import (
     Tab,
     check_axe,
     create_game,
+    no_errors,
     no_horizontal_scroll,
     open_tab,
     play_one_move,
+    play_until_resign_is_offered,
     register,
     shot,
     vs_ai,
@@ -70,21 +70,7 @@ def mail_link(data: Path, email: str, path: str) -> str:
     raise AssertionError(f"no {path} mail to {email}")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium (scripts/test installs it)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield b
-        b.close()
-
-
 TURN = "document.getElementById('turn').textContent"
-
-
-def no_errors(*tabs: Tab) -> None:
-    for tab in tabs:
-        assert tab.errors == [], tab.errors
 
 
 def test_complete_game_against_ai_level_1_through_the_board(
@@ -389,7 +375,7 @@ def test_resign_with_confirmation_shows_the_result(platform: str, browser: Brows
     page = tab.page
     register(tab, platform)
     create_game(tab, vs_ai(rings=None))
-    assert play_one_move(tab)
+    play_until_resign_is_offered(tab)
     page.click("#resign")
     assert page.locator("#result").is_hidden()  # nothing happens without the confirmation
     page.click("#resign-yes")
@@ -678,6 +664,18 @@ def test_rated_game_result_shows_rating_changes_and_player_page(
     watcher.page.goto(f"{platform}/#/game/{game_id}")
     watcher.page.wait_for_selector("#movelist li")
     assert watcher.page.locator("#actions a", has_text="Back to the lobby").count() == 1
+    # Until both have moved the game can only be aborted (no result); the guest moves too.
+    assert owner.page.locator("#abort").is_visible()
+    for _ in range(100):  # the owner ends the turn (placement, then movement)
+        if guest.page.evaluate(f"{TURN}.startsWith('Your turn')"):
+            break
+        ready = "(sel) => !document.querySelector('.game.busy') && !!document.querySelector(sel)"
+        if owner.page.evaluate(ready, CLICKABLE):
+            play_one_move(owner)
+        else:
+            owner.page.wait_for_timeout(200)
+    assert play_one_move(guest)
+    owner.page.wait_for_selector("#resign")
     owner.page.click("#resign")
     owner.page.click("#resign-yes")
     for tab, title in ((owner, "You lost"), (guest, "You won"), (watcher, f"{guest_name} won")):
@@ -917,6 +915,8 @@ def test_pairing_wait_is_accessible_and_cancel_leaves_the_queue(
     page.click("header nav a:has-text('Play')")
     find_opponent(tab, "1 day", board="hex8")
     page.wait_for_selector("#pair-wait:not([hidden])")
+    # The wait shows at once; the queue holds the player once the POST has answered.
+    page.wait_for_function("() => ringrift.pairing.waiting && ringrift.pairing.window !== null")
     token = token_of(tab)
     assert queue(tab).status == 200
     page.click("#who button:has-text('Sign out')")
@@ -1007,3 +1007,22 @@ def test_too_many_sockets_is_said_plainly(platform: str, browser: Browser) -> No
     page.wait_for_selector("#conn:not([hidden])")
     assert "Too many RingRift tabs" in page.locator("#conn").inner_text()
     no_errors(tab)
+
+
+def test_registering_a_known_address_says_check_your_mail(platform: str, browser: Browser) -> None:
+    tab = open_tab(browser)
+    page = tab.page
+    name = register(tab, platform)
+    page.click("#who button:has-text('Sign out')")
+    page.wait_for_selector("#auth:not([hidden])")
+    page.fill("#register-form input[name=email]", f"{name}@example.com")
+    page.fill("#register-form input[name=username]", name + "x")
+    page.fill("#register-form input[name=password]", "another-" + PASSWORD)
+    page.click("#register-form button")
+    page.wait_for_selector("#auth-error:not([hidden])")
+    message = page.locator("#auth-error").inner_text()
+    assert "already has an account" in message and "mailed" in message
+    # Still signed out: the sign-in the client tried with the new password was refused (the
+    # browser logs that 401 as a failed resource; it is the only message).
+    assert page.locator("#auth").is_visible()
+    assert len(tab.errors) == 1 and "401" in tab.errors[0], tab.errors

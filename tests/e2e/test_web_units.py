@@ -214,3 +214,60 @@ def test_no_module_parses_data_as_html(page: Page) -> None:
           return [el.textContent, el.children.length]; }"""
     )
     assert text == ["<img src=x onerror=alert(1)>", 0]
+
+
+def test_replay_steps_skip_passes(page: Page) -> None:
+    """Back/forward stop after each real move (passes are positions but not stops) and at now."""
+    seen = page.evaluate(
+        """async () => {
+          const { stops, realMoves, navTarget } = await import('/static/js/views/movelist.js');
+          const rec = (type) => ({ move: { type, player: 1 } });
+          // v1 place, v2 a pass, v3 move, v4 a pass: now is v4.
+          const history = [rec('place_ring'), rec('no_line_action'), rec('move_stack'),
+                           rec('no_territory_action')];
+          return {
+            stops: stops(history, 4),
+            real: [0, 1, 2, 3, 4].map((n) => realMoves(history, n)),
+            prevFromNow: navTarget('prev', 4, history, 4),
+            prevFromThree: navTarget('prev', 3, history, 4),
+            nextFromOne: navTarget('next', 1, history, 4),
+            nextFromNow: navTarget('next', 4, history, 4),
+            first: navTarget('first', 3, history, 4),
+            last: navTarget('last', 0, history, 4),
+          };
+        }"""
+    )
+    assert seen["stops"] == [0, 1, 3, 4]
+    assert seen["real"] == [0, 1, 1, 2, 2]
+    assert (seen["prevFromNow"], seen["prevFromThree"]) == (3, 1)
+    assert (seen["nextFromOne"], seen["nextFromNow"]) == (3, 4)
+    assert (seen["first"], seen["last"]) == (0, 4)
+
+
+def test_result_in_words(page: Page) -> None:
+    seen = page.evaluate(
+        """async () => {
+          const { resultTitle, resultReason } = await import('/static/js/views/result.js');
+          const name = (n) => ['', 'Ann', 'Bob'][n];
+          const game = (over) => ({ status: 'completed', endReason: 'normal', winner: 1,
+                                    yourSeat: 1, state: { victoryReason: 'territory_control' },
+                                    ...over });
+          const cases = [
+            game({}), game({ yourSeat: 2 }), game({ yourSeat: null }),
+            game({ endReason: 'timeout', yourSeat: 2 }), game({ endReason: 'abandoned' }),
+            game({ status: 'cancelled', endReason: 'aborted', winner: null }),
+            game({ winner: null }),
+          ];
+          return cases.map((g) => [resultTitle(g, name), resultReason(g, name)]);
+        }"""
+    )
+    assert seen == [
+        ["You won", "You won by controlling enough territory."],
+        ["You lost", "Ann won by controlling enough territory."],
+        ["Ann won", "Ann won by controlling enough territory."],
+        ["You lost", "You lost on time."],
+        ["You won", "You won because the opponent left the game."],
+        ["Game aborted", seen[5][1]],
+        ["Nobody won", "The game is over."],
+    ]
+    assert "no rating changed" in seen[5][1]

@@ -159,6 +159,21 @@ def play_one_move(tab: Tab, *, tap: bool = False, timeout: float = 30_000) -> bo
     return True
 
 
+def play_until_resign_is_offered(*tabs: Tab, limit: int = 40) -> None:
+    """Let the seated tabs play, each on its own turn, until every seat has moved: until then
+    the game page offers Abort, not Resign (a game someone has not moved in yet is aborted,
+    not lost)."""
+    for _ in range(limit):
+        if all(t.page.locator("#resign").count() for t in tabs):
+            return
+        for tab in tabs:
+            if tab.page.evaluate("() => !!(ringrift.game && ringrift.game.model.myTurn)"):
+                assert play_one_move(tab), "the game ended before Resign was offered"
+        tabs[0].page.wait_for_timeout(150)
+    for tab in tabs:
+        tab.page.wait_for_selector("#resign")
+
+
 def _press(locator: Any, tap: bool) -> None:
     if tap:
         locator.tap()
@@ -195,3 +210,9 @@ def no_horizontal_scroll(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     inner = page.evaluate("window.innerWidth")
     assert width <= inner, f"page is {width}px wide in a {inner}px viewport"
+
+
+def no_errors(*tabs: Tab) -> None:
+    """No tab showed an error the player did not cause."""
+    for tab in tabs:
+        assert tab.errors == [], tab.errors

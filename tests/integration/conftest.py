@@ -17,6 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from realtime_support import WS
 from server_support import AppFactory, LiveServer, fake_ai_service, make_settings, running_app
 
 from ringrift.ops.services import PostgresCluster, RedisServer
@@ -108,3 +109,12 @@ def ai_service_factory() -> Iterator[Callable[[str], tuple[LiveServer, FastAPI]]
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest_asyncio.fixture
+async def sockets() -> AsyncIterator[list[WS]]:
+    """Sockets a test opens (append them); all are closed when it ends."""
+    opened: list[WS] = []
+    yield opened
+    for ws in opened:
+        await ws.close()

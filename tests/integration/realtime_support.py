@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ringrift.ops.services import free_port
 from ringrift.server import mergepatch
+from ringrift.server.presence import ENTRY_LIFETIME_HEARTBEATS
 
 Frame = dict[str, Any]
 
@@ -52,12 +54,16 @@ class Process:
         self.log = Path(tempfile.mkdtemp(prefix=f"ringrift-{name}-")) / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> Process:
+    def start(self, timeout: float = 120.0) -> Process:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd="/"
             )
-        _wait_http(f"{self.url}/health", self.process, self.log, timeout)
+        try:
+            _wait_http(f"{self.url}/health", self.process, self.log, timeout)
+        except BaseException:
+            self.stop(signal.SIGKILL)  # never leave a half-started server behind
+            raise
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
@@ -96,6 +102,32 @@ def app_process(
     return Process(args, env, port, "app")
 
 
+@contextmanager
+def two_apps(
+    database_url: str, redis_url: str, *, timeout: float = 180, **settings: Any
+) -> Iterator[tuple[Process, Process]]:
+    """Two app instances on one database and one Redis (the cross-instance tests), stopped
+    when the block ends. A generous start-up time: the machine running the suite is busy.
+
+    With ``presence_heartbeat_seconds`` set, the block starts only once both instances have
+    seen Redis for one presence-entry lifetime: before that an instance cannot tell "no
+    socket anywhere" from "not heard yet" and refuses claims with 503, by design."""
+    a = app_process(database_url, redis_url, **settings).start(timeout=timeout)
+    try:
+        b = app_process(database_url, redis_url, **settings).start(timeout=timeout)
+    except BaseException:
+        a.stop()
+        raise
+    heartbeat = settings.get("presence_heartbeat_seconds")
+    if heartbeat is not None:
+        time.sleep(float(heartbeat) * ENTRY_LIFETIME_HEARTBEATS + 0.2)
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
 def ai_service_process(port: int | None = None) -> Process:
     port = port or free_port()
     args = [
@@ -119,16 +151,12 @@ def bearer(token: str) -> dict[str, str]:
 
 async def register(base: str) -> dict[str, Any]:
     name = "u" + uuid.uuid4().hex[:10]
+    credentials = {"email": f"{name}@example.com", "password": "anchor-violet-ridge-27"}
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        response = await http.post(
-            "/api/auth/register",
-            json={
-                "email": f"{name}@example.com",
-                "username": name,
-                "password": "anchor-violet-ridge-27",
-            },
-        )
-    assert response.status_code == 201, response.text
+        response = await http.post("/api/auth/register", json={**credentials, "username": name})
+        assert response.status_code == 202, response.text
+        response = await http.post("/api/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     return {
         "token": data["accessToken"],
@@ -182,6 +210,12 @@ async def ready(base: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=5) as http:
         body: dict[str, Any] = (await http.get("/ready")).json()
     return body
+
+
+async def redis_status(base: str, wanted: str) -> dict[str, Any] | None:
+    """The ``/ready`` body when its redis check has status ``wanted`` (for ``wait_for``)."""
+    body = await ready(base)
+    return body if body["checks"]["redis"]["status"] == wanted else None
 
 
 async def wait_for(
@@ -256,6 +290,16 @@ class WS:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+async def joined(sockets: list[WS], base: str, token: str, game_id: str, **join: Any) -> WS:
+    """A new socket (closed by the ``sockets`` fixture) that joined ``game_id``; ``join`` adds
+    fields to the join frame (``v``, ``chat``)."""
+    ws = await WS.open(base, token)
+    sockets.append(ws)
+    await ws.send("join", {"gameId": game_id, "ack": "joined", **join})
+    await ws.expect(is_type("ack", ack="joined"))
+    return ws
 
 
 def is_type(frame_type: str, **fields: Any) -> Callable[[Frame], bool]:

@@ -43,7 +43,6 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "login_max_failures_per_address": 0,
         "login_max_failures_per_account": 0,
         "login_max_failures_per_ip": 0,
-        "register_max_conflicts_per_ip": 0,
         "rate_limit_register": 0,
         "rate_limit_game_create": 0,
         "rate_limit_moves": 0,
@@ -79,7 +78,11 @@ async def register(
         "/api/auth/register",
         json={"email": f"{name}@example.com", "username": name, "password": password},
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    response = await client.post(
+        "/api/auth/login", json={"email": f"{name}@example.com", "password": password}
+    )
+    assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     data["email"] = f"{name}@example.com"
     data["password"] = password

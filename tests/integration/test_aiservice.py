@@ -372,3 +372,20 @@ def test_no_search_process_outlives_the_service(sig: signal.Signals) -> None:
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)], "orphaned worker processes"
+
+
+def test_a_time_budget_caps_the_search(client: httpx.Client) -> None:
+    """An AI seat plays within its game clock: ``time_budget_s`` below the level's budget
+    (level 10 thinks 0.25 s here) shortens the search; a bad value is refused."""
+    raw = midgame_json("square8", 2, 12, 2)  # 178 legal moves: level 10 uses its budget
+    player = GameState.from_json(raw).current_player
+    good = {"game_state": raw, "player_number": player, "difficulty": 10}
+    capped = client.post("/ai/move", json={**good, "time_budget_s": 0.01})
+    assert capped.status_code == 200, capped.text
+    assert_legal(raw, capped.json()["move"])
+    assert capped.json()["thinking_time_ms"] < 150
+    roomy = client.post("/ai/move", json={**good, "time_budget_s": 60})  # the level's budget wins
+    assert roomy.status_code == 200 and roomy.json()["thinking_time_ms"] >= 150
+    for bad in (0, -1, "fast", 601):
+        r = client.post("/ai/move", json={**good, "time_budget_s": bad})
+        assert r.status_code == 422 and error_code(r) == "invalid_request", bad

@@ -2,8 +2,12 @@
 exported: a real app process (PostgreSQL, Redis, the real AI service) is played against over
 HTTP and WebSocket, then its /metrics and the AI service's /metrics are scraped. Metrics that
 do not come from an app are produced here by their real sources too: the blackbox exporter
-(Debian) probing the app's /ready, and deploy/prometheus/textfile-metrics.py reading a real
-backup and keyring. Only ``up`` is taken on trust: Prometheus itself synthesises it per target.
+(Debian) probing the app's /ready, deploy/prometheus/textfile-metrics.py reading a real
+backup and keyring, and a real HAProxy (the stack's generated configuration, in front of the
+app) for the ``haproxy_*`` series. Only ``up`` is taken on trust: Prometheus itself
+synthesises it per target. The PostgreSQL exporter's replication series (``pg_*``) need a
+primary with a streaming standby; tests/integration/test_ops_monitoring_ha.py checks them in a
+replicated stack's Prometheus.
 
 The label values the rules match exactly (route templates, AI endpoints, error codes) are
 checked against the running app too, so a renamed route cannot silently blind an alert."""
@@ -30,9 +34,11 @@ from realtime_support import WS, Process, ai_service_process, app_process, beare
 from server_support import dead_url
 
 from ringrift.aiservice.app import ServiceMetrics
+from ringrift.ops import balancer
 from ringrift.ops.services import RedisServer, free_port
 from ringrift.server.errors import ErrorCode
-from ringrift.server.metrics import Metrics
+from ringrift.server.metrics import Metrics, PublishOutcome
+from ringrift.server.ratelimit import Bucket
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +47,10 @@ PROM = ROOT / "deploy" / "prometheus"
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
 # Synthesised by Prometheus for every scrape target, not exported by anything.
 PROMETHEUS_SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
+# The PostgreSQL exporter's replication series exist only on a primary with a standby
+# streaming from it, which this module does not run: test_ops_monitoring_ha.py checks each of
+# them (and its labels) in the Prometheus of a real replicated stack instead.
+CHECKED_ON_A_REPLICATED_STACK = ("pg_",)
 
 # -- PromQL: the selectors of an expression ------------------------------------------------
 
@@ -222,6 +232,48 @@ class Blackbox:
         self.process.wait(10)
 
 
+class Balancer:
+    """A real HAProxy with the stack's configuration in front of one app: its built-in
+    exporter is the only source of the ``haproxy_*`` series the balancer alerts read."""
+
+    def __init__(self, app: Process) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="ringrift-haproxy-"))
+        metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}{balancer.METRICS_PATH}"
+        config = balancer.write_config(self.dir, free_port(), {"app1": app.port}, metrics_port)
+        with open(self.dir / "haproxy.log", "wb") as out:
+            self.process = subprocess.Popen(
+                balancer.argv(config), stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def scrape_when_up(self, timeout: float = 20.0) -> str:
+        """The exporter's text once HAProxy's health check has put the app in the rotation
+        (so the server and backend series carry their real, settled values)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process.poll() is None, (self.dir / "haproxy.log").read_text()
+            try:
+                text = httpx.get(self.metrics_url, timeout=2).text
+                if _sample_value_or_none(text, "haproxy_backend_active_servers") == 1:
+                    return text
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "HAProxy did not put the app in the rotation"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(10)
+
+
+def _sample_value_or_none(text: str, name: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    return None
+
+
 def _sample_value(text: str, name: str) -> float:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -352,6 +404,11 @@ def exported(
         "blackbox": blackbox.probe(app.url, "database"),
     }
     sources["textfile collector"] = _textfile(tmp_path_factory.mktemp("textfile"))
+    lb = Balancer(app)
+    try:
+        sources["haproxy"] = lb.scrape_when_up()
+    finally:
+        lb.stop()
     result = {source: _exported(text) for source, text in sources.items()}
     # A labelled family with no sample yet (no fallback happened) shows no label names in a
     # scrape; take them from the metric definitions the app and the AI service register.
@@ -397,6 +454,8 @@ def test_every_queried_metric_is_exported(exported: dict[str, dict[str, set[str]
                 continue
             if selector.metric in PROMETHEUS_SYNTHETIC:
                 continue
+            if selector.metric.startswith(CHECKED_ON_A_REPLICATED_STACK):
+                continue
             if selector.metric not in available:
                 missing.append(f"{where}: {selector.metric}")
                 continue
@@ -438,6 +497,31 @@ def test_exact_label_values_exist_in_the_app(app: Process) -> None:
                 if not ok:
                     wrong.append(f"{where}: {label}{op}{value!r}")
     assert wrong == []
+
+
+def test_outage_counters_are_exported_at_zero_before_any_outage(
+    pg_database: str, redis_server: RedisServer
+) -> None:
+    """The counters the Redis and database alerts take rate() of exist at 0 on a fresh app,
+    for every rate-limit bucket and publish outcome: the first increment after a scrape is
+    then an increase, so an outage shorter than a scrape still raises its alert."""
+    fresh = app_process(pg_database, redis_server.url, dead_url()).start()
+    try:
+        text = httpx.get(f"{fresh.url}/metrics", timeout=10).text
+    finally:
+        fresh.stop()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    expected = {("ringrift_db_unavailable_total", ()): 0.0}
+    for bucket in Bucket:
+        for name in ("ringrift_ratelimit_local_total", "ringrift_ratelimit_rejected_total"):
+            expected[(name, (("bucket", bucket.value),))] = 0.0
+    for outcome in PublishOutcome:
+        expected[("ringrift_bus_published_total", (("outcome", outcome.value),))] = 0.0
+    assert {key: samples.get(key) for key in expected} == expected
 
 
 def test_ready_probe_tells_the_failing_dependency_apart(

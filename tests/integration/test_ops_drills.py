@@ -42,10 +42,13 @@ def test_four_drills_pass_with_report_and_journal(stack: Stack, tmp_path: Path) 
     }
     assert code == 0 and journal["status"] == "PASS", failed
     assert [d["name"] for d in journal["drills"]] == FOUR
-    assert journal["summary"] == {"total": 4, "passed": 4, "failed": 0}
+    assert journal["summary"] == {"total": 4, "passed": 4, "failed": 0, "skipped": 0}
     for drill in journal["drills"]:
         assert drill["steps"] and drill["checks"] and drill["durationSeconds"] > 0
         assert all(c["passed"] and c["name"] for c in drill["checks"])
+        # Without Prometheus nothing waits for alerts (db-outage and the others require one).
+        assert not any(c["name"].startswith("alert ") for c in drill["checks"])
+        assert not any(t.startswith("time_to_fire_") for t in drill["timings"])
     by_name = {d["name"]: d for d in journal["drills"]}
     assert by_name["db-outage"]["timings"]["db_down_api_latency_max_s"] < 3.0
     assert by_name["ai-outage"]["timings"]["ai_outage_detected_s"] < 5.0
@@ -192,3 +195,44 @@ def test_instance_failover_needs_two_instances(stack: Stack) -> None:
     code, journal = _run("instance-failover", "--run-dir", str(stack.run_dir))
     assert code == 1 and journal["status"] == "FAIL"
     assert "--apps 2" in journal["drills"][0]["findings"][0]
+
+
+def test_lb_instance_loss_is_skipped_not_failed_without_a_balancer(
+    stack: Stack, tmp_path: Path
+) -> None:
+    code, journal = _run(
+        "lb-instance-loss", "--run-dir", str(stack.run_dir), "--report-dir", str(tmp_path)
+    )
+    assert code == 0 and journal["status"] == "PASS", journal
+    assert journal["summary"] == {"total": 1, "passed": 0, "failed": 0, "skipped": 1}
+    drill = journal["drills"][0]
+    assert drill["status"] == "SKIP" and "--lb" in drill["skipped"]
+    assert not drill["checks"]
+    row = next(line for line in Path(journal["report"]).read_text().splitlines() if "`lb-" in line)
+    assert "SKIP" in row and "--lb" in row
+
+
+def test_redis_failover_is_skipped_not_failed_without_sentinel(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A plain stack has no Sentinel to fail over with: the run still passes (so `drill run
+    all` does), and the report says why the drill did not run."""
+    code, journal = _run(
+        "redis-failover", "--run-dir", str(stack.run_dir), "--report-dir", str(tmp_path)
+    )
+    assert code == 0 and journal["status"] == "PASS", journal
+    assert journal["summary"] == {"total": 1, "passed": 0, "failed": 0, "skipped": 1}
+    (drill,) = journal["drills"]
+    assert drill["status"] == "SKIP" and "--redis-sentinel" in drill["skipped"]
+    assert not drill["checks"] and drill["error"] is None
+    report = Path(journal["report"]).read_text()
+    assert "SKIP" in report and "1 skipped" in report and "--redis-sentinel" in report
+
+
+def test_pg_failover_is_skipped_on_a_stack_without_replica(stack: Stack) -> None:
+    """Skipped, not failed: ``drill run all`` on a plain stack still passes."""
+    code, journal = _run("pg-failover", "--run-dir", str(stack.run_dir))
+    assert code == 0 and journal["status"] == "PASS", journal
+    (drill,) = journal["drills"]
+    assert drill["status"] == "SKIP" and "--pg-replica" in drill["skipped"]
+    assert drill["checks"] == [] and journal["summary"]["skipped"] == 1

@@ -50,8 +50,14 @@ def test_stack_lifecycle(tmp_path: Path) -> None:
             json={"email": "st@example.com", "username": "stacky", "password": "pass-word-123"},
             timeout=10,
         )
-        assert reg.status_code == 201, reg.text
-        token = reg.json()["data"]["accessToken"]
+        assert reg.status_code == 202, reg.text
+        login = httpx.post(
+            f"{app1}/api/auth/login",
+            json={"email": "st@example.com", "password": "pass-word-123"},
+            timeout=10,
+        )
+        assert login.status_code == 200, login.text
+        token = login.json()["data"]["accessToken"]
         me = httpx.get(
             f"{app2}/api/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=5
         )

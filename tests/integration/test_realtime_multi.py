@@ -9,21 +9,21 @@ import base64
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from realtime_support import (
     WS,
     Process,
-    app_process,
     get_game,
     is_type,
+    joined,
     move_list,
     register,
     to_move,
+    two_apps,
     two_player_game,
     wait_for,
 )
@@ -52,27 +52,12 @@ def instances(
     pg_database: str, redis_server: RedisServer, keyring_file: Path
 ) -> Iterator[tuple[Process, Process]]:
     settings = {"rate_limit_login": 3, "jwt_keyring_file": str(keyring_file), "jwt_secret": ""}
-    a = app_process(pg_database, redis_server.url, **settings).start()
-    b = app_process(pg_database, redis_server.url, **settings).start()
-    yield a, b
-    a.stop()
-    b.stop()
+    with two_apps(pg_database, redis_server.url, **settings) as pair:
+        yield pair
 
 
-@pytest_asyncio.fixture
-async def sockets() -> AsyncIterator[list[WS]]:
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        await ws.close()
-
-
-async def _socket(sockets: list[WS], base: str, token: str, game_id: str) -> WS:
-    ws = await WS.open(base, token)
-    sockets.append(ws)
-    await ws.send("join", {"gameId": game_id, "v": 0, "ack": "joined"})
-    await ws.expect(is_type("ack", ack="joined"))
-    return ws
+async def _joined_v0(sockets: list[WS], base: str, token: str, game_id: str) -> WS:
+    return await joined(sockets, base, token, game_id, v=0)
 
 
 async def test_a_move_through_one_instance_reaches_a_socket_on_the_other(
@@ -80,8 +65,8 @@ async def test_a_move_through_one_instance_reaches_a_socket_on_the_other(
 ) -> None:
     a, b = instances
     first, second, game_id = await two_player_game(a.url)
-    mover = await _socket(sockets, a.url, first["token"], game_id)
-    watcher = await _socket(sockets, b.url, second["token"], game_id)
+    mover = await _joined_v0(sockets, a.url, first["token"], game_id)
+    watcher = await _joined_v0(sockets, b.url, second["token"], game_id)
     prompt = await mover.expect(to_move(game_id))
     move = prompt["d"]["legalMoves"][0]
     await mover.send("move", {"gameId": game_id, "move": move, "v": 0, "ack": 1})
@@ -101,8 +86,8 @@ async def test_the_seat_to_move_on_the_other_instance_gets_its_legal_moves(
     move reads them from the database and puts them on the event."""
     a, b = instances
     first, second, game_id = await two_player_game(a.url)
-    mover = await _socket(sockets, a.url, first["token"], game_id)
-    waiting = await _socket(sockets, b.url, second["token"], game_id)
+    mover = await _joined_v0(sockets, a.url, first["token"], game_id)
+    waiting = await _joined_v0(sockets, b.url, second["token"], game_id)
     prompt = await mover.expect(to_move(game_id))
     for _ in range(10):
         v = prompt["d"]["v"]
@@ -126,12 +111,12 @@ async def test_concurrent_moves_through_both_instances_one_wins(
     a, b = instances
     first, second, game_id = await two_player_game(a.url)
     on_a = {
-        1: await _socket(sockets, a.url, first["token"], game_id),
-        2: await _socket(sockets, a.url, second["token"], game_id),
+        1: await _joined_v0(sockets, a.url, first["token"], game_id),
+        2: await _joined_v0(sockets, a.url, second["token"], game_id),
     }
     on_b = {
-        1: await _socket(sockets, b.url, first["token"], game_id),
-        2: await _socket(sockets, b.url, second["token"], game_id),
+        1: await _joined_v0(sockets, b.url, first["token"], game_id),
+        2: await _joined_v0(sockets, b.url, second["token"], game_id),
     }
     version, seat = 0, 1
     for round_number in range(6):

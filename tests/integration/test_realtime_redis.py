@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-import pytest_asyncio
 from realtime_support import (
     WS,
     Process,
-    app_process,
     bearer,
     get_game,
     is_type,
     move_list,
     ready,
+    redis_status,
     to_move,
+    two_apps,
     two_player_game,
     wait_for,
 )
@@ -43,24 +43,8 @@ def private_redis() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def instances(pg_database: str, private_redis: RedisServer) -> Iterator[tuple[Process, Process]]:
-    a = app_process(pg_database, private_redis.url, rate_limit_login=LOGIN_LIMIT).start()
-    b = app_process(pg_database, private_redis.url, rate_limit_login=LOGIN_LIMIT).start()
-    yield a, b
-    a.stop()
-    b.stop()
-
-
-@pytest_asyncio.fixture
-async def sockets() -> AsyncIterator[list[WS]]:
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        await ws.close()
-
-
-async def _redis_status(base: str, wanted: str) -> dict[str, object] | None:
-    body = await ready(base)
-    return body if body["checks"]["redis"]["status"] == wanted else None
+    with two_apps(pg_database, private_redis.url, rate_limit_login=LOGIN_LIMIT) as pair:
+        yield pair
 
 
 async def _failed_logins(base: str, email: str, count: int) -> list[httpx.Response]:
@@ -127,7 +111,7 @@ async def test_redis_outage_and_recovery(
     # --- Redis goes down ---------------------------------------------------------------
     private_redis.stop()
     stopped = time.monotonic()
-    body, _ = await wait_for(lambda: _redis_status(a.url, "degraded"), 2.0, 0.05)
+    body, _ = await wait_for(lambda: redis_status(a.url, "degraded"), 2.0, 0.05)
     assert time.monotonic() - stopped <= 2.0
     assert body["status"] == "degraded" and body["checks"]["redis"]["error"]
     assert body["checks"]["database"]["status"] == "healthy"
@@ -159,7 +143,7 @@ async def test_redis_outage_and_recovery(
     private_redis.start()
     restarted = time.monotonic()
     for base in (a.url, b.url):
-        await wait_for(lambda base=base: _redis_status(base, "healthy"), 5.0, 0.1)
+        await wait_for(lambda base=base: redis_status(base, "healthy"), 5.0, 0.1)
     assert time.monotonic() - restarted <= 5.0
     for base in (a.url, b.url):
         assert (await ready(base))["status"] == "healthy"

@@ -10,12 +10,11 @@ import json
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from realtime_support import (
     WS,
     Frame,
@@ -53,14 +52,6 @@ def app(pg_database: str, redis_server: RedisServer) -> Iterator[Process]:
     ).start()
     yield process
     process.stop()
-
-
-@pytest_asyncio.fixture
-async def sockets() -> AsyncIterator[list[WS]]:
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        await ws.close()
 
 
 async def _open(sockets: list[WS], base: str, token: str | None) -> WS:
@@ -321,6 +312,8 @@ async def test_bad_frames_get_error_frames_and_change_nothing(
             reply = await waiting.recv(5)
             if reply["t"] == "ack" and reply["d"].get("ack") == f"s{index}":
                 break
+            if reply["t"] == "presence":
+                continue  # a join/leave among the garbage: the seat's presence changed
             # Some generated frames are valid joins/leaves (a state or ack at version 0).
             assert reply["t"] in ("error", "state", "ack"), (frame, reply)
             if reply["t"] == "error":

@@ -94,6 +94,28 @@ async def test_register_mails_a_verification_link_that_verifies_once(
         assert resend.status_code == 409 and _code(resend) == "AUTH_EMAIL_ALREADY_VERIFIED"
 
 
+async def test_registering_a_known_address_mails_its_owner_and_answers_as_for_a_new_one(
+    app_factory: AppFactory, smtp: MailSink
+) -> None:
+    async with _app(app_factory, smtp) as (_, client):
+        await register(client, "olga")
+        await smtp.wait_for("olga@example.com")
+        body = {"username": "olga2", "password": "an0ther-quiet-meadow"}
+        known = await client.post("/api/auth/register", json={**body, "email": "OLGA@example.com"})
+        new = await client.post(
+            "/api/auth/register", json={**body, "username": "nina", "email": "nina@example.com"}
+        )
+        assert known.status_code == new.status_code == 202
+        assert known.json() == new.json()
+        notice = await smtp.wait_for("olga@example.com", count=2)
+        assert notice.message["Subject"] == "You already have a RingRift account"
+        assert "reset" in notice.body
+        # No account was made, the owner's password still works, the attempt's does not.
+        attempt = await _login(client, "olga@example.com", body["password"])
+        assert _code(attempt) == "AUTH_INVALID_CREDENTIALS"
+        assert (await _login(client, "olga@example.com", "correct-horse-1")).status_code == 200
+
+
 async def test_resend_retires_the_older_link(app_factory: AppFactory, smtp: MailSink) -> None:
     async with _app(app_factory, smtp) as (app, client):
         bob = await register(client, "bob")
@@ -380,7 +402,7 @@ async def test_export_lists_profile_games_and_moves(
         assert {s["username"] for s in exported["seats"]} == {"hana", "ivan"}
         assert len(exported["moves"]) == 1 and exported["moves"][0]["moveNumber"] == 1
         assert data["reportsFiled"][0]["reason"] == "rude in the lobby"
-        assert data["chatMessages"] == []
+        assert data["chatMessages"] == []  # no chat posted (test_chat_rest.py has some)
         assert "passwordHash" not in str(data) and "password_hash" not in str(data)
 
         # A heavy read: limited per user.
@@ -433,7 +455,8 @@ async def test_deletion_erases_personal_data_and_keeps_game_history(
         assert seats[karl["user"]["id"]]["username"] == "deleted-user"
         assert seats[jane["user"]["id"]]["username"] == "jane"
         moves = (await client.get(f"/api/games/{game['id']}/moves")).json()["data"]
-        assert len(moves["moves"]) == 1
+        # The move, then the resignation as a versioned withdrawal entry (F-30).
+        assert [m["move"]["type"] for m in moves["moves"]] == ["place_ring", "withdraw"]
         profile = (await client.get(f"/api/users/{karl['user']['id']}")).json()["data"]
         assert profile["user"]["username"] == "deleted-user"
 

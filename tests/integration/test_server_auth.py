@@ -52,10 +52,15 @@ async def test_register_login_me_and_profile(client: httpx.AsyncClient) -> None:
             "password": "s3cret-violet-harbor",
         },
     )
-    assert response.status_code == 201
+    # Registering issues no tokens (the answer is the same for a known address); sign in.
+    assert response.status_code == 202
     body = response.json()
-    assert body["success"] is True
-    data = body["data"]
+    assert body["success"] is True and body["data"]["accepted"] is True
+    assert "accessToken" not in body["data"]
+    signed_in = await client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": "s3cret-violet-harbor"}
+    )
+    data = signed_in.json()["data"]
     assert set(data) >= {"user", "accessToken", "refreshToken"}
     assert data["user"]["email"] == "alice@example.com"
 
@@ -96,7 +101,24 @@ async def test_duplicate_and_invalid_registration(client: httpx.AsyncClient) -> 
             "password": "anchor-violet-ridge-27",
         },
     )
-    assert dup_email.status_code == 409 and _code(dup_email) == "RESOURCE_EMAIL_EXISTS"
+    # A known address gets the same answer as a new one, and no second account.
+    fresh = await client.post(
+        "/api/auth/register",
+        json={
+            "email": "fresh@example.com",
+            "username": "freshman",
+            "password": "anchor-violet-ridge-27",
+        },
+    )
+    assert dup_email.status_code == fresh.status_code == 202
+    assert dup_email.json() == fresh.json()
+    not_created = await client.post(
+        "/api/auth/login", json={"email": "bob@example.com", "password": "anchor-violet-ridge-27"}
+    )
+    assert _code(not_created) == "AUTH_INVALID_CREDENTIALS"
+    # ... nor a "bobby" account: the name is still free.
+    bobby = await register(client, "bobby")
+    assert bobby["user"]["username"] == "bobby"
     dup_name = await client.post(
         "/api/auth/register",
         json={

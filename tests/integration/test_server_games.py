@@ -328,10 +328,18 @@ async def test_join_leave_resign_and_privacy(client: httpx.AsyncClient) -> None:
     hidden = await client.get(f"/api/games/{private['id']}", headers=bearer(c))
     assert hidden.status_code == 403 and _code(hidden) == "RESOURCE_ACCESS_DENIED"
     assert (await client.get(f"/api/games/{private['id']}", headers=bearer(a))).status_code == 200
-    # Joining by id (an invitation link) works for private games.
-    started = await client.post(f"/api/games/{private['id']}/join", headers=bearer(b))
+    # Joining a private game takes its invite token (test_server_invites.py has the rest).
+    started = await client.post(
+        f"/api/games/{private['id']}/join",
+        params={"invite": private["inviteToken"]},
+        headers=bearer(b),
+    )
     assert started.json()["data"]["game"]["status"] == "active"
-    full = await client.post(f"/api/games/{private['id']}/join", headers=bearer(d))
+    full = await client.post(
+        f"/api/games/{private['id']}/join",
+        params={"invite": private["inviteToken"]},
+        headers=bearer(d),
+    )
     assert full.status_code == 400 and _code(full) == "GAME_NOT_JOINABLE"
 
     resigned = await client.post(f"/api/games/{private['id']}/leave", headers=bearer(b))

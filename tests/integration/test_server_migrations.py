@@ -33,6 +33,8 @@ TABLES = {
     "account_tokens",
     "reports",
     "matchmaking_entries",
+    "rematch_offers",
+    "chat_messages",
     "alembic_version",
 }
 

@@ -42,7 +42,9 @@ def fuzz_user(fuzz_app: FastAPI) -> dict[str, Any]:
     name = "fz" + uuid.uuid4().hex[:10]
     credentials = {"email": f"{name}@example.com", "password": "fuzzing-password-1"}
     response = client.post("/api/auth/register", json={**credentials, "username": name})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    response = client.post("/api/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
     game = client.post(
         "/api/games",
         json={

@@ -97,10 +97,16 @@ async def test_queue_is_bounded_with_retry_after(ai_service: Process) -> None:
             *(http.post("/ai/move", json=_body("square19", 9), headers=_auth()) for _ in range(8))
         )
     statuses = sorted(r.status_code for r in responses)
-    assert statuses.count(200) >= 1
-    busy = [r for r in responses if r.status_code == 503]
-    assert len(busy) >= 4, statuses
-    assert all(r.json()["error"]["code"] == "busy" and r.headers["Retry-After"] for r in busy)
+    refused = [r for r in responses if r.status_code == 503]
+    codes = sorted(r.json()["error"]["code"] for r in refused)
+    # Refused at once: "busy". A queued search whose wait used up its deadline on a loaded
+    # machine answers "deadline_exceeded" instead; both say when to retry.
+    busy = [r for r in refused if r.json()["error"]["code"] == "busy"]
+    assert len(busy) >= 4, (statuses, codes)
+    assert set(codes) <= {"busy", "deadline_exceeded"}, codes
+    # At least one search was admitted (it answered, or ran out of its deadline).
+    assert statuses.count(200) + codes.count("deadline_exceeded") >= 1, (statuses, codes)
+    assert all(r.headers["Retry-After"] for r in refused)
 
 
 def test_budget_is_a_hard_deadline() -> None:

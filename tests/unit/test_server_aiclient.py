@@ -128,3 +128,35 @@ async def test_unreachable_or_unconfigured_service() -> None:
     )
     await http.aclose()
     await http2.aclose()
+
+
+async def test_a_clock_cap_reaches_the_service_and_the_local_fallback() -> None:
+    """An AI seat plays within its clock: the cap goes to the service as ``time_budget_s``
+    and to the in-process AI as ``budget_s`` (never above the level's own budget)."""
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        import json
+
+        seen.append(json.loads(request.content))
+        return httpx.Response(503, json={"error": "busy"})
+
+    budgets: list[float | None] = []
+
+    def local(
+        state: GameState, level: int, *, seed: int | None = None, budget_s: float | None = None
+    ) -> Move:
+        budgets.append(budget_s)
+        return legal_moves(state)[0]
+
+    client, _metrics, http = _client(handler, local=local)
+    state = new_game("square8", 2)
+    capped = await client.choose(state, 1, 7, seed=1, budget_s=0.0123)
+    roomy = await client.choose(state, 1, 2, seed=1, budget_s=500.0)
+    plain = await client.choose(state, 1, 2, seed=1)
+    await http.aclose()
+    assert capped.source == roomy.source == plain.source == "local"
+    assert seen[0]["time_budget_s"] == 0.012 and "time_budget_s" not in seen[2]
+    from ringrift.ai import level_budget
+
+    assert budgets == [0.0123, level_budget(2), None]

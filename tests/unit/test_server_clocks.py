@@ -131,8 +131,8 @@ def test_bad_time_controls_say_why(bad: object) -> None:
 
 @given(steps=st.lists(st.tuples(st.integers(0, 20_000), st.booleans()), min_size=1, max_size=40))
 def test_banks_never_grow_beyond_increments(steps: list[tuple[int, bool]]) -> None:
-    """Whatever the timing, a seat's bank is its start plus the increments it earned minus
-    the time it spent, and nobody's clock runs while another seat is to move."""
+    """Whatever the timing, a seat's bank is its start plus one increment per finished turn
+    minus the time it spent, and nobody's clock runs while another seat is to move."""
     tc = PRESETS["5+3"]
     clocks = Clocks.start(tc, 2, first=1, now_ms=T0)
     now = T0
@@ -144,11 +144,22 @@ def test_banks_never_grow_beyond_increments(steps: list[tuple[int, bool]]) -> No
         if clocks.remaining(seat, now + wait) <= 0:
             break
         now += wait
-        if charged:
-            spent[seat - 1] += wait
-            earned[seat - 1] += 3_000
-        else:
-            spent[seat - 1] += wait  # the wait before an uncharged move still counts
+        # The wait before an uncharged move still counts, and every turn that ends earns the
+        # increment (once per turn, whoever played the move that ended it).
+        spent[seat - 1] += wait
+        earned[seat - 1] += 3_000
         clocks = clocks.pass_turn(tc, seat, 3 - seat, now, charge=charged)
         for s in (1, 2):
             assert clocks.banks_ms[s - 1] == 300_000 + earned[s - 1] - spent[s - 1]
+
+
+def test_the_increment_comes_once_per_turn() -> None:
+    """A turn is several moves (placement, movement, decisions): the increment is added when
+    the turn passes to another seat, not for every move inside it."""
+    clocks = Clocks.start(BLITZ, 2, first=1, now_ms=T0)
+    placed = clocks.pass_turn(BLITZ, mover=1, to_move=1, now_ms=T0 + 1_000)
+    assert placed.banks_ms == (179_000, 180_000) and placed.running == 1
+    moved = placed.pass_turn(BLITZ, mover=1, to_move=2, now_ms=T0 + 3_000)
+    assert moved.banks_ms == (179_000, 180_000) and moved.running == 2
+    ended = moved.pass_turn(BLITZ, mover=2, to_move=None, now_ms=T0 + 4_000)
+    assert ended.banks_ms == (179_000, 179_000) and ended.running is None

@@ -11,7 +11,7 @@ from ringrift.ops.services import free_port
 from ringrift.server.aiclient import CircuitBreaker
 from ringrift.server.errors import ErrorCode
 from ringrift.server.metrics import Metrics
-from ringrift.server.ratelimit import RateLimiter
+from ringrift.server.ratelimit import Bucket, RateLimiter
 from ringrift.server.realtime import FrameError, parse_frame
 from ringrift.server.redis import RedisUnavailable, ResilientRedis
 
@@ -60,16 +60,16 @@ async def test_rate_limiter_counts_locally_without_redis_and_resets_per_window()
     clock = Clock(120.5)
     metrics = Metrics()
     limiter = RateLimiter(ResilientRedis(""), 60, metrics, clock=clock)
-    decisions = [await limiter.hit("login", "1.2.3.4", 2) for _ in range(3)]
+    decisions = [await limiter.hit(Bucket.LOGIN, "1.2.3.4", 2) for _ in range(3)]
     assert [d.allowed for d in decisions] == [True, True, False]
     assert decisions[-1].retry_after == 60 and decisions[-1].backend == "local"
-    assert (await limiter.hit("login", "5.6.7.8", 2)).allowed  # other keys unaffected
-    assert (await limiter.hit("login", "1.2.3.4", 0)).allowed  # 0 = unlimited
+    assert (await limiter.hit(Bucket.LOGIN, "5.6.7.8", 2)).allowed  # other keys unaffected
+    assert (await limiter.hit(Bucket.LOGIN, "1.2.3.4", 0)).allowed  # 0 = unlimited
     clock.now = 180.0  # next window
-    assert (await limiter.hit("login", "1.2.3.4", 2)).allowed
+    assert (await limiter.hit(Bucket.LOGIN, "1.2.3.4", 2)).allowed
     with pytest.raises(Exception) as raised:
         for _ in range(3):
-            await limiter.enforce("login", "1.2.3.4", 2)
+            await limiter.enforce(Bucket.LOGIN, "1.2.3.4", 2)
     error = raised.value
     assert getattr(error, "code", None) == ErrorCode.RATE_LIMIT_EXCEEDED
     assert getattr(error, "headers", {})["Retry-After"] == "60"
@@ -77,6 +77,23 @@ async def test_rate_limiter_counts_locally_without_redis_and_resets_per_window()
         "ringrift_ratelimit_rejected_total", {"bucket": "login"}
     )
     assert rejected == 2
+
+
+def test_rate_limiter_exports_every_bucket_at_zero_from_the_start() -> None:
+    """A child born on its first increment hides that increment from rate(): a Redis outage
+    shorter than a scrape would go unalerted. Every bucket exists at 0 before any hit."""
+    metrics = Metrics()
+    assert (
+        metrics.registry.get_sample_value("ringrift_ratelimit_local_total", {"bucket": "moves"})
+        is None
+    )  # prometheus_client alone creates labelled children lazily
+    RateLimiter(ResilientRedis(""), 60, metrics)
+    for name in ("ringrift_ratelimit_local_total", "ringrift_ratelimit_rejected_total"):
+        values = {
+            bucket.value: metrics.registry.get_sample_value(name, {"bucket": bucket.value})
+            for bucket in Bucket
+        }
+        assert values == {bucket.value: 0.0 for bucket in Bucket}, name
 
 
 async def test_redis_client_fails_fast_while_down() -> None:

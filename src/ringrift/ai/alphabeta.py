@@ -21,7 +21,7 @@ from ringrift.ai.base import (
     ordered_moves,
     position_key,
 )
-from ringrift.ai.evaluation import WIN_SCORE, evaluate
+from ringrift.ai.evaluation import WIN_SCORE, Evaluator, evaluate
 from ringrift.rules import GameState, Move, apply_move, legal_moves
 
 EXACT, LOWER, UPPER = 0, 1, 2
@@ -39,6 +39,7 @@ class AlphaBetaPlayer:
         level: int = 0,
         tt_size: int = 200_000,
         every_depth: bool = False,
+        evaluator: Evaluator | None = None,
     ) -> None:
         if max_depth < 1:
             raise ValueError("max_depth must be at least 1")
@@ -46,6 +47,8 @@ class AlphaBetaPlayer:
         self.every_depth = every_depth
         self.level = level
         self.tt_size = tt_size
+        self.evaluator = evaluator
+        """Leaf evaluation; None is the hand-written `evaluate`."""
         self.name = f"alphabeta{max_depth}"
 
     def decide(
@@ -61,6 +64,8 @@ class AlphaBetaPlayer:
         if len(moves) == 1:
             return forced_decision(moves[0], limits, self.level)
         search = _Search(state.current_player, limits, random.Random(seed), self.tt_size)
+        if self.evaluator is not None:
+            search.evaluate = self.evaluator
         root_moves = ordered_moves(state, moves, search.rng)
         best_move, best_value = root_moves[0], 0.0
         for depth in deepening_schedule(self.max_depth, every_depth=self.every_depth):
@@ -102,6 +107,7 @@ class _Search:
         self.tt: dict[tuple[Any, ...], tuple[int, float, int, Move | None]] = {}
         self.tt_size = tt_size
         self.history: dict[tuple[Any, ...], int] = {}
+        self.evaluate: Evaluator = evaluate
 
     def root(
         self, state: GameState, moves: list[Move], depth: int
@@ -126,7 +132,7 @@ class _Search:
         self.limits.tick()
         if depth <= 0:
             # Leaves are evaluated as they stand (move generation costs more than evaluation).
-            return evaluate(state, self.me)
+            return self.evaluate(state, self.me)
         # Follow forced moves without spending depth.
         moves = legal_moves(state) if state.game_status == "active" else []
         chain = 0
@@ -136,7 +142,7 @@ class _Search:
             chain += 1
         if not moves:
             # Prefer quick wins and slow losses.
-            return evaluate(state, self.me) + (depth if state.winner == self.me else -depth)
+            return self.evaluate(state, self.me) + (depth if state.winner == self.me else -depth)
         key = position_key(state)
         entry = self.tt.get(key)
         tt_move: Move | None = None

@@ -4,6 +4,11 @@ A competitor is a ladder level (``1``..``10``) or a named player (``random``, ``
 ``alphabeta``, ``mcts``). Game ``i`` of a match seats competitor A at seat ``i mod N + 1``;
 for more than two players every other seat is played by a copy of B, so A's fair share of
 wins is ``1/N``. Games that reach the move cap are draws.
+
+Besides wins, a match scores A by rank: a game gives A ``(N - rank) / (N - 1)`` (1 for a win,
+0 for last place, a half for a draw), so A's fair share is 0.5 with any number of players, and
+with two players the rank score is the win rate. End reasons are also counted per outcome, so
+that how A loses can be told apart from how B loses.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import Player
+from ringrift.ai.fitted import load_evaluator, resolve_weights_path, with_evaluator
 from ringrift.ai.ladder import LADDER, budget_scale, check_level, player_for_level
 from ringrift.ai.mcts import MCTSPlayer
 from ringrift.ai.players import HeuristicPlayer, RandomPlayer
@@ -42,12 +49,18 @@ class Competitor:
     label: str
     level: int | None = None
     name: str | None = None
+    eval_file: str | None = None
+    """A fitted weights file replacing the hand-written evaluation (see `ringrift.ai.fitted`)."""
 
     def build(self) -> Player:
         if self.level is not None:
-            return player_for_level(self.level)
-        assert self.name is not None
-        return NAMED[self.name][0]()
+            player = player_for_level(self.level)
+        else:
+            assert self.name is not None
+            player = NAMED[self.name][0]()
+        if self.eval_file is not None:
+            player = with_evaluator(player, load_evaluator(Path(self.eval_file)))
+        return player
 
     def budget(self, scale: float) -> float:
         base = LADDER[self.level].budget_s if self.level is not None else NAMED[str(self.name)][1]
@@ -66,6 +79,15 @@ def parse_competitor(text: str) -> Competitor:
     raise ValueError(
         f"unknown player {text!r}: use a level 1-10 or one of {', '.join(sorted(NAMED))}"
     )
+
+
+def with_eval_file(c: Competitor, path: Path, *, board: str, players: int) -> Competitor:
+    """The competitor playing with a fitted evaluation; checks the file and that the player
+    has an evaluation to replace before any game starts. ``path`` may be the name ``shipped``:
+    the weights file shipped for the board and player count."""
+    path = resolve_weights_path(path, board=board, players=players)
+    with_evaluator(c.build(), load_evaluator(path, board=board, players=players))
+    return replace(c, label=f"{c.label}+{path.stem}", eval_file=str(path))
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,15 @@ class GameResult:
     latencies_a_ms: list[float]
     latencies_b_ms: list[float]
     reason: str | None
+    rank_a: int | None = None  # A's final rank (1 is best), None for a draw at the move cap
+    players: int = 2
+
+    @property
+    def rank_score_a(self) -> float:
+        """A's rank score in this game: 1 for first, 0 for last, linear between; 0.5 a draw."""
+        if self.rank_a is None:
+            return 0.5
+        return (self.players - self.rank_a) / (self.players - 1)
 
 
 def play_game(spec: GameSpec) -> GameResult:
@@ -119,12 +150,25 @@ def play_game(spec: GameSpec) -> GameResult:
             (lat_a if is_a else lat_b).append(elapsed_ms)
         state = apply_move(state, move)
         ply += 1
+    rank_a: int | None = None
     if state.game_status == "active":
         winner, outcome = None, "draw"
     else:
         winner = state.winner
         outcome = "a" if winner == seat_a else "b"
-    return GameResult(spec.index, seat_a, winner, outcome, ply, lat_a, lat_b, state.victory_reason)
+        rank_a = state.final_ranks()[seat_a - 1]
+    return GameResult(
+        spec.index,
+        seat_a,
+        winner,
+        outcome,
+        ply,
+        lat_a,
+        lat_b,
+        state.victory_reason,
+        rank_a,
+        spec.players,
+    )
 
 
 def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -172,6 +216,9 @@ class MatchSummary:
     lat_a: list[float] = field(default_factory=list)
     lat_b: list[float] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    reasons_by_outcome: dict[str, dict[str, int]] = field(default_factory=dict)
+    """End reasons of the games A won (``"a"``), B won (``"b"``) and drawn (``"draw"``)."""
+    rank_points: float = 0.0
 
     def add(self, r: GameResult) -> None:
         if r.outcome == "a":
@@ -185,6 +232,9 @@ class MatchSummary:
         self.lat_b.extend(r.latencies_b_ms)
         key = r.reason or "move_cap"
         self.reasons[key] = self.reasons.get(key, 0) + 1
+        by = self.reasons_by_outcome.setdefault(r.outcome, {})
+        by[key] = by.get(key, 0) + 1
+        self.rank_points += r.rank_score_a
 
     @property
     def played(self) -> int:
@@ -195,9 +245,15 @@ class MatchSummary:
         """A's score: wins plus half the draws, over games played."""
         return (self.wins_a + 0.5 * self.draws) / self.played if self.played else 0.0
 
+    @property
+    def rank_score_a(self) -> float:
+        """A's mean rank score (see `GameResult.rank_score_a`); 0.5 is an even match."""
+        return self.rank_points / self.played if self.played else 0.0
+
     def to_json(self) -> dict[str, Any]:
         lat = self.lat_a + self.lat_b
         lo, hi = wilson(self.wins_a + 0.5 * self.draws, self.played)
+        rank_lo, rank_hi = wilson(self.rank_points, self.played)
         return {
             "a": self.a,
             "b": self.b,
@@ -212,11 +268,18 @@ class MatchSummary:
             "win_rate_a": self.score_a,
             "ci95": [lo, hi],
             "elo_a_minus_b": elo_difference(self.score_a) if self.players == 2 else None,
+            "rank_score_a": self.rank_score_a,
+            "rank_ci95": [rank_lo, rank_hi],
             "mean_moves": statistics.fmean(self.moves) if self.moves else 0.0,
             "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95)},
             "latency_a_ms": {"p50": percentile(self.lat_a, 50), "p95": percentile(self.lat_a, 95)},
             "latency_b_ms": {"p50": percentile(self.lat_b, 50), "p95": percentile(self.lat_b, 95)},
             "end_reasons": dict(sorted(self.reasons.items())),
+            "end_reasons_by_outcome": {
+                outcome: dict(sorted(self.reasons_by_outcome[outcome].items()))
+                for outcome in ("a", "b", "draw")
+                if outcome in self.reasons_by_outcome
+            },
         }
 
 

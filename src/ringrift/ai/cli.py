@@ -19,6 +19,7 @@ from ringrift.ai.arena import (
     parse_competitor,
     run_match,
     validate_match,
+    with_eval_file,
 )
 from ringrift.ai.ladder import LADDER, budget_scale, check_level
 
@@ -110,8 +111,11 @@ def _match_table(summary: MatchSummary) -> Table:
     for col in ("games", "A wins", "B wins", "draws", "A score", "95% CI", "mean moves"):
         table.add_column(col, justify="right")
     table.add_column("latency p50/p95 ms", justify="right")
+    multi = data["players"] > 2
+    if multi:
+        table.add_column("A rank score", justify="right")
     lo, hi = data["ci95"]
-    table.add_row(
+    row = [
         str(data["games"]),
         str(data["wins_a"]),
         str(data["wins_b"]),
@@ -120,7 +124,11 @@ def _match_table(summary: MatchSummary) -> Table:
         f"[{lo:.3f}, {hi:.3f}]",
         f"{data['mean_moves']:.1f}",
         f"{data['latency_ms']['p50']:.1f} / {data['latency_ms']['p95']:.1f}",
-    )
+    ]
+    if multi:
+        rlo, rhi = data["rank_ci95"]
+        row.append(f"{data['rank_score_a']:.3f} [{rlo:.3f}, {rhi:.3f}]")
+    table.add_row(*row)
     return table
 
 
@@ -138,10 +146,27 @@ def arena(
     move_cap: CapOpt = DEFAULT_MOVE_CAP,
     as_json: JsonOpt = False,
     save: SaveOpt = None,
+    eval_a: Annotated[
+        Path | None,
+        typer.Option(
+            "--eval-a",
+            help="Fitted weights file (ringrift train eval) for A, or 'shipped' for the file "
+            "shipped for the board and player count.",
+        ),
+    ] = None,
+    eval_b: Annotated[
+        Path | None,
+        typer.Option(
+            "--eval-b",
+            help="Fitted weights file (ringrift train eval) for B, or 'shipped' for the file "
+            "shipped for the board and player count.",
+        ),
+    ] = None,
 ) -> None:
     """Play GAMES games of A against B. With more than two players, B fills every other seat.
 
-    Named players: random, heuristic, alphabeta, mcts."""
+    Named players: random, heuristic, alphabeta, mcts. --eval-a/--eval-b give a heuristic or
+    alpha-beta player a fitted evaluation instead of the hand-written one."""
     if ctx.invoked_subcommand is not None:
         return
     if a is None or b is None:
@@ -150,6 +175,10 @@ def arena(
     try:
         ca, cb = parse_competitor(a), parse_competitor(b)
         validate_match(board, players, games, jobs, move_cap)
+        if eval_a is not None:
+            ca = with_eval_file(ca, eval_a, board=board, players=players)
+        if eval_b is not None:
+            cb = with_eval_file(cb, eval_b, board=board, players=players)
         factor = budget_scale(scale)
         _check_save(save)
     except ValueError as error:

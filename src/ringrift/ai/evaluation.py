@@ -10,6 +10,7 @@ and more players (the strongest rival is the one that matters for winning).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ringrift.rules import GameState
@@ -35,12 +36,21 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+Evaluator = Callable[[GameState, int], float]
+"""A replacement for `evaluate` with fixed weights: ``evaluator(state, player)`` (see
+`ringrift.ai.training.FittedEvaluation`)."""
 VALUE_SCALE = 2.5
 """Divisor that maps a relative score onto a win probability (see `win_probability`)."""
 
 
-def player_scores(s: GameState, w: Weights = DEFAULT_WEIGHTS) -> list[float]:
-    """Raw score per player (index 0 unused). Higher is better for that player."""
+BoardCounts = tuple[list[int], list[int], list[int], list[int], list[int], list[float]]
+"""Per-player board tallies: controlled stacks, cap heights, markers, territory cells, capture
+threats and near-complete line strength (each indexed by player number, index 0 unused)."""
+
+
+def board_counts(s: GameState) -> BoardCounts:
+    """One pass over the board collecting the tallies the evaluation weighs (see BoardCounts)."""
     n = s.num_players
     geo = s.geo
     rays = geo.rays
@@ -97,6 +107,14 @@ def player_scores(s: GameState, w: Weights = DEFAULT_WEIGHTS) -> list[float]:
                         ):
                             threat[owner] += caps[t]
                     break
+    return ctrl, capsum, mk, terr, threat, lines
+
+
+def player_scores(s: GameState, w: Weights = DEFAULT_WEIGHTS) -> list[float]:
+    """Raw score per player (index 0 unused). Higher is better for that player."""
+    n = s.num_players
+    ctrl, capsum, mk, terr, threat, lines = board_counts(s)
+    line_len = s.line_len
     rpp = max(1, s.rings_per_player)
     vt = max(1, s.victory_threshold)
     tmin = max(1, s.territory_minimum)

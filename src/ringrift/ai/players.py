@@ -15,7 +15,7 @@ from ringrift.ai.base import (
     forced_decision,
     ordered_moves,
 )
-from ringrift.ai.evaluation import DEFAULT_WEIGHTS, Weights, evaluate
+from ringrift.ai.evaluation import DEFAULT_WEIGHTS, Evaluator, Weights, evaluate
 from ringrift.rules import GameState, Move, apply_move, legal_moves
 
 
@@ -60,6 +60,7 @@ class HeuristicPlayer:
         level: int = 0,
         weights: Weights = DEFAULT_WEIGHTS,
         refine: int = 0,
+        evaluator: Evaluator | None = None,
     ) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError("epsilon must be within [0, 1]")
@@ -68,6 +69,8 @@ class HeuristicPlayer:
         self.epsilon = epsilon
         self.temperature = temperature
         self.weights = weights
+        self.evaluator = evaluator
+        """Replaces ``evaluate`` with ``weights`` when given (e.g. a fitted evaluation)."""
         if refine < 0:
             raise ValueError("refine must be >= 0")
         self.refine = refine
@@ -96,7 +99,7 @@ class HeuristicPlayer:
             for move in ordered_moves(state, moves, rng):
                 limits.tick()
                 child = apply_move(state, move)
-                scored.append((evaluate(child, me, self.weights), move))
+                scored.append((self._value(child, me), move))
                 after.append(child)
             if self.refine:
                 self._refine(scored, after, me, limits)
@@ -112,6 +115,11 @@ class HeuristicPlayer:
         else:
             value, move = max(scored, key=lambda vm: vm[0])
         return AIDecision(move, value, limits.elapsed_ms(), self.level, limits.nodes)
+
+    def _value(self, state: GameState, me: int) -> float:
+        if self.evaluator is not None:
+            return self.evaluator(state, me)
+        return evaluate(state, me, self.weights)
 
     def _refine(
         self, scored: list[tuple[float, Move]], after: list[GameState], me: int, limits: Limits
@@ -131,7 +139,7 @@ class HeuristicPlayer:
             best = -math.inf
             for move in moves:
                 limits.tick()
-                best = max(best, evaluate(apply_move(state, move), me, self.weights))
+                best = max(best, self._value(apply_move(state, move), me))
             scored[i] = (best, scored[i][1])
 
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ringrift.ops.services import MissingBinaryError, find_postgres_bindir
 from ringrift.server.security.files import create_private
@@ -170,10 +170,20 @@ def engine_of(url: str) -> str:
 
 
 def libpq_dsn(url: str, database: str | None = None) -> str:
-    """A ``postgresql://`` DSN (driver suffix removed, optionally another database)."""
+    """A ``postgresql://`` DSN (driver suffix removed, optionally another database). SQLAlchemy's
+    multi-host form (``?host=h1:p1&host=h2:p2``, what a replicated stack gives its apps) becomes
+    the ``h1:p1,h2:p2`` host list that libpq tools and asyncpg read; ``target_session_attrs``
+    stays, so a dump reads the primary."""
     parts = urlsplit(url)
     path = f"/{database}" if database is not None else parts.path
-    return urlunsplit(("postgresql", parts.netloc, path, parts.query, ""))
+    netloc, query = parts.netloc, parts.query
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    hosts = [value for key, value in pairs if key == "host"]
+    if hosts and all(":" in host for host in hosts):
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = (f"{userinfo}@" if userinfo else "") + ",".join(hosts)
+        query = urlencode([(k, v) for k, v in pairs if k != "host"], safe=":")
+    return urlunsplit(("postgresql", netloc, path, query, ""))
 
 
 def database_name(url: str) -> str:

@@ -1,4 +1,5 @@
-"""``ringrift backup create|verify|restore|list|seed``: the CLI of :mod:`ringrift.ops.backup`."""
+"""``ringrift backup create|verify|restore|base|list|seed``: the CLI of :mod:`ringrift.ops.backup`
+and (``base``, ``restore --to-time``) of :mod:`ringrift.ops.pitr`."""
 
 from __future__ import annotations
 
@@ -138,16 +139,45 @@ def verify(
 
 @backup_app.command("restore")
 def restore(
-    file: Annotated[Path, typer.Argument(help="Backup file (or its manifest).")],
-    target: Annotated[str, typer.Option("--target", help="Database URL to restore into.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="Backup file (or its manifest); not with --to-time.")
+    ] = None,
+    target: Annotated[str, typer.Option("--target", help="Database URL to restore into.")] = "",
     force: Annotated[
         bool, typer.Option("--force", help="Replace the contents of a non-empty target.")
     ] = False,
+    to_time: Annotated[
+        str,
+        typer.Option(
+            "--to-time",
+            help="Point-in-time recovery to this ISO 8601 time with offset (e.g. ...Z): "
+            "base backup + archived WAL into a new scratch cluster.",
+        ),
+    ] = "",
+    base: Annotated[
+        Path | None, typer.Option("--base", help="Base backup directory (--to-time).")
+    ] = None,
+    wal_archive: Annotated[
+        Path | None, typer.Option("--wal-archive", help="WAL archive directory (--to-time).")
+    ] = None,
+    into: Annotated[
+        Path | None,
+        typer.Option("--into", help="New directory for the scratch cluster (--to-time)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Scratch server port.")
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Restore a backup into a database (refuses a non-empty target without --force)."""
+    """Restore a dump into a database (refuses a non-empty target without --force), or with
+    --to-time rebuild the database as it was at that moment in a scratch cluster."""
+    if to_time:
+        _restore_to_time(to_time, base, wal_archive, into, port, json_out)
+        return
     from ringrift.ops.backup import BackupError, restore_backup
 
+    if file is None or not target:
+        raise _fail("give FILE and --target (a dump restore), or --to-time (PITR)", json_out)
     console = Console(stderr=True)
     try:
         with console.status("restoring") as spinner:
@@ -166,6 +196,78 @@ def restore(
         out.print(f"{verdict} {len(result.tables)} tables, {rows:,} rows in {result.seconds:.2f}s")
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _restore_to_time(
+    to_time: str,
+    base: Path | None,
+    wal_archive: Path | None,
+    into: Path | None,
+    port: int | None,
+    json_out: bool,
+) -> None:
+    from ringrift.ops.pitr import PitrError, PitrErrorCode, parse_target_time, restore_to_time
+
+    try:
+        if base is None or wal_archive is None or into is None:
+            given = (("--base", base), ("--wal-archive", wal_archive), ("--into", into))
+            missing = ", ".join(flag for flag, value in given if value is None)
+            raise PitrError(PitrErrorCode.MISSING_INPUT, f"--to-time needs {missing} as well")
+        target = parse_target_time(to_time)
+        with Console(stderr=True).status("replaying WAL into a scratch cluster"):
+            result = restore_to_time(base, wal_archive, into, target, port=port)
+    except PitrError as error:
+        raise _fail(str(error), json_out, {"code": error.code.value}) from None
+    if json_out:
+        typer.echo(json.dumps(result.to_json()))
+        return
+    out = Console()
+    recovered = result.recovered_to.isoformat() if result.recovered_to else "no transaction"
+    out.print(
+        f"[green]restored[/] to {result.target.isoformat()} in {result.seconds:.2f}s "
+        f"(last transaction replayed: {recovered})",
+        highlight=False,
+    )
+    out.print(f"URL: {result.url}", highlight=False)
+    out.print(f"stop it with: {result.stop_command}", highlight=False)
+
+
+@backup_app.command("base")
+def base_backup(
+    database_url: DatabaseUrl = "",
+    run_dir: RunDir = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="New directory for the base backup (default backups/base-*)."),
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Take a base backup (pg_basebackup, plain format) for point-in-time recovery."""
+    from datetime import UTC, datetime
+
+    from ringrift.ops.pitr import PitrError, create_base_backup
+    from ringrift.ops.services import ServiceError
+    from ringrift.ops.stack import StackError
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = out or DEFAULT_BACKUP_DIR / f"base-{stamp}"
+    try:
+        url = _url(database_url, run_dir)
+        with Console(stderr=True).status("pg_basebackup"):
+            manifest = create_base_backup(url, target)
+    except PitrError as error:
+        raise _fail(str(error), json_out, {"code": error.code.value}) from None
+    except (StackError, ServiceError) as error:
+        raise _fail(str(error), json_out) from None
+    if json_out:
+        typer.echo(json.dumps({"ok": True, "dir": str(target), **manifest.to_json()}))
+        return
+    Console().print(
+        f"[green]base backup[/] {target} ({manifest.size_bytes:,} bytes, start LSN "
+        f"{manifest.start_lsn}, finished {manifest.finished_at.isoformat()}, "
+        f"{manifest.seconds:.2f}s)",
+        highlight=False,
+    )
 
 
 @backup_app.command("list")

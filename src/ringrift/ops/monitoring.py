@@ -1,11 +1,22 @@
 """Monitoring for the local stack: a real Prometheus (Debian ``prometheus``) scraping every
 service, evaluating the rules of ``deploy/prometheus/rules/``, and the blackbox exporter
 (Debian ``prometheus-blackbox-exporter``) probing each app's ``/ready`` once per dependency.
+A stack with a PostgreSQL standby also gets the PostgreSQL exporter (Debian
+``prometheus-postgres-exporter``, service ``postgres-exporter``) watching both nodes, the
+only source of replication state and lag (``pg_stat_replication`` of the primary).
 
-``ringrift stack up --monitoring`` adds them as two more stack services, ``blackbox`` and
-``prometheus``; this module writes their configuration into ``RUN_DIR/monitoring/`` (the
-stack's ports are only known at start-up) and builds their command lines. Prometheus answers
+``ringrift stack up --monitoring`` adds them as more stack services, ``blackbox``,
+``prometheus`` (and ``postgres-exporter``); this module writes their configuration into
+``RUN_DIR/monitoring/`` (the stack's ports are only known at start-up) and builds their
+command lines. Prometheus answers
 on ``stack.url("prometheus")`` (``/api/v1/query``, ``/api/v1/alerts``).
+
+The stack's Prometheus runs on *drill timing* (:data:`DRILL_TIMING`): it loads a rewritten copy
+of the rules in which every ``for:`` and every range window of an expression is capped to a few
+seconds, and evaluates them every second. A drill holds its fault until the alert it must raise
+fires and then waits for it to resolve; with production timing (``for: 1m``, ``rate(...[2m])``)
+that would cost minutes per drill. The rules in ``deploy/prometheus/rules`` stay as written:
+only the stack's copy is rewritten (see :mod:`ringrift.ops.drill_timing`).
 """
 
 from __future__ import annotations
@@ -22,19 +33,30 @@ from typing import Any
 
 import httpx
 
+from ringrift.ops.drill_timing import DRILL_TIMING, rewrite_rules
 from ringrift.ops.services import ServiceError
 
 HOST = "127.0.0.1"
 # Faster than production (15 s) so that drills see a fault within seconds.
 SCRAPE_INTERVAL = "5s"
+POSTGRES_EXPORTER = "postgres-exporter"
 BINARIES = {
     "prometheus": ("prometheus", "prometheus"),
     "blackbox": ("prometheus-blackbox-exporter", "prometheus-blackbox-exporter"),
+    POSTGRES_EXPORTER: ("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
 }
 # What a live process of each kind has on its command line (pid checks).
-MARKERS = {"prometheus": "--storage.tsdb.path", "blackbox": "prometheus-blackbox-exporter"}
-HEALTH_PATHS = {"prometheus": "/-/ready", "blackbox": "/-/healthy"}
+MARKERS = {
+    "prometheus": "--storage.tsdb.path",
+    "blackbox": "prometheus-blackbox-exporter",
+    POSTGRES_EXPORTER: "prometheus-postgres-exporter",
+}
+HEALTH_PATHS = {"prometheus": "/-/ready", "blackbox": "/-/healthy", POSTGRES_EXPORTER: "/"}
+# The job of the PostgreSQL exporter (stacks with a standby), as in prometheus.yml.
+POSTGRES_JOB = "postgres"
 DEPENDENCIES = ("database", "redis", "ai")
+# The job of the balancer's built-in exporter (stacks with --lb), as in prometheus.yml.
+BALANCER_JOB = "haproxy"
 
 
 class MonitoringError(ServiceError):
@@ -66,17 +88,23 @@ def source_dir() -> Path:
 
 
 def config(
-    apps: Mapping[str, int], ai_port: int, blackbox_port: int, rule_files: list[str]
+    apps: Mapping[str, int],
+    ai_port: int,
+    blackbox_port: int,
+    rule_files: list[str],
+    balancer_metrics_port: int | None = None,
+    postgres_exporter_port: int | None = None,
 ) -> dict[str, Any]:
     """The Prometheus configuration for a stack (the jobs of deploy/prometheus/prometheus.yml,
-    with the stack's ports as static targets)."""
+    with the stack's ports as static targets); the balancer's job only when the stack has
+    one, so that a stack without it does not report a target down."""
     app_targets = [
         {"targets": [f"{HOST}:{port}"], "labels": {"service": name}} for name, port in apps.items()
     ]
-    return {
+    document: dict[str, Any] = {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
-            "evaluation_interval": SCRAPE_INTERVAL,
+            "evaluation_interval": DRILL_TIMING.evaluation_interval,
             "external_labels": {"service": "ringrift-stack"},
         },
         "rule_files": rule_files,
@@ -113,26 +141,61 @@ def config(
             },
         ],
     }
+    if balancer_metrics_port is not None:
+        document["scrape_configs"].append(
+            {
+                "job_name": BALANCER_JOB,
+                "static_configs": [
+                    {"targets": [f"{HOST}:{balancer_metrics_port}"], "labels": {"service": "lb"}}
+                ],
+            }
+        )
+    if postgres_exporter_port is not None:
+        document["scrape_configs"].append(
+            {
+                "job_name": POSTGRES_JOB,
+                "static_configs": [
+                    {
+                        "targets": [f"{HOST}:{postgres_exporter_port}"],
+                        "labels": {"service": POSTGRES_EXPORTER},
+                    }
+                ],
+            }
+        )
+    return document
 
 
 def write_config(
-    directory: Path, apps: Mapping[str, int], ai_port: int, blackbox_port: int
+    directory: Path,
+    apps: Mapping[str, int],
+    ai_port: int,
+    blackbox_port: int,
+    balancer_metrics_port: int | None = None,
+    postgres_exporter_port: int | None = None,
 ) -> Path:
-    """Copy the rules and blackbox modules into ``directory`` and write prometheus.yml there
-    (JSON, which is YAML too); returns the configuration file."""
+    """Write the drill-timing copy of the rules and the blackbox modules into ``directory``,
+    and prometheus.yml there (JSON, which is YAML too); returns the configuration file."""
     source = source_dir()
     rules = directory / "rules"
     rules.mkdir(parents=True, exist_ok=True)
     names = []
     for path in sorted((source / "rules").glob("*.yml")):
-        shutil.copyfile(path, rules / path.name)
+        _write_json(rules / path.name, rewrite_rules(path.read_text(), DRILL_TIMING))
         names.append(f"rules/{path.name}")
     shutil.copyfile(source / "blackbox.yml", directory / "blackbox.yml")
     target = directory / "prometheus.yml"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config(apps, ai_port, blackbox_port, names), indent=2))
-    os.replace(tmp, target)
+    _write_json(
+        target,
+        config(apps, ai_port, blackbox_port, names, balancer_metrics_port, postgres_exporter_port),
+    )
     return target
+
+
+def _write_json(target: Path, content: Mapping[str, Any]) -> None:
+    """Replace ``target`` atomically: Prometheus may be reading it (a restart of the service)."""
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(content, indent=2))
+    os.replace(tmp, target)
 
 
 def argv(kind: str, directory: Path, port: int) -> list[str]:
@@ -144,11 +207,32 @@ def argv(kind: str, directory: Path, port: int) -> list[str]:
             "--storage.tsdb.retention.time=2d",
             f"--web.listen-address={HOST}:{port}",
         ]
+    if kind == POSTGRES_EXPORTER:
+        return [
+            binary(POSTGRES_EXPORTER),
+            # ~300 pg_settings series per node that no rule reads.
+            "--disable-settings-metrics",
+            # Exporter 0.11's newer collectors report their own scrape series once per server
+            # without a server label: with two nodes every scrape failed (HTTP 500, "collected
+            # before with the same name"). Nothing here reads their database-size and
+            # bgwriter series; pg_stat_replication comes from the classic queries.
+            "--no-collector.database",
+            "--no-collector.bgwriter",
+            f"--web.listen-address={HOST}:{port}",
+        ]
     return [
         binary("blackbox"),
         f"--config.file={directory / 'blackbox.yml'}",
         f"--web.listen-address={HOST}:{port}",
     ]
+
+
+def postgres_exporter_env(dsns: list[str]) -> dict[str, str]:
+    """The exporter reads its servers from the environment (never the command line, where
+    a password would show in ``ps``): one comma-separated list, every node of the pair, so
+    that it follows a failover without a restart; each series carries a ``server`` label.
+    The exporter's driver (lib/pq) wants TLS unless told otherwise; the stack has none."""
+    return {"DATA_SOURCE_NAME": ",".join(f"{dsn}?sslmode=disable" for dsn in dsns)}
 
 
 def wait_until_watching(url: str, targets: int, timeout: float = 60.0) -> None:
@@ -168,7 +252,7 @@ def wait_until_watching(url: str, targets: int, timeout: float = 60.0) -> None:
                     all_up_at = time.time()
             else:
                 groups = httpx.get(f"{url}/api/v1/rules", timeout=2).json()["data"]["groups"]
-                evaluated = [_timestamp(g.get("lastEvaluation", "")) for g in groups]
+                evaluated = [rfc3339_to_unix(g.get("lastEvaluation", "")) for g in groups]
                 if groups and all(t is not None and t > all_up_at for t in evaluated):
                     return
         except (httpx.HTTPError, ValueError, KeyError, IndexError):
@@ -177,7 +261,7 @@ def wait_until_watching(url: str, targets: int, timeout: float = 60.0) -> None:
     raise MonitoringError(f"Prometheus at {url} did not scrape {targets} targets in {timeout:.0f}s")
 
 
-def _timestamp(text: str) -> float | None:
+def rfc3339_to_unix(text: str) -> float | None:
     """Unix time of an RFC 3339 stamp as Prometheus writes it (nanoseconds; the zero time of
     a group never evaluated gives None)."""
     match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)

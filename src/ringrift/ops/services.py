@@ -14,6 +14,7 @@ import contextlib
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -91,6 +92,7 @@ class PostgresCluster:
         user: str = "ringrift",
         fast: bool = True,
         bindir: Path | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self._own_dir = run_dir is None
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="ringrift-pg-"))
@@ -102,6 +104,10 @@ class PostgresCluster:
         self.user = user
         self.fast = fast
         self.bindir = bindir
+        # Extra server settings given as ``-c name=value`` at every start (WAL archiving,
+        # replication roles); they win over the configuration files, which a base backup
+        # copies from node to node.
+        self.settings = dict(settings or {})
         self._as_postgres = os.geteuid() == 0
 
     # -- helpers -------------------------------------------------------------------------
@@ -123,6 +129,17 @@ class PostgresCluster:
         return subprocess.run(
             args, capture_output=True, text=True, timeout=timeout, check=False, cwd="/"
         )
+
+    def run_tool(
+        self, name: str, *args: str, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL client or server tool (``pg_basebackup``, ``pg_ctl``...) as the user
+        that owns the data directory."""
+        return self._run([self._bin(name), *args], timeout=timeout)
+
+    def prepare_dirs(self) -> None:
+        """Create the run directory, owned by the user the server runs as."""
+        self._prepare_dirs()
 
     def _prepare_dirs(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +220,8 @@ class PostgresCluster:
         ]
         if self.fast:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        # pg_ctl hands -o to a shell: quote each value (archive_command holds spaces).
+        options += [f"-c {shlex.quote(f'{name}={value}')}" for name, value in self.settings.items()]
         result = self._run(
             [
                 self._bin("pg_ctl"),

@@ -11,7 +11,16 @@ finds the stack again::
     stack.kill("app1")                             # SIGKILL, for crash drills
     stack.down()
 
-Services are named ``postgres``, ``redis``, ``ai`` and ``app1``..``appN``. The state file
+PostgreSQL archives every completed WAL segment into ``<run_dir>/wal-archive`` (see
+:mod:`ringrift.ops.wal_archive`), the input of point-in-time recovery.
+
+Services are named ``postgres``, ``redis``, ``ai`` and ``app1``..``appN``; with
+``redis_sentinel`` also ``redis-replica`` and ``sentinel1``..``sentinel3`` (:mod:`.redisha`),
+and the apps then find the Redis primary through the Sentinels; with ``pg_replica`` also
+``postgres-replica``, a synchronous streaming standby, and the apps use a multi-host database
+URL that finds the writable node (:mod:`.pgcluster`); ``balancer_on`` (``--lb``) adds
+``lb``, an HAProxy in front of the apps (:mod:`.balancer`), and :attr:`Stack.entry_url` is
+then its URL instead of app1's. The state file
 records ports, pids, URLs, log files and the keyring path (never the secrets themselves).
 Processes are started in their own session, so they outlive the ``stack up`` command and are
 stopped by pid; a pid is only trusted while ``/proc/PID/cmdline`` still names the service.
@@ -35,7 +44,8 @@ from typing import Any
 
 import httpx
 
-from ringrift.ops import monitoring
+from ringrift.ops import balancer, monitoring, pgcluster, redisha
+from ringrift.ops.pgcluster import PRIMARY_SERVICE, REPLICA_SERVICE, PgHost
 from ringrift.ops.services import (
     PostgresCluster,
     RedisServer,
@@ -44,6 +54,7 @@ from ringrift.ops.services import (
     free_port,
     port_open,
 )
+from ringrift.ops.wal_archive import WalArchive
 from ringrift.server.security.files import open_private_append
 
 STATE_FILE = "stack.json"
@@ -52,7 +63,15 @@ DEFAULT_RUN_DIR = Path(".ringrift-stack")
 HOST = "127.0.0.1"
 STOP_GRACE_SECONDS = 10.0
 HEALTH_TIMEOUT_SECONDS = 60.0
+# A process counts as gone once its command line is (Linux drops it before the process
+# closes its files), so its listening socket may outlive it by a moment.
+PORT_RELEASE_SECONDS = 5.0
 STATE_VERSION = 1
+
+
+def _metrics_name(service: str) -> str:
+    """The key under which a service's metrics port is remembered across restarts."""
+    return f"{service}-metrics"
 
 
 class StackError(RuntimeError):
@@ -115,6 +134,9 @@ class ProcessSpec:
     port: int
     pid: int | None = None
     env_overrides: dict[str, str] = field(default_factory=dict)
+    # A second port on which the service exports Prometheus metrics (the balancer's exporter
+    # frontend); None for services that serve /metrics on their main port or not at all.
+    metrics_port: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +145,7 @@ class ProcessSpec:
             "port": self.port,
             "pid": self.pid,
             "envOverrides": self.env_overrides,
+            **({"metricsPort": self.metrics_port} if self.metrics_port else {}),
         }
 
     @classmethod
@@ -133,13 +156,17 @@ class ProcessSpec:
             port=int(data["port"]),
             pid=int(data["pid"]) if data.get("pid") else None,
             env_overrides={str(k): str(v) for k, v in (data.get("envOverrides") or {}).items()},
+            metrics_port=int(data["metricsPort"]) if data.get("metricsPort") else None,
         )
 
 
 _MARKERS = {
     "redis": "redis-server",
+    redisha.REPLICA_KIND: "redis-server",
+    redisha.SENTINEL_KIND: "redis-server",
     "ai": "ringrift.aiservice",
     "app": "ringrift.cli serve",
+    "lb": balancer.MARKER,
     **monitoring.MARKERS,
 }
 
@@ -147,9 +174,31 @@ _MARKERS = {
 class Stack:
     """A local stack living in ``run_dir`` (see the module docstring)."""
 
-    def __init__(self, run_dir: Path, *, pg_port: int, processes: list[ProcessSpec]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        pg_port: int,
+        processes: list[ProcessSpec],
+        pg_root: Path | None = None,
+        replica: tuple[Path, int] | None = None,
+    ) -> None:
+        """``pg_root``/``replica``: the directories (and the replica's port) of the node that
+        currently is the primary and of the standby; they swap after a failover."""
         self.run_dir = Path(run_dir).resolve()
-        self.postgres = PostgresCluster(self.run_dir / "postgres", port=pg_port)
+        # Every completed WAL segment is archived, so the database can be restored to any
+        # moment since a base backup (ringrift.ops.pitr), not only to the last dump. Both
+        # nodes of a replicated pair archive into the same place: a standby archives nothing
+        # (archive_mode=on), a promoted one continues the archive on its new timeline.
+        self.wal_archive = WalArchive(self.run_dir)
+        archiving = self.wal_archive.settings()
+        primary_root = pg_root or self.run_dir / "postgres"
+        self.replica: PostgresCluster | None = None
+        if replica is None:
+            self.postgres = PostgresCluster(primary_root, port=pg_port, settings=archiving)
+        else:
+            self.postgres = pgcluster.node_cluster(primary_root, pg_port, archiving)
+            self.replica = pgcluster.node_cluster(replica[0], replica[1], archiving)
         self.processes = {p.name: p for p in processes}
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self.created_at = _now()
@@ -167,10 +216,17 @@ class Stack:
         ai_port: int | None = None,
         app_ports: list[int] | None = None,
         monitoring_on: bool = False,
+        redis_sentinel: bool = False,
+        pg_replica: bool = False,
+        balancer_on: bool = False,
         progress: Progress = _no_progress,
     ) -> Stack:
         """Start every service (reusing the data of a stopped stack in ``run_dir``);
-        ``monitoring_on`` adds the blackbox exporter and Prometheus (``ops.monitoring``)."""
+        ``monitoring_on`` adds the blackbox exporter and Prometheus (``ops.monitoring``, with
+        the PostgreSQL exporter when there is a standby),
+        ``redis_sentinel`` a Redis replica and three Sentinels (``ops.redisha``),
+        ``pg_replica`` a synchronous PostgreSQL standby (kept when the stack had one),
+        ``balancer_on`` an HAProxy in front of the apps (``ops.balancer``)."""
         if apps < 1:
             raise StackError("--apps must be at least 1")
         app_ports = list(app_ports or [])
@@ -178,10 +234,25 @@ class Stack:
             raise StackError(f"{len(app_ports)} app ports given for {apps} app instance(s)")
         run_dir = Path(run_dir).resolve()
         previous: dict[str, int] = {}
+        pg_root = run_dir / "postgres"
+        replica_root = run_dir / pgcluster.SECOND_NODE_DIR
         if (run_dir / STATE_FILE).exists():
             existing = cls.load(run_dir)
             previous = {name: spec.port for name, spec in existing.processes.items()}
+            previous.update(
+                {
+                    _metrics_name(name): spec.metrics_port
+                    for name, spec in existing.processes.items()
+                    if spec.metrics_port
+                }
+            )
             previous["postgres"] = existing.postgres.port
+            pg_root = existing.postgres.run_dir
+            if existing.replica is not None:
+                # Keep the pair, in the roles it had last (a failover may have swapped them).
+                pg_replica = True
+                previous[REPLICA_SERVICE] = existing.replica.port
+                replica_root = existing.replica.run_dir
             running = [s["name"] for s in existing.status() if s["running"]]
             if running:
                 raise StackError(
@@ -192,9 +263,13 @@ class Stack:
         # the Debian package to install).
         find_postgres_bindir()
         RedisServer.binary()
+        if balancer_on:
+            balancer.binary()
         if monitoring_on:
             monitoring.binary("prometheus")
             monitoring.binary("blackbox")
+            if pg_replica:
+                monitoring.binary(monitoring.POSTGRES_EXPORTER)
             monitoring.source_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "logs").mkdir(exist_ok=True)
@@ -222,18 +297,38 @@ class Stack:
                     taken.add(candidate)
                     return candidate
 
-        processes = [
-            ProcessSpec("redis", "redis", pick(redis_port, "redis")),
-            ProcessSpec("ai", "ai", pick(ai_port, "ai")),
-        ]
+        processes = [ProcessSpec("redis", "redis", pick(redis_port, "redis"))]
+        if redis_sentinel:
+            processes.append(
+                ProcessSpec(redisha.REPLICA, redisha.REPLICA_KIND, pick(None, redisha.REPLICA))
+            )
+            processes += [
+                ProcessSpec(name, redisha.SENTINEL_KIND, pick(None, name))
+                for name in redisha.SENTINELS
+            ]
+        processes.append(ProcessSpec("ai", "ai", pick(ai_port, "ai")))
         for index in range(apps):
             app_port = app_ports[index] if index < len(app_ports) else None
             name = f"app{index + 1}"
             processes.append(ProcessSpec(name, "app", pick(app_port, name)))
+        if balancer_on:
+            processes.append(
+                ProcessSpec(
+                    "lb", "lb", pick(None, "lb"), metrics_port=pick(None, _metrics_name("lb"))
+                )
+            )
         if monitoring_on:
-            for kind in ("blackbox", "prometheus"):
+            # Replication is only watched where there is some (a standby to stream to).
+            exporters = [monitoring.POSTGRES_EXPORTER] if pg_replica else []
+            for kind in ("blackbox", *exporters, "prometheus"):
                 processes.append(ProcessSpec(kind, kind, pick(None, kind)))
-        stack = cls(run_dir, pg_port=pick(pg_port, "postgres"), processes=processes)
+        stack = cls(
+            run_dir,
+            pg_port=pick(pg_port, "postgres"),
+            processes=processes,
+            pg_root=pg_root,
+            replica=(replica_root, pick(None, REPLICA_SERVICE)) if pg_replica else None,
+        )
         keyring = stack.keyring_file
         if not keyring.exists():
             write_keyring(keyring)
@@ -241,24 +336,35 @@ class Stack:
         try:
             progress("starting PostgreSQL")
             stack.start("postgres")
+            if stack.replica is not None:
+                progress("starting the PostgreSQL replica (synchronous streaming)")
+                stack.start(REPLICA_SERVICE)
             progress("applying migrations")
             stack.migrate()
             progress("starting Redis")
-            stack.start("redis")
+            if redis_sentinel:
+                stack._start_redis_ha(progress)
+            else:
+                stack.start("redis")
             progress("starting the AI service")
             stack.start("ai")
             progress(f"starting {', '.join(stack.app_names)}")
             launched = [(name, stack._launch(name)) for name in stack.app_names]
             for name, child in launched:
                 stack._wait_healthy(name, child, HEALTH_TIMEOUT_SECONDS)
+            if balancer_on:
+                progress("starting the load balancer (HAProxy)")
+                stack.start("lb")
+                stack.wait_balanced(stack.app_names, up=True, timeout=HEALTH_TIMEOUT_SECONDS)
             if monitoring_on:
-                progress("starting the blackbox exporter and Prometheus")
+                progress("starting the exporters and Prometheus")
                 stack.write_monitoring_config()
                 stack.start("blackbox")
+                if stack.has_postgres_exporter:
+                    stack.start(monitoring.POSTGRES_EXPORTER)
                 stack.start("prometheus")
-                # Every app, the AI service and three /ready probes per app.
                 monitoring.wait_until_watching(
-                    stack.url("prometheus"), targets=1 + 4 * len(stack.app_names)
+                    stack.url("prometheus"), targets=stack.monitoring_targets
                 )
         except BaseException:
             progress("start-up failed; stopping what was started")
@@ -280,10 +386,16 @@ class Stack:
             data = json.loads(path.read_text())
             if data.get("version") != STATE_VERSION:
                 raise ValueError(f"unsupported state version {data.get('version')!r}")
+            primary = data["postgres"]
+            standby = data.get("postgresReplica")
             stack = cls(
                 path.parent,
-                pg_port=int(data["postgres"]["port"]),
+                pg_port=int(primary["port"]),
                 processes=[ProcessSpec.from_json(p) for p in data["processes"]],
+                pg_root=Path(primary["dataDir"]).parent if primary.get("dataDir") else None,
+                replica=(
+                    (Path(standby["dataDir"]).parent, int(standby["port"])) if standby else None
+                ),
             )
             stack.created_at = str(data.get("createdAt", stack.created_at))
         except (ValueError, KeyError, TypeError) as error:
@@ -305,6 +417,100 @@ class Stack:
         return [name for name, spec in self.processes.items() if spec.kind == "app"]
 
     @property
+    def has_balancer(self) -> bool:
+        return "lb" in self.processes
+
+    @property
+    def entry_url(self) -> str:
+        """The one URL clients should use: the balancer's, else the first app's."""
+        return self.url("lb" if self.has_balancer else self.app_names[0])
+
+    def write_balancer_config(self) -> Path:
+        """(Re)write haproxy.cfg for this stack's ports (apps may have moved since). A stack
+        recorded before the balancer had a metrics port gets one now."""
+        spec = self._spec("lb")
+        if spec.metrics_port is None:
+            spec.metrics_port = free_port()
+            self.save()
+        return balancer.write_config(
+            self.run_dir,
+            spec.port,
+            {name: self._spec(name).port for name in self.app_names},
+            spec.metrics_port,
+        )
+
+    def balancer_states(self) -> dict[str, balancer.ServerState]:
+        """What the balancer thinks of each app right now (its admin socket)."""
+        if not self.has_balancer:
+            raise StackError("this stack has no load balancer (start it with --lb)")
+        return balancer.server_states(self.run_dir / balancer.SOCKET_FILE)
+
+    def wait_balanced(
+        self, apps: list[str], *, up: bool, timeout: float, poll: float = 0.05
+    ) -> float:
+        """Block until the balancer reports every app of ``apps`` up (or down); returns the
+        seconds waited. Raises :class:`StackError` at the timeout."""
+        wanted = balancer.ServerState.UP if up else balancer.ServerState.DOWN
+        started = time.monotonic()
+        states: dict[str, balancer.ServerState] = {}
+        while time.monotonic() - started < timeout:
+            with contextlib.suppress(balancer.BalancerError):
+                states = self.balancer_states()
+                if all(states.get(name) == wanted for name in apps):
+                    return time.monotonic() - started
+            time.sleep(poll)
+        seen = {name: state.value for name, state in states.items()}
+        raise StackError(
+            f"the balancer did not mark {', '.join(apps)} {wanted.value} in {timeout:.0f}s "
+            f"(it reports {seen or 'nothing'})"
+        )
+
+    @property
+    def redis_ha(self) -> bool:
+        """Does Redis run with a replica and Sentinels (``--redis-sentinel``)?"""
+        return any(spec.kind == redisha.SENTINEL_KIND for spec in self.processes.values())
+
+    @property
+    def sentinel_ports(self) -> list[int]:
+        return [s.port for s in self.processes.values() if s.kind == redisha.SENTINEL_KIND]
+
+    def sentinels(self) -> redisha.SentinelQuery:
+        """The operator's handle on the Sentinel set (only with ``redis_ha``)."""
+        if not self.redis_ha:
+            raise StackError("this stack runs Redis without Sentinel (no --redis-sentinel)")
+        return redisha.SentinelQuery(HOST, self.sentinel_ports)
+
+    def _start_redis_ha(self, progress: Progress) -> None:
+        redisha.write_configs(
+            self.run_dir,
+            {name: spec.port for name, spec in self.processes.items()},
+            HOST,
+        )
+        for name in ["redis", redisha.REPLICA, *redisha.SENTINELS]:
+            self.start(name)
+        progress("waiting for the Sentinels to agree on the Redis primary")
+        try:
+            self.sentinels().wait_converged(self._spec("redis").port, HEALTH_TIMEOUT_SECONDS)
+        except redisha.RedisHaError as error:
+            raise StackError(str(error)) from error
+
+    def restore_redis_primary(self, timeout: float = 60.0) -> bool:
+        """Fail back so that the ``redis`` service is the primary again (drills and
+        ``stack.url("redis")`` users expect it there). True when a failover was needed."""
+        if not self.redis_ha:
+            return False
+        query = self.sentinels()
+        port = self._spec("redis").port
+        if query.primary_port() == port and redisha.role(HOST, port) == "master":
+            return False
+        try:
+            others = [s.port for s in self.processes.values() if s.kind == redisha.REPLICA_KIND]
+            query.fail_over_to(port, others, timeout)
+        except redisha.RedisHaError as error:
+            raise StackError(str(error)) from error
+        return True
+
+    @property
     def monitoring_dir(self) -> Path:
         return self.run_dir / "monitoring"
 
@@ -315,16 +521,89 @@ class Stack:
             {name: self._spec(name).port for name in self.app_names},
             self._spec("ai").port,
             self._spec("blackbox").port,
+            self._spec("lb").metrics_port if self.has_balancer else None,
+            self._spec(monitoring.POSTGRES_EXPORTER).port if self.has_postgres_exporter else None,
+        )
+
+    @property
+    def has_postgres_exporter(self) -> bool:
+        return monitoring.POSTGRES_EXPORTER in self.processes
+
+    @property
+    def monitoring_targets(self) -> int:
+        """How many targets Prometheus scrapes: every app, the AI service, three /ready probes
+        per app, the balancer's exporter when there is a balancer and the PostgreSQL exporter
+        when there is a standby."""
+        return (
+            1
+            + 4 * len(self.app_names)
+            + (1 if self.has_balancer else 0)
+            + (1 if self.has_postgres_exporter else 0)
         )
 
     @property
     def services(self) -> list[str]:
-        return ["postgres", *self.processes]
+        databases = [PRIMARY_SERVICE] + ([REPLICA_SERVICE] if self.replica is not None else [])
+        return [*databases, *self.processes]
 
     @property
     def database_url(self) -> str:
-        """SQLAlchemy URL of the stack's database (what the apps use)."""
-        return self.postgres.url()
+        """SQLAlchemy URL of the stack's database (what the apps use): with a replica, both
+        nodes, of which the app keeps the writable one."""
+        if self.replica is None:
+            return self.postgres.url()
+        return pgcluster.multi_host_url(
+            [PgHost(node.host, node.port) for node in self.pg_nodes],
+            user=self.postgres.user,
+            database=self.postgres.database,
+        )
+
+    @property
+    def pg_nodes(self) -> list[PostgresCluster]:
+        """Both PostgreSQL nodes in a fixed order (by directory), whatever their roles: the
+        apps' URL then stays the same across failovers."""
+        nodes = [self.postgres] + ([self.replica] if self.replica is not None else [])
+        return sorted(nodes, key=lambda node: str(node.run_dir))
+
+    def _pg(self, name: str) -> PostgresCluster | None:
+        """The node behind a database service name (None for other services)."""
+        if name == PRIMARY_SERVICE:
+            return self.postgres
+        if name == REPLICA_SERVICE and self.replica is not None:
+            return self.replica
+        return None
+
+    def _refresh_roles(self) -> None:
+        """Follow a failover recorded in the state file by another process (the CLI, a drill
+        run) since this object was made: which node is the primary now."""
+        if self.replica is None:
+            return
+        try:
+            primary = json.loads(self.state_file.read_text())["postgres"]["dataDir"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if Path(primary) == self.replica.data_dir:
+            self.postgres, self.replica = self.replica, self.postgres
+
+    def swap_pg_roles(self) -> None:
+        """Record a failover: the standby (promoted) becomes ``postgres`` and the old primary
+        ``postgres-replica`` (to be re-attached)."""
+        self._refresh_roles()
+        if self.replica is None:
+            raise StackError("the stack has no PostgreSQL replica")
+        self.postgres, self.replica = self.replica, self.postgres
+        self.save()
+
+    def reattach_replica(self, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+        """Turn the ``postgres-replica`` node (a stopped, possibly diverged old primary) into a
+        fresh standby of the current primary and wait until it streams synchronously."""
+        self._refresh_roles()
+        if self.replica is None:
+            raise StackError("the stack has no PostgreSQL replica")
+        if self.is_running(REPLICA_SERVICE):
+            raise StackError(f"{REPLICA_SERVICE} is running; stop it before re-attaching")
+        pgcluster.clone(self.postgres, self.replica)
+        self._start_replica(timeout)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -338,10 +617,23 @@ class Stack:
                 "database": self.postgres.database,
                 "user": self.postgres.user,
             },
+            **(
+                {
+                    "postgresReplica": {
+                        "port": self.replica.port,
+                        "dataDir": str(self.replica.data_dir),
+                        "node": pgcluster.node_name(self.replica.run_dir),
+                    }
+                }
+                if self.replica is not None
+                else {}
+            ),
             "processes": [p.to_json() for p in self.processes.values()],
             "urls": {name: self.url(name) for name in self.services},
+            "entryPoint": self.entry_url,
             "databaseUrl": self.database_url,
             "keyringFile": str(self.keyring_file),
+            "walArchive": str(self.wal_archive.directory),
         }
 
     def save(self) -> None:
@@ -369,23 +661,28 @@ class Stack:
 
     def url(self, name: str) -> str:
         """``postgresql://`` DSN, ``redis://`` URL or ``http://`` base URL of a service."""
-        if name == "postgres":
-            return self.postgres.dsn
+        node = self._pg(name)
+        if node is not None:
+            return node.dsn
         spec = self._spec(name)
-        if spec.kind == "redis":
+        if spec.kind in ("redis", redisha.REPLICA_KIND, redisha.SENTINEL_KIND):
             return f"redis://{HOST}:{spec.port}/0"
         return f"http://{HOST}:{spec.port}"
 
     def log_file(self, name: str) -> Path:
-        if name == "postgres":
-            return self.postgres.log_file
+        self._refresh_roles()
+        node = self._pg(name)
+        if node is not None:
+            return node.log_file
         self._spec(name)
         return self.run_dir / "logs" / f"{name}.log"
 
     def pid(self, name: str) -> int | None:
-        if name == "postgres":
+        self._refresh_roles()
+        node = self._pg(name)
+        if node is not None:
             try:
-                first = (self.postgres.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+                first = (node.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
                 pid = int(first)
             except (OSError, ValueError):
                 return None
@@ -426,7 +723,16 @@ class Stack:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("JWT_SECRET", "JWT_REFRESH_SECRET", "DATABASE_URL", "REDIS_URL")
+            if k
+            not in (
+                "JWT_SECRET",
+                "JWT_REFRESH_SECRET",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "REDIS_SENTINELS",
+                "REDIS_SENTINEL_MASTER",
+                "REDIS_SENTINEL_PASSWORD",
+            )
         }
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -443,10 +749,20 @@ class Stack:
                 "RINGRIFT_ENV": env.get("RINGRIFT_ENV", "development"),
             }
         )
+        if self.redis_ha:
+            env.update(redisha.app_env(self.sentinel_ports, HOST))
+        if self.has_balancer:
+            # Every request comes through HAProxy on this host: its X-Forwarded-For names the
+            # real client (rate limits, audit). A stack without it trusts no forwarding header.
+            env["TRUSTED_PROXIES"] = HOST
         env.update(self._spec(name).env_overrides)
         return env
 
     def _argv(self, spec: ProcessSpec) -> list[str]:
+        if spec.kind in (redisha.REPLICA_KIND, redisha.SENTINEL_KIND) or (
+            spec.kind == "redis" and self.redis_ha
+        ):
+            return redisha.argv(RedisServer.binary(), self.run_dir, spec.name, spec.kind)
         if spec.kind == "redis":
             return [
                 RedisServer.binary(),
@@ -480,6 +796,8 @@ class Stack:
             ]
         if spec.kind in monitoring.MARKERS:
             return monitoring.argv(spec.kind, self.monitoring_dir, spec.port)
+        if spec.kind == "lb":
+            return balancer.argv(self.run_dir / balancer.CONFIG_FILE)
         return [
             sys.executable,
             "-m",
@@ -500,8 +818,12 @@ class Stack:
     ) -> None:
         """Start one service and wait until it is healthy. ``env`` (apps only) overrides
         variables of that instance and is remembered for later restarts."""
-        if name == "postgres":
+        self._refresh_roles()
+        if name == PRIMARY_SERVICE:
             self._start_postgres(timeout)
+            return
+        if name == REPLICA_SERVICE and self.replica is not None:
+            self._start_replica(timeout)
             return
         self._refresh()
         spec = self._spec(name)
@@ -512,14 +834,23 @@ class Stack:
             self.save()
         if self.is_running(name):
             return
+        if spec.kind == "lb":
+            self.write_balancer_config()
         self._wait_healthy(name, self._launch(name), timeout)
 
     def _launch(self, name: str) -> subprocess.Popen[bytes]:
         spec = self._spec(name)
-        if port_open(HOST, spec.port):
-            raise StackError(f"cannot start {name}: port {spec.port} is taken by another process")
+        deadline = time.monotonic() + PORT_RELEASE_SECONDS
+        while port_open(HOST, spec.port):
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"cannot start {name}: port {spec.port} is taken by another process"
+                )
+            time.sleep(0.05)
         argv = self._argv(spec)
         process_env = self.app_env(name) if spec.kind == "app" else self._base_env()
+        if spec.kind == monitoring.POSTGRES_EXPORTER:
+            process_env.update(monitoring.postgres_exporter_env([n.dsn for n in self.pg_nodes]))
         log_path = self.log_file(name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with os.fdopen(open_private_append(log_path), "ab") as log:  # logs: owner-only
@@ -542,6 +873,7 @@ class Stack:
     def _start_postgres(self, timeout: float) -> None:
         if self.postgres.running and self.is_running("postgres"):
             return
+        self.wal_archive.prepare()
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -553,6 +885,30 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+
+    def _start_replica(self, timeout: float) -> None:
+        """Start the standby (cloning the primary first when it has no data yet), wait until it
+        streams, and make the primary's commits wait for it again."""
+        replica = self.replica
+        if replica is None:
+            raise StackError("the stack has no PostgreSQL replica")
+        if not replica.initialized:
+            pgcluster.clone(self.postgres, replica)
+        elif not (replica.data_dir / "standby.signal").exists():
+            # Never start an old primary next to the new one: two writable nodes.
+            raise StackError(
+                f"{replica.data_dir} is not a standby (an old primary?); re-attach it with "
+                "`ringrift stack reattach-replica` (a fresh pg_basebackup of the primary)"
+            )
+        if not (replica.running and self.is_running(REPLICA_SERVICE)):
+            try:
+                replica.start(timeout=min(30.0, timeout))
+            except ServiceError as error:
+                raise StackError(f"{REPLICA_SERVICE}: {error}") from error
+        node = pgcluster.node_name(replica.run_dir)
+        pgcluster.wait_streaming(self.postgres, node, synchronous=False, timeout=timeout)
+        pgcluster.set_synchronous_standbys(self.postgres, [node])
+        pgcluster.wait_streaming(self.postgres, node, synchronous=True, timeout=timeout)
 
     def _wait_healthy(self, name: str, child: subprocess.Popen[bytes], timeout: float) -> None:
         spec = self._spec(name)
@@ -570,12 +926,18 @@ class Stack:
 
     def healthy(self, name: str, timeout: float = 1.0) -> bool:
         """Is the service answering: pg_isready-style TCP, Redis PING, HTTP /health."""
-        if name == "postgres":
-            return self.is_running(name) and port_open(HOST, self.postgres.port, timeout)
+        self._refresh_roles()
+        node = self._pg(name)
+        if node is not None:
+            return self.is_running(name) and port_open(HOST, node.port, timeout)
         spec = self._spec(name)
-        if spec.kind == "redis":
+        if spec.kind in ("redis", redisha.REPLICA_KIND, redisha.SENTINEL_KIND):
             return RedisServer(self.run_dir, port=spec.port).ping(timeout)
-        path = monitoring.HEALTH_PATHS.get(spec.kind, "/health")
+        path = (
+            balancer.ALIVE_PATH
+            if spec.kind == "lb"
+            else monitoring.HEALTH_PATHS.get(spec.kind, "/health")
+        )
         try:
             return httpx.get(f"{self.url(name)}{path}", timeout=timeout).status_code == 200
         except httpx.HTTPError:
@@ -583,9 +945,11 @@ class Stack:
 
     def stop(self, name: str, timeout: float = STOP_GRACE_SECONDS) -> None:
         """Stop a service gracefully (SIGTERM, SIGKILL after ``timeout``)."""
-        if name == "postgres":
+        self._refresh_roles()
+        node = self._pg(name)
+        if node is not None:
             try:
-                self.postgres.stop(mode="fast", timeout=timeout + 20)
+                node.stop(mode="fast", timeout=timeout + 20)
             except ServiceError as error:
                 raise StackError(str(error)) from error
             return
@@ -624,7 +988,8 @@ class Stack:
     def down(self) -> None:
         """Stop every service (apps first, PostgreSQL last). Data stays in the run dir."""
         errors: list[str] = []
-        for name in [*reversed(list(self.processes)), "postgres"]:
+        databases = [PRIMARY_SERVICE] + ([REPLICA_SERVICE] if self.replica is not None else [])
+        for name in [*reversed(list(self.processes)), *databases]:
             try:
                 self.stop(name)
             except (StackError, ServiceError, OSError) as error:
@@ -636,11 +1001,13 @@ class Stack:
     # -- inspection ------------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
+        self._refresh_roles()
         rows: list[dict[str, Any]] = []
         for name in self.services:
             pid = self.pid(name)
-            port = self.postgres.port if name == "postgres" else self._spec(name).port
-            kind = "postgres" if name == "postgres" else self._spec(name).kind
+            node = self._pg(name)
+            port = node.port if node is not None else self._spec(name).port
+            kind = "postgres" if node is not None else self._spec(name).kind
             rows.append(
                 {
                     "name": name,

@@ -20,7 +20,29 @@ RunDir = Annotated[
     typer.Option("--run-dir", help="Directory holding the stack's data, logs and stack.json."),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-Service = Annotated[str, typer.Argument(help="postgres, redis, ai or app1..appN.")]
+Service = Annotated[
+    str,
+    typer.Argument(
+        help="postgres, postgres-replica, redis, ai, app1..appN, lb (--lb) or "
+        "prometheus/blackbox/postgres-exporter (--monitoring)."
+    ),
+]
+PgReplica = Annotated[
+    bool,
+    typer.Option(
+        "--pg-replica",
+        help="Add a synchronous PostgreSQL streaming replica (service postgres-replica); "
+        "the apps get a multi-host URL that finds the writable node.",
+    ),
+]
+Balancer = Annotated[
+    bool,
+    typer.Option(
+        "--lb",
+        help="Also run a load balancer (HAProxy, health checks on /ready) in front of the "
+        "apps; its URL becomes the stack's entry point.",
+    ),
+]
 
 DEFAULT_RUN_DIR = Path(".ringrift-stack")
 
@@ -75,6 +97,19 @@ def up(
             help="Also run Prometheus (rules of deploy/prometheus) and the blackbox exporter.",
         ),
     ] = False,
+    redis_sentinel: Annotated[
+        bool,
+        typer.Option(
+            "--redis-sentinel",
+            help="Redis with a replica and three Sentinels; the apps connect through Sentinel.",
+        ),
+    ] = False,
+    pg_replica: PgReplica = False,
+    lb: Balancer = False,
+    ha: Annotated[
+        bool,
+        typer.Option("--ha", help="High availability: --redis-sentinel, --pg-replica and --lb."),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
     """Start PostgreSQL (migrated), Redis, the AI service and the app instances."""
@@ -97,6 +132,9 @@ def up(
                 ai_port=ai_port,
                 app_ports=app_port,
                 monitoring_on=monitoring,
+                redis_sentinel=redis_sentinel or ha,
+                pg_replica=pg_replica or ha,
+                balancer_on=lb or ha,
                 progress=progress,
             )
     except (StackError, ServiceError, OSError) as error:
@@ -105,6 +143,7 @@ def up(
         typer.echo(json.dumps({"ok": True, **stack.to_json(), "services": stack.status()}))
         return
     console.print(_status_table(stack.status()))
+    console.print(f"entry point: {stack.entry_url}")
     console.print(f"state file: {stack.state_file}")
 
 
@@ -131,9 +170,11 @@ def status(run_dir: RunDir = DEFAULT_RUN_DIR, json_out: JsonOut = False) -> None
     stack = _load(run_dir, json_out)
     rows = stack.status()
     if json_out:
-        typer.echo(json.dumps({"ok": True, "runDir": str(stack.run_dir), "services": rows}))
+        document = {"ok": True, "runDir": str(stack.run_dir), "entryPoint": stack.entry_url}
+        typer.echo(json.dumps({**document, "services": rows}))
     else:
         Console().print(_status_table(rows))
+        Console().print(f"entry point: {stack.entry_url}")
 
 
 def _act(action: str, service: str, run_dir: Path, json_out: bool) -> None:
@@ -173,6 +214,27 @@ def start(service: Service, run_dir: RunDir = DEFAULT_RUN_DIR, json_out: JsonOut
 def kill(service: Service, run_dir: RunDir = DEFAULT_RUN_DIR, json_out: JsonOut = False) -> None:
     """SIGKILL one service (for crash drills)."""
     _act("kill", service, run_dir, json_out)
+
+
+@stack_app.command("reattach-replica")
+def reattach_replica(run_dir: RunDir = DEFAULT_RUN_DIR, json_out: JsonOut = False) -> None:
+    """Rebuild postgres-replica from a fresh base backup of the primary and start it as the
+    synchronous standby (after a failover left the old primary behind, or a standby fell
+    too far behind to catch up)."""
+    from ringrift.ops.services import ServiceError
+    from ringrift.ops.stack import StackError
+
+    stack = _load(run_dir, json_out)
+    try:
+        with Console(stderr=True).status("re-attaching postgres-replica"):
+            stack.reattach_replica()
+    except (StackError, ServiceError) as error:
+        raise _fail(str(error), json_out) from None
+    row = next(r for r in stack.status() if r["name"] == "postgres-replica")
+    if json_out:
+        typer.echo(json.dumps({"ok": True, "action": "reattach-replica", "service": row}))
+    else:
+        Console().print("postgres-replica: streaming from postgres (synchronous)")
 
 
 @stack_app.command("logs")

@@ -1,5 +1,6 @@
-"""``ringrift admin``: roles, bans and reports straight on the database (for the first admin,
-and for operators without an admin session). Registered by ``ringrift.server.cli``."""
+"""``ringrift admin``: roles, bans, chat mutes, chat removal and reports straight on the
+database (for the first admin, and for operators without an admin session). Registered by
+``ringrift.server.cli``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import typer
 
 from ringrift.server.db.models import ReportStatus, UserRole
 
-admin_app = typer.Typer(help="Moderation: roles, bans and reports.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Moderation: roles, bans, chat mutes and removals, reports.", no_args_is_help=True
+)
 
 T = TypeVar("T")
 
@@ -114,6 +117,71 @@ def list_reports(
             f"{view.reporter_username or '(deleted)'} -> {view.username} ({view.user_id}): "
             f"{view.reason}"
         )
+        message = view.chat_message
+        if message is not None:
+            state = " [removed]" if message.removed_at is not None else ""
+            text = message.body if message.body is not None else "(text deleted with the account)"
+            typer.echo(f"    chat message {message.id}{state}: {text!r}")
+
+
+@admin_app.command("mute")
+def mute(
+    user: UserRef,
+    minutes: Annotated[int, typer.Option(min=0, max=30 * 24 * 60, help="0 lifts a mute.")] = 60,
+    database_url: DatabaseUrl = "",
+) -> None:
+    """Keep a user from posting chat messages for a while."""
+    from ringrift.server.services import moderation
+
+    async def work(db: moderation.Database) -> str:
+        target = await moderation.find_user(db, user)
+        muted = await moderation.mute(db, target.id, minutes)
+        until = muted.chat_muted_until
+        return f"{muted.username} ({muted.id}) " + (
+            f"is muted until {until.isoformat()}" if until else "is no longer muted"
+        )
+
+    typer.echo(_run(database_url, work))
+
+
+@admin_app.command("remove-chat")
+def remove_chat(
+    message_id: Annotated[str, typer.Argument(help="Chat message id (from list-reports).")],
+    by: Annotated[str, typer.Option(help="Moderator user id, email or username.")] = "",
+    redis_url: Annotated[str, typer.Option(help="Defaults to REDIS_URL.")] = "",
+    database_url: DatabaseUrl = "",
+) -> None:
+    """Remove a chat message; open sockets see "removed by a moderator" (through Redis, or at
+    their next catch-up when Redis is unavailable)."""
+    from ringrift.server.config import Settings
+    from ringrift.server.redis import ResilientRedis
+    from ringrift.server.security.keyring import Keyring
+    from ringrift.server.services import chat, moderation
+
+    settings = Settings()
+
+    async def work(db: moderation.Database) -> str:
+        moderator = await moderation.find_user(db, by) if by else None
+        event = await chat.remove(db, message_id, moderator.id if moderator else None)
+        keyring = Keyring(
+            keyring_file=settings.jwt_keyring_file,
+            jwt_secret=settings.jwt_secret,
+            refresh_secret=settings.jwt_refresh_secret,
+            production=settings.is_production,
+        )
+        redis = ResilientRedis(
+            redis_url or settings.redis_url,
+            settings.redis_timeout_seconds,
+            sentinel=None if redis_url else settings.redis_sentinel,
+        )
+        try:
+            sent = await chat.publish_direct(redis, keyring, event)
+        finally:
+            await redis.close()
+        where = "sent to open sockets" if sent else "not sent (Redis unavailable)"
+        return f"chat message {message_id} in game {event.game_id} is removed; {where}"
+
+    typer.echo(_run(database_url, work))
 
 
 @admin_app.command("close-report")

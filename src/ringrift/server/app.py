@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, error envelope, request ids, access logs and metrics."""
+"""The FastAPI application: routers, error envelope, request ids, access logs, metrics and
+the HTTP server span of each request."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,12 +24,19 @@ from ringrift.server import realtime
 from ringrift.server.api import (
     account,
     admin,
+    analysis,
     auth,
+    chat,
+    endings,
     games,
+    leaderboard,
+    live,
     matchmaking,
     play,
+    rematch,
     reports,
     root,
+    sandbox,
     users,
 )
 from ringrift.server.config import Settings
@@ -36,15 +44,29 @@ from ringrift.server.context import AppContext
 from ringrift.server.db.migrate import upgrade_engine
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.errors import ApiError, ErrorCode, default_message, error_body
+from ringrift.server.lobby import LobbyFeed
 from ringrift.server.logs import accept_request_id, request_id_var
 from ringrift.server.security.headers import SecurityHeadersMiddleware
 from ringrift.server.security.http import BodyLimitMiddleware, BodyTooLarge, app_body_limit
-from ringrift.server.services import ai_turns
+from ringrift.server.services import abandonment, ai_turns, flags
 from ringrift.server.services import matchmaking as matchmaking_service
+from ringrift.server.tracing import Span, SpanKind, mark_error
 from ringrift.server.web import mount_web
 from ringrift.server.wsguard import SocketGuard
 
 log = logging.getLogger("ringrift.server")
+
+SHUTDOWN_STEP_SECONDS = 10.0
+
+
+async def _bounded(step: Awaitable[Any], name: str) -> None:
+    """Await one shutdown step for at most SHUTDOWN_STEP_SECONDS; log and move on after."""
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("shutdown: %s did not finish in %ss", name, SHUTDOWN_STEP_SECONDS)
+
+
 access_log = logging.getLogger("ringrift.server.access")
 
 KEYRING_POLL_SECONDS = 2.0
@@ -56,8 +78,13 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "<unmatched>"
 
 
+def _trace_headers(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in raw.items()}
+
+
 class RequestContextMiddleware:
-    """Request id in and out, one JSON access-log line, metrics, and the last-resort 500."""
+    """Request id in and out, one JSON access-log line, metrics, the last-resort 500, and a
+    server span per request (continuing the caller's trace when it sends ``traceparent``)."""
 
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
@@ -68,6 +95,16 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        tracing = self.ctx.tracing
+        parent = tracing.extract(_trace_headers(headers)) if tracing.enabled else None
+        # Named by the method until routing has found the template (set when the span ends).
+        attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
+        with tracing.span(scope["method"], SpanKind.SERVER, attributes, parent) as span:
+            await self._serve(scope, receive, send, headers, span)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], span: Span
+    ) -> None:
         raw_id = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = accept_request_id(raw_id)
         scope.setdefault("state", {})["request_id"] = request_id
@@ -121,6 +158,12 @@ class RequestContextMiddleware:
             status = int(status_holder["status"])
             metrics.requests.labels(method=method, route=route, status=str(status)).inc()
             metrics.latency.labels(method=method, route=route).observe(elapsed)
+            if span.is_recording():
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    mark_error(span, f"status {status}")
             access_log.info(
                 "request",
                 extra={
@@ -277,6 +320,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     ctx.sockets = SocketGuard(ctx)
     ctx.bus.on_event(hub.dispatch)
     ctx.bus.on_resubscribe(hub.resync_all)
+    ctx.lobby = LobbyFeed(ctx)
+    ctx.bus.on_event(ctx.lobby.dispatch)
+    ctx.bus.on_resubscribe(ctx.lobby.resync_all)
     ctx.bus.on_keyring_reload(lambda: _reload_keyring(ctx))
 
     @contextlib.asynccontextmanager
@@ -295,6 +341,11 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         matchmaker = asyncio.create_task(
             matchmaking_service.run_sweeper(ctx), name="matchmaking-sweep"
         )
+        # Fallen flags are adjudicated here while nobody moves (every instance sweeps).
+        flag_sweeper = asyncio.create_task(flags.sweep(ctx), name="flag-sweep")
+        # Seat presence (heartbeats, reconciliation) and withdrawal of abandoned seats.
+        presence = asyncio.create_task(hub.presence.run(), name="presence")
+        abandoner = asyncio.create_task(abandonment.run_sweeper(ctx), name="abandonment-sweep")
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -302,21 +353,18 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         try:
             yield
         finally:
-            await hub.close_all()
-            guard.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await guard
-            matchmaker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await matchmaker
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            # Shutdown never hangs: each step gets a bounded wait (a dependency that went
+            # away must not keep the process, or a test, from ending).
+            await _bounded(hub.close_all(), "sockets")
+            tasks = [presence, abandoner, guard, matchmaker, flag_sweeper, sweeper]
             if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-            await ctx.close()
+                tasks.append(watcher)
+            for task in tasks:
+                task.cancel()
+            await _bounded(hub.presence.forget_local(), "presence entries")
+            await _bounded(asyncio.gather(*tasks, return_exceptions=True), "background tasks")
+            await _bounded(ctx.lobby.close(), "lobby feed")
+            await _bounded(ctx.close(), "connections")
 
     app = FastAPI(
         title="RingRift API",
@@ -325,8 +373,27 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (root, auth, users, games, matchmaking, play, realtime, account, admin, reports):
+    # `live` before `games`: its `/api/games/live` must not be taken for a game id.
+    for module in (
+        root,
+        auth,
+        users,
+        leaderboard,
+        live,
+        games,
+        matchmaking,
+        play,
+        rematch,
+        realtime,
+        account,
+        admin,
+        reports,
+        chat,
+    ):
         app.include_router(module.router)
+    for module in (analysis, sandbox):
+        app.include_router(module.router)
+    app.include_router(endings.router)
     app.include_router(account.auth_router)
     mount_web(app)
     _install_error_handlers(app)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ringrift.server import codec
-from ringrift.server.metrics import Metrics
+from ringrift.server.metrics import Metrics, PublishOutcome
 from ringrift.server.redis import RedisUnavailable, ResilientRedis
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class EventBus:
         payload = codec.dumps({"origin": self.instance_id, **(event if remote is None else remote)})
         if len(self._outbox) >= MAX_OUTBOX:
             self._outbox.popleft()
-            self.metrics.bus_published.labels(outcome="dropped").inc()
+            self.metrics.bus_published.labels(outcome=PublishOutcome.DROPPED).inc()
         self._outbox.append((time.monotonic(), payload))
         self._outbox_ready.set()
 
@@ -111,7 +111,9 @@ class EventBus:
         keyring. Returns False when Redis is unavailable (the caller reloads locally)."""
         message = json.dumps({"origin": self.instance_id, "at": time.time()})
         try:
-            await self.redis.call(lambda client: client.publish(KEYRING_CHANNEL, message))
+            await self.redis.call(
+                lambda client: client.publish(KEYRING_CHANNEL, message), name="PUBLISH"
+            )
         except RedisUnavailable:
             return False
         return True
@@ -134,7 +136,7 @@ class EventBus:
             now = time.monotonic()
             while self._outbox and now - self._outbox[0][0] > MAX_EVENT_AGE:
                 self._outbox.popleft()
-                self.metrics.bus_published.labels(outcome="dropped").inc()
+                self.metrics.bus_published.labels(outcome=PublishOutcome.DROPPED).inc()
             entries = list(itertools.islice(self._outbox, PUBLISH_BATCH))
             if not entries:
                 continue
@@ -142,14 +144,14 @@ class EventBus:
             try:
                 await self.redis.call(functools.partial(_publish_all, batch))
             except RedisUnavailable:
-                self.metrics.bus_published.labels(outcome="retried").inc()
+                self.metrics.bus_published.labels(outcome=PublishOutcome.RETRIED).inc()
                 await asyncio.sleep(self.backoff_min)
                 continue
             for entry in entries:
                 # publish() may have dropped the oldest entries meanwhile (a full outbox).
                 if self._outbox and self._outbox[0] is entry:
                     self._outbox.popleft()
-            self.metrics.bus_published.labels(outcome="ok").inc(len(batch))
+            self.metrics.bus_published.labels(outcome=PublishOutcome.OK).inc(len(batch))
 
     # -- subscribing ---------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """CLI commands of the app: ``ringrift serve``, ``ringrift db upgrade|current``,
-``ringrift admin ...`` and ``ringrift bench api``. Heavy imports happen inside the commands to
+``ringrift admin ...``. Heavy imports happen inside the commands to
 keep the CLI fast."""
 
 from __future__ import annotations
@@ -148,140 +148,10 @@ def db_current(
     typer.echo(f"current: {current or '(empty database)'}  head: {migrate.head_revision()}")
 
 
-def bench_api(
-    requests: Annotated[int, typer.Option(help="/ready requests to time.", min=10)] = 200,
-    samples: Annotated[int, typer.Option(help="Login/create/move samples each.", min=5)] = 50,
-    database_url: Annotated[
-        str,
-        typer.Option(
-            "--database-url", help="Use this PostgreSQL/SQLite URL instead of a private cluster."
-        ),
-    ] = "",
-    json_out: Annotated[str, typer.Option("--json", help="Also write results here.")] = "",
-) -> None:
-    """Latency of /ready, login, create-game and move against a real uvicorn server."""
-    from ringrift.server.bench import run_bench
-
-    run_bench(requests=requests, samples=samples, database_url=database_url, json_out=json_out)
-
-
-def bench_replay(
-    moves: Annotated[int, typer.Option(help="Versions of the square19 game.", min=10)] = 1000,
-    samples: Annotated[int, typer.Option(help="Sequential replay requests.", min=1)] = 200,
-    concurrent: Annotated[
-        int, typer.Option(help="Replays in flight while /health is timed.", min=1)
-    ] = 20,
-    database_url: Annotated[str, typer.Option("--database-url", help="Database URL.")] = "",
-) -> None:
-    """Replay latency (GET /states/{n}) on a long game, and /health latency while
-    --concurrent replays run (JSON on stdout)."""
-    import json
-
-    from ringrift.server.replaybench import run_replay_bench
-
-    result = run_replay_bench(
-        moves=moves, samples=samples, concurrent=concurrent, database_url=database_url
-    )
-    typer.echo(json.dumps(result, indent=2))
-
-
-def bench_ws(
-    games: Annotated[
-        list[int] | None,
-        typer.Option("--games", min=1, max=2000, help="Concurrent games per round (repeat)."),
-    ] = None,
-    moves: Annotated[int, typer.Option(help="Moves per game per round.", min=2)] = 20,
-    think_ms: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--think-ms",
-            min=0,
-            help="Player think time before each move (repeat; default 0 = saturation).",
-        ),
-    ] = None,
-    database_url: Annotated[
-        str,
-        typer.Option(
-            "--database-url", help="Use this PostgreSQL/SQLite URL instead of a private cluster."
-        ),
-    ] = "",
-    seed: Annotated[int, typer.Option(help="Seed of the move choices.")] = 1,
-    board: Annotated[str, typer.Option(help="Board type of the games.")] = "square8",
-    long_game: Annotated[
-        bool,
-        typer.Option(
-            "--long-game",
-            help="square19 games of --moves (default 600) moves; ack p95 near move 20 vs 500.",
-        ),
-    ] = False,
-    workers: Annotated[
-        int, typer.Option(help="App worker processes (ringrift serve --workers).", min=1)
-    ] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
-) -> None:
-    """WebSocket move round trip (send -> ack, send -> opponent's event), p50/p95 for 1 and
-    50 concurrent games by default, against a real app on PostgreSQL and Redis."""
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from ringrift.server.wsbench import run_ws_bench
-
-    levels = games or [1, 50]
-    if long_game:
-        board = "square19"
-        moves = moves if moves != 20 else 600
-    result = run_ws_bench(
-        levels=levels,
-        moves=moves,
-        think_ms=think_ms,
-        database_url=database_url,
-        seed=seed,
-        board=board,
-        workers=workers,
-    )
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    title = f"WebSocket move round trip (ms), {board}, {moves} moves per game, {workers} worker(s)"
-    table = Table(title=title)
-    columns = ("games", "think ms", "moves", "moves/s", "committed/s", "ack p50", "ack p95")
-    for column in (*columns, "event p50", "event p95", "p95 v<40", "p95 v480-519"):
-        table.add_column(column, justify="right")
-    nan = {"p50": float("nan"), "p95": float("nan")}
-    for row in result["rounds"]:
-        event = row["event"] or nan
-        table.add_row(
-            str(row["games"]),
-            str(row["thinkMs"]),
-            str(row["moves"]),
-            f"{row['movesPerSecond']:.1f}",
-            f"{row['committedPerSecond']:.1f}",
-            f"{row['ack']['p50']:.2f}",
-            f"{row['ack']['p95']:.2f}",
-            f"{event['p50']:.2f}",
-            f"{event['p95']:.2f}",
-            f"{(row['early'] or nan)['p95']:.2f}",
-            f"{(row['late'] or nan)['p95']:.2f}",
-        )
-    Console().print(table)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``db``, ``admin`` and ``bench api`` to the ``ringrift`` CLI."""
+    """Add ``serve``, ``db`` and ``admin`` to the ``ringrift`` CLI."""
     from ringrift.server.admin_cli import admin_app
 
     app.command("serve")(serve)
     app.add_typer(db_app, name="db")
     app.add_typer(admin_app, name="admin")
-    bench = next(
-        (g.typer_instance for g in app.registered_groups if g.name == "bench"),
-        None,
-    )
-    if bench is None:
-        bench = typer.Typer(help="Benchmarks.", no_args_is_help=True)
-        app.add_typer(bench, name="bench")
-    bench.command("api")(bench_api)
-    bench.command("ws")(bench_ws)
-    bench.command("replay")(bench_replay)

@@ -5,8 +5,9 @@ milliseconds) from the caller, so the server charges time inside a move's transa
 timestamp it commits, and tests state time explicitly.
 
 * **Fischer** (``initialSeconds + incrementSeconds``): each seat has a bank; the seat to move
-  spends from it from the commit of the previous move, and gets the increment back when it
-  moves. At zero the seat's flag falls.
+  spends from it from the commit of the previous move, and gets the increment back once per
+  turn, when its turn ends (a RingRift turn is several moves: placement, movement, captures,
+  line and territory decisions). At zero the seat's flag falls.
 * **Correspondence** (``daysPerMove``): each move must come within that many days; the bank is
   refilled on every move, so the deadline is per move.
 * **Untimed**: no clock; the platform allows it only for games without a human opponent.
@@ -26,6 +27,7 @@ MAX_INITIAL_SECONDS = 3 * 3600
 MAX_INCREMENT_SECONDS = 180
 MAX_DAYS_PER_MOVE = 14
 AI_TIME_SHARE = 20  # an AI seat spends at most 1/20 of its bank on one move
+UNTIMED_LABEL = "untimed"
 
 
 class TimeControlKind(StrEnum):
@@ -87,7 +89,7 @@ class TimeControl:
             return f"{base}+{self.increment_seconds}"
         if self.kind is TimeControlKind.CORRESPONDENCE:
             return f"{self.days_per_move} day" + ("s" if self.days_per_move > 1 else "")
-        return "untimed"
+        return UNTIMED_LABEL
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "label": self.label}
@@ -100,11 +102,14 @@ class TimeControl:
 
     @classmethod
     def from_json(cls, data: Any) -> TimeControl:
-        """Read a stored or requested time control. A preset name (``"3+2"``) is accepted, and
-        so is the round-1 shape ``{initialSeconds, incrementSeconds}`` without ``kind``."""
+        """Read a stored or requested time control. A preset name (``"3+2"``, or
+        ``"untimed"``) is accepted, and so is the round-1 shape ``{initialSeconds,
+        incrementSeconds}`` without ``kind``."""
         if data is None:
             return UNTIMED
         if isinstance(data, str):
+            if data == UNTIMED_LABEL:
+                return UNTIMED
             try:
                 return PRESETS[data]
             except KeyError:
@@ -201,24 +206,25 @@ class Clocks:
     ) -> Clocks:
         """The clocks after ``mover`` committed a move at ``now_ms`` and ``to_move`` is next
         (``None`` when the game ended). ``charge=False`` for moves the server plays for a seat
-        (bookkeeping, committed with the seat's own move): no increment is given, and they cost
-        no time because they carry the same timestamp.
+        (bookkeeping, committed with the seat's own move): they cost no time because they carry
+        the same timestamp. The Fischer increment is added when the mover's turn ends (the
+        next seat to move is another one), whoever played the move that ended it.
 
         Raises ``TimeControlError`` when the mover's time was already up: the caller must
         adjudicate the flag instead of committing the move."""
         if not tc.timed:
             return self
         banks = list(self.banks_ms)
-        if charge and mover == self.running:
+        turn_ends = to_move is not None and to_move != mover
+        if mover == self.running:
             left = self.remaining(mover, now_ms)
-            if left <= 0:
+            if charge and left <= 0:
                 raise TimeControlError(f"seat {mover}'s time is up")
-            if tc.kind is TimeControlKind.FISCHER:
-                banks[mover - 1] = left + tc.increment_seconds * 1000
-            else:
-                banks[mover - 1] = tc.bank_ms
-        elif mover == self.running:
-            banks[mover - 1] = self.remaining(mover, now_ms)
+            if charge and tc.kind is TimeControlKind.CORRESPONDENCE:
+                left = tc.bank_ms
+            elif turn_ends and tc.kind is TimeControlKind.FISCHER:
+                left += tc.increment_seconds * 1000
+            banks[mover - 1] = left
         if to_move is not None and tc.kind is TimeControlKind.CORRESPONDENCE and to_move != mover:
             banks[to_move - 1] = tc.bank_ms
         return Clocks(tuple(banks), to_move, now_ms)

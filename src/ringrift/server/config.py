@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ringrift.server.clocks import PRESETS
+from ringrift.server.redissentinel import SentinelConfig, parse_addresses, parse_sentinels
+from ringrift.server.tracing import TracingConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ringrift.db"
 
@@ -36,6 +40,13 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = ""
+    # AUTH to the Sentinels below (their requirepass); empty when they take none. Declared
+    # before them so that their validators can check it without echoing it in an error.
+    redis_sentinel_password: str = ""
+    # Redis through Sentinel instead of REDIS_URL (server/redissentinel.py): comma-separated
+    # host:port of the Sentinels and the master name they monitor; database 0 of the primary.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = ""
     ai_service_url: str = "http://127.0.0.1:8001"
     # Sent as ``Authorization: Bearer`` to the AI service (which accepts AI_SERVICE_TOKEN).
     ai_service_token: str = ""
@@ -64,7 +75,6 @@ class Settings(BaseSettings):
     login_known_address_days: int = Field(default=30, ge=1)
     # "Email already registered" answers per client address and window before register refuses
     # that address (limits enumeration through register). 0 disables.
-    register_max_conflicts_per_ip: int = Field(default=10, ge=0)
 
     # Database behaviour.
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -108,6 +118,17 @@ class Settings(BaseSettings):
     rate_limit_moves: int = Field(default=600, ge=0)  # per user (REST and WebSocket)
     rate_limit_ws_messages: int = Field(default=1200, ge=0)  # per user, all frame types
     rate_limit_replay: int = Field(default=120, ge=0)  # per user, GET /api/games/{id}/states/{n}
+    # Position analysis (POST /api/analysis, GET /api/games/{id}/analysis): per user, or per
+    # client address for visitors without an account. Each costs up to a level's think time.
+    rate_limit_analysis: int = Field(default=30, ge=0)
+    # The anonymous sandbox (POST /api/sandbox/*): per client address, every request.
+    rate_limit_sandbox: int = Field(default=240, ge=0)
+    # Game chat (services/chat.py): messages per user and per game in a window of its own.
+    rate_limit_chat_window_seconds: int = Field(default=10, ge=1, le=3600)
+    rate_limit_chat_messages: int = Field(default=5, ge=0)  # per user, every game
+    rate_limit_chat_per_game: int = Field(default=30, ge=0)  # per game, every user
+    # Messages per channel sent on join (without a last seq) and per catch-up or REST page.
+    chat_history_limit: int = Field(default=100, ge=1, le=500)
     # Worker processes that rebuild replayed positions (0 = a thread of the app process).
     replay_workers: int = Field(default=1, ge=0, le=16)
 
@@ -170,7 +191,34 @@ class Settings(BaseSettings):
     matchmaking_sweep_seconds: float = Field(default=2.0, gt=0)
     matchmaking_max_wait_seconds: float = Field(default=25.0, ge=0, le=25.0)  # status long-poll
 
+    # Game clocks: a game against people created without a time control gets this preset
+    # (untimed games are for play against AI only); every instance looks for fallen flags
+    # every `clock_sweep_interval_seconds` (0 = never; moves still refuse a fallen flag).
+    default_time_control: str = "10+5"
+    clock_sweep_interval_seconds: float = Field(default=1.0, ge=0)
+    # Presence and abandonment (server/presence.py): a seat of a Fischer game whose sockets
+    # are all gone for `presence_grace_seconds` is abandoned (2 players: the opponent may claim
+    # the win; 3-4 players: the sweep withdraws it). Each instance re-announces its sockets
+    # every `presence_heartbeat_seconds` (entries live 3 heartbeats) and sweeps every
+    # `presence_sweep_seconds`.
+    presence_grace_seconds: float = Field(default=60.0, gt=0, le=3600)
+    presence_heartbeat_seconds: float = Field(default=5.0, gt=0, le=60)
+    presence_sweep_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Live lobby on the socket (server/lobby.py): changes are gathered for `flush_seconds`
+    # before the changed games are read; each socket gets at most one lobby frame per
+    # `min_frame_interval_seconds`; snapshots hold at most `snapshot_limit` games per list.
+    lobby_flush_seconds: float = Field(default=0.2, ge=0, le=5)
+    lobby_min_frame_interval_seconds: float = Field(default=0.5, ge=0, le=10)
+    lobby_snapshot_limit: int = Field(default=100, ge=1, le=1000)
+
     log_level: str = "INFO"
+
+    # Tracing (docs/operations.md, "Tracing"): the standard OpenTelemetry variables, read
+    # like every other setting. Off while both endpoints are empty.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
+    otel_service_name: str = "ringrift-app"
+    otel_sdk_disabled: bool = False
 
     @field_validator("ringrift_env", mode="before")
     @classmethod
@@ -188,6 +236,50 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("default_time_control")
+    @classmethod
+    def _preset(cls, value: str) -> str:
+        if value not in PRESETS or not PRESETS[value].timed:
+            raise ValueError(f"must be a timed preset: {', '.join(PRESETS)}")
+        return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str) -> str:
+        """A bad Sentinel address is a configuration error at start-up, not a Redis outage
+        later. (Field validators, not a model validator: a model-level error would echo
+        every setting, secrets included, in the start-up message.)"""
+        parse_addresses(value)
+        return value.strip()
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _sentinel_master(cls, value: str, info: ValidationInfo) -> str:
+        """The master name goes with the Sentinel list, and the list excludes REDIS_URL: two
+        sources of the primary's address would disagree after the first failover."""
+        if "redis_sentinels" not in info.data:
+            return value.strip()  # REDIS_SENTINELS itself is invalid; that error says why
+        sentinels = str(info.data["redis_sentinels"])
+        if not sentinels:
+            if value.strip():
+                raise ValueError("REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is empty")
+            if info.data.get("redis_sentinel_password"):
+                # Raised here, not by the password's own validator: the error message quotes
+                # the input it rejects, and this one is the (empty) master name.
+                raise ValueError("REDIS_SENTINEL_PASSWORD is set but REDIS_SENTINELS is empty")
+            return ""
+        if info.data.get("redis_url"):
+            raise ValueError("set REDIS_URL or REDIS_SENTINELS, not both")
+        parse_sentinels(sentinels, value)
+        return value.strip()
+
+    @property
+    def redis_sentinel(self) -> SentinelConfig | None:
+        """The Sentinel configuration, None when Redis is a plain ``REDIS_URL`` (or absent)."""
+        return parse_sentinels(
+            self.redis_sentinels, self.redis_sentinel_master, self.redis_sentinel_password
+        )
+
     @property
     def is_production(self) -> bool:
         return self.ringrift_env == "production"
@@ -195,6 +287,15 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
+    @property
+    def tracing(self) -> TracingConfig:
+        return TracingConfig(
+            endpoint=self.otel_exporter_otlp_endpoint.strip(),
+            traces_endpoint=self.otel_exporter_otlp_traces_endpoint.strip(),
+            service_name=self.otel_service_name.strip() or "ringrift-app",
+            disabled=self.otel_sdk_disabled,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from ringrift.server import replaywork
 from ringrift.server.aiclient import AIClient, CircuitBreaker
 from ringrift.server.bus import EventBus
 from ringrift.server.config import Settings
@@ -25,6 +26,7 @@ from ringrift.server.security.keyring import Keyring
 from ringrift.server.security.passwords import Passwords
 from ringrift.server.security.throttle import LoginThrottle, ThrottleLimits
 from ringrift.server.security.tokens import TokenService
+from ringrift.server.tracing import Tracing
 
 POSITION_CACHE_SIZE = 4096
 REPLAY_CACHE_SIZE = 256
@@ -45,9 +47,12 @@ class AppContext:
     limiter: RateLimiter
     login_throttle: LoginThrottle
     mailer: Mailer
+    tracing: Tracing = field(default_factory=Tracing.disabled)
     started_monotonic: float = field(default_factory=time.monotonic)
     # The WebSocket hub (``realtime.Hub``), attached by ``create_app``.
     hub: Any = None
+    # The live lobby's socket watchers (``lobby.LobbyFeed``), attached by ``create_app``.
+    lobby: Any = None
     # Authentication of open sockets (``wsguard.SocketGuard``), attached by ``create_app``.
     sockets: Any = None
     # Background AI turns of this instance: game id -> task, and games to run once more.
@@ -63,9 +68,12 @@ class AppContext:
     _replay_pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> AppContext:
+    def build(cls, settings: Settings, *, tracing: Tracing | None = None) -> AppContext:
         """Create all resources. Nothing here does network I/O; failures are configuration
-        errors (for instance a weak secret in production) and are raised at once."""
+        errors (for instance a weak secret in production) and are raised at once.
+        ``tracing`` overrides the OTLP settings (tests pass the SDK's in-memory exporter)."""
+        if tracing is None:
+            tracing = Tracing.from_config(settings.tracing)
         keyring = Keyring(
             keyring_file=settings.jwt_keyring_file,
             jwt_secret=settings.jwt_secret,
@@ -83,10 +91,13 @@ class AppContext:
             backoff_min=settings.redis_backoff_min_seconds,
             backoff_max=settings.redis_backoff_max_seconds,
             monitor_interval=settings.redis_monitor_interval_seconds,
+            tracing=tracing,
+            sentinel=settings.redis_sentinel,
         )
         return cls(
             settings=settings,
-            db=Database(settings),
+            tracing=tracing,
+            db=Database(settings, tracing),
             keyring=keyring,
             tokens=TokenService(
                 keyring,
@@ -113,6 +124,7 @@ class AppContext:
                     settings.ai_breaker_failure_threshold, settings.ai_breaker_cooldown_seconds
                 ),
                 service_token=settings.ai_service_token,
+                tracing=tracing,
             ),
             bus=SignedEventBus(
                 redis,
@@ -130,7 +142,6 @@ class AppContext:
                     per_account=settings.login_max_failures_per_account,
                     per_address=settings.login_max_failures_per_ip,
                     known_address_seconds=settings.login_known_address_days * 24 * 3600,
-                    register_conflicts_per_address=settings.register_max_conflicts_per_ip,
                 ),
             ),
             mailer=Mailer(settings, metrics),
@@ -143,7 +154,9 @@ class AppContext:
             return None
         if self._replay_pool is None:
             self._replay_pool = concurrent.futures.ProcessPoolExecutor(
-                self.settings.replay_workers, mp_context=multiprocessing.get_context("spawn")
+                self.settings.replay_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=replaywork.lower_priority,
             )
         return self._replay_pool
 
@@ -163,3 +176,5 @@ class AppContext:
         await self.redis.close()
         await self.http.aclose()
         await self.db.dispose()
+        # Last: the spans of the shutdown itself are flushed too (a bounded HTTP post).
+        await asyncio.to_thread(self.tracing.shutdown)

@@ -22,9 +22,19 @@ class MoveSource(StrEnum):
     LOCAL = "local"
     FALLBACK = "fallback"
     AUTO = "auto"
+    WITHDRAWAL = "withdrawal"
 
 
 class EndReason(StrEnum):
     NORMAL = "normal"
     RESIGNATION = "resignation"
     CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    ABANDONED = "abandoned"
+    # A seated player ended the game before every seat had moved: no result, no rating change.
+    ABORTED = "aborted"
+
+
+# Why a seat can leave a game before it ends (F-30); a game that a withdrawal ends carries the
+# same reason as its end reason.
+WITHDRAWAL_REASONS = frozenset({EndReason.RESIGNATION, EndReason.TIMEOUT, EndReason.ABANDONED})

@@ -48,12 +48,29 @@ class ErrorCode(StrEnum):
     GAME_NOT_YOUR_TURN = "GAME_NOT_YOUR_TURN"
     GAME_ALREADY_ENDED = "GAME_ALREADY_ENDED"
     GAME_VERSION_CONFLICT = "GAME_VERSION_CONFLICT"
+    GAME_TIME_OUT = "GAME_TIME_OUT"
+    GAME_TIME_CONTROL_INVALID = "GAME_TIME_CONTROL_INVALID"
+    GAME_UNTIMED_NOT_ALLOWED = "GAME_UNTIMED_NOT_ALLOWED"
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
     SERVER_DATABASE_UNAVAILABLE = "SERVER_DATABASE_UNAVAILABLE"
     SERVER_INTERNAL_ERROR = "SERVER_INTERNAL_ERROR"
     AI_SERVICE_UNAVAILABLE = "AI_SERVICE_UNAVAILABLE"
     MATCHMAKING_NOT_QUEUED = "MATCHMAKING_NOT_QUEUED"
     MATCHMAKING_ALREADY_MATCHED = "MATCHMAKING_ALREADY_MATCHED"
+    GAME_CLAIM_NOT_ALLOWED = "GAME_CLAIM_NOT_ALLOWED"
+    GAME_OPPONENT_PRESENT = "GAME_OPPONENT_PRESENT"
+    GAME_CLAIM_TOO_EARLY = "GAME_CLAIM_TOO_EARLY"
+    GAME_ABORT_NOT_ALLOWED = "GAME_ABORT_NOT_ALLOWED"
+    SERVER_PRESENCE_UNAVAILABLE = "SERVER_PRESENCE_UNAVAILABLE"
+    GAME_INVITE_INVALID = "GAME_INVITE_INVALID"
+    REMATCH_UNAVAILABLE = "REMATCH_UNAVAILABLE"
+    REMATCH_NOT_OFFERED = "REMATCH_NOT_OFFERED"
+    REMATCH_ALREADY_ACCEPTED = "REMATCH_ALREADY_ACCEPTED"
+    REMATCH_DECLINED = "REMATCH_DECLINED"
+    REMATCH_ALREADY_CREATED = "REMATCH_ALREADY_CREATED"
+    CHAT_MUTED = "CHAT_MUTED"
+    CHAT_CHANNEL_FORBIDDEN = "CHAT_CHANNEL_FORBIDDEN"
+    CHAT_MESSAGE_NOT_FOUND = "CHAT_MESSAGE_NOT_FOUND"
 
 
 # Default HTTP status and message for each code.
@@ -95,6 +112,12 @@ _DEFAULTS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.GAME_NOT_YOUR_TURN: (400, "It is not your turn"),
     ErrorCode.GAME_ALREADY_ENDED: (400, "Game has already ended"),
     ErrorCode.GAME_VERSION_CONFLICT: (409, "Game version conflict; reload the game"),
+    ErrorCode.GAME_TIME_OUT: (409, "Your time ran out; the move was not played"),
+    ErrorCode.GAME_TIME_CONTROL_INVALID: (422, "The time control is malformed or out of range"),
+    ErrorCode.GAME_UNTIMED_NOT_ALLOWED: (
+        422,
+        "Untimed games are for play against AI only; pick a time control",
+    ),
     ErrorCode.RATE_LIMIT_EXCEEDED: (429, "Too many requests"),
     ErrorCode.SERVER_DATABASE_UNAVAILABLE: (503, "Database is unavailable"),
     ErrorCode.SERVER_INTERNAL_ERROR: (500, "Internal server error"),
@@ -104,6 +127,29 @@ _DEFAULTS: dict[ErrorCode, tuple[int, str]] = {
         409,
         "An opponent was already found; the game has started",
     ),
+    ErrorCode.GAME_CLAIM_NOT_ALLOWED: (
+        409,
+        "A win can be claimed only in a 2-player game with a Fischer clock",
+    ),
+    ErrorCode.GAME_OPPONENT_PRESENT: (409, "Your opponent is connected; there is nothing to claim"),
+    ErrorCode.GAME_CLAIM_TOO_EARLY: (409, "Your opponent may still come back; wait for the grace"),
+    ErrorCode.GAME_ABORT_NOT_ALLOWED: (
+        409,
+        "Every seat has moved; the game can no longer be aborted (resign instead)",
+    ),
+    ErrorCode.SERVER_PRESENCE_UNAVAILABLE: (
+        503,
+        "Who is connected cannot be checked right now (Redis is unavailable); try again soon",
+    ),
+    ErrorCode.GAME_INVITE_INVALID: (403, "This invite link is not valid for this game"),
+    ErrorCode.REMATCH_UNAVAILABLE: (409, "A rematch is only possible after a finished game"),
+    ErrorCode.REMATCH_NOT_OFFERED: (404, "Nobody has offered a rematch of this game"),
+    ErrorCode.REMATCH_ALREADY_ACCEPTED: (409, "You already accepted this rematch"),
+    ErrorCode.REMATCH_DECLINED: (409, "The rematch was declined"),
+    ErrorCode.REMATCH_ALREADY_CREATED: (409, "The rematch has already started"),
+    ErrorCode.CHAT_MUTED: (403, "You are muted in chat"),
+    ErrorCode.CHAT_CHANNEL_FORBIDDEN: (403, "You cannot use this chat channel"),
+    ErrorCode.CHAT_MESSAGE_NOT_FOUND: (404, "Chat message not found"),
 }
 
 

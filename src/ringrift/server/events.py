@@ -13,6 +13,9 @@ from typing import Any
 class EventKind(StrEnum):
     MOVE = "move"
     STATUS = "status"
+    PRESENCE = "presence"
+    REMATCH = "rematch"
+    CHAT = "chat"
 
 
 def now_ms() -> int:
@@ -39,6 +42,8 @@ class MoveEvent:
     # ``to_move`` is a person who must decide: the legal moves are in ``legal_moves``, or (on
     # another instance, where they are left out of the payload) in the database.
     prompt: bool = False
+    # Timed games: ``{remainingMs: [per seat], running, serverTime}`` right after the move.
+    clocks: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +62,7 @@ class MoveEvent:
             "legalMoves": self.legal_moves,
             "serverTime": self.server_time,
             "prompt": self.prompt,
+            "clocks": self.clocks,
         }
 
 
@@ -81,13 +87,105 @@ class StatusEvent:
         }
 
 
-GameEvent = MoveEvent | StatusEvent
+@dataclass(frozen=True)
+class PresenceEvent:
+    """A seat of a game came online (its first socket joined) or went offline (its last socket
+    closed, or its entries expired). ``since`` is when (epoch ms); ``claimable_at`` is when the
+    seat counts as abandoned if it stays away (None when abandonment does not apply)."""
+
+    game_id: str
+    seat: int
+    online: bool
+    since: int
+    claimable_at: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": EventKind.PRESENCE.value,
+            "gameId": self.game_id,
+            "seat": self.seat,
+            "online": self.online,
+            "since": self.since,
+            "claimableAt": self.claimable_at,
+        }
+
+
+@dataclass(frozen=True)
+class RematchEvent:
+    """The rematch offer of an ended game changed (offered, accepted, declined, created)."""
+
+    game_id: str
+    v: int
+    status: str  # open | declined | created
+    offered_by: str | None
+    accepted: tuple[str, ...]
+    declined_by: str | None
+    new_game_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": EventKind.REMATCH.value,
+            "gameId": self.game_id,
+            "v": self.v,
+            "status": self.status,
+            "offeredBy": self.offered_by,
+            "accepted": list(self.accepted),
+            "declinedBy": self.declined_by,
+            "newGameId": self.new_game_id,
+        }
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """A chat message posted (or, with ``removal``, an earlier one removed) in one channel of
+    a game. ``seq`` is the message's number in its channel; ``message`` its wire form
+    (``services/chat.py``), without text once removed."""
+
+    game_id: str
+    channel: str
+    seq: int
+    message: dict[str, Any]
+    removal: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": EventKind.CHAT.value,
+            "gameId": self.game_id,
+            # ``v`` keeps the common envelope of bus events; for chat it is the channel seq.
+            "v": self.seq,
+            "channel": self.channel,
+            "message": self.message,
+            "removal": self.removal,
+        }
+
+
+GameEvent = MoveEvent | StatusEvent | PresenceEvent | RematchEvent | ChatEvent
+
+
+def _presence_from_json(data: dict[str, Any]) -> PresenceEvent | None:
+    game_id, seat, online = data["gameId"], data["seat"], data["online"]
+    since, claimable = data["since"], data.get("claimableAt")
+    if not isinstance(game_id, str) or not isinstance(online, bool):
+        return None
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not (whole(seat) and whole(since)) or not (claimable is None or whole(claimable)):
+        return None
+    return PresenceEvent(game_id, seat, online, since, claimable)
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def event_from_json(data: dict[str, Any]) -> GameEvent | None:
     """Read a bus payload; None for anything malformed (a bad payload must not stop the bus)."""
     try:
         kind = data["kind"]
+        if kind == EventKind.PRESENCE:
+            return _presence_from_json(data)
         game_id, v = data["gameId"], data["v"]
         if not isinstance(game_id, str) or not isinstance(v, int):
             return None
@@ -107,11 +205,30 @@ def event_from_json(data: dict[str, Any]) -> GameEvent | None:
                 legal_moves=data.get("legalMoves"),
                 server_time=int(data.get("serverTime", 0)),
                 prompt=bool(data.get("prompt", False)),
+                clocks=data["clocks"] if isinstance(data.get("clocks"), dict) else None,
             )
         if kind == EventKind.STATUS:
             return StatusEvent(
                 game_id, v, str(data["status"]), data.get("winner"), data.get("endReason")
             )
+        if kind == EventKind.REMATCH:
+            accepted = data.get("accepted") or []
+            if not isinstance(accepted, list):
+                return None
+            return RematchEvent(
+                game_id=game_id,
+                v=v,
+                status=str(data["status"]),
+                offered_by=_opt_str(data.get("offeredBy")),
+                accepted=tuple(str(a) for a in accepted),
+                declined_by=_opt_str(data.get("declinedBy")),
+                new_game_id=_opt_str(data.get("newGameId")),
+            )
+        if kind == EventKind.CHAT:
+            message, channel = data["message"], data["channel"]
+            if not isinstance(message, dict) or not isinstance(channel, str):
+                return None
+            return ChatEvent(game_id, channel, v, message, bool(data.get("removal", False)))
     except (KeyError, TypeError, ValueError):
         return None
     return None

@@ -23,6 +23,10 @@ class ClientFrame(StrEnum):
     MOVE = "move"
     LEAVE = "leave"
     RESYNC = "resync"
+    CLAIM = "claim"  # claim the win over an absent opponent (server/presence.py)
+    ABORT = "abort"  # abort a game before every seat has moved
+    CHAT = "chat"
+    LOBBY = "lobby"
 
 
 class ServerFrame(StrEnum):
@@ -31,6 +35,12 @@ class ServerFrame(StrEnum):
     ACK = "ack"
     ERROR = "error"
     RESYNC = "resync"
+    PRESENCE = "presence"
+    REMATCH = "rematch"
+    CHAT = "chat"
+    CHAT_HISTORY = "chatHistory"
+    LOBBY = "lobby"
+    LOBBY_DELTA = "lobbyDelta"
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class StateFrame:
     winner: int | None
     end_reason: str | None
     server_time: int
+    clocks: dict[str, Any] | None = None
+    # Per human seat of a Fischer game: {seat, online, since, claimableAt} (presence.py).
+    presence: list[dict[str, Any]] | None = None
 
     def data(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +68,10 @@ class StateFrame:
             "yourSeat": self.your_seat,
             "serverTime": self.server_time,
         }
+        if self.clocks is not None:
+            out["clocks"] = self.clocks
+        if self.presence is not None:
+            out["presence"] = self.presence
         if self.legal_moves is not None:
             out["legalMoves"] = self.legal_moves
         if self.status != "active" and self.status != "waiting":
@@ -78,6 +95,7 @@ class EventFrame:
     patch: dict[str, Any]
     legal_moves: list[dict[str, Any]] | None
     server_time: int
+    clocks: dict[str, Any] | None = None
 
     def data(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -96,6 +114,8 @@ class EventFrame:
             out["endReason"] = self.end_reason
         if self.legal_moves is not None:
             out["legalMoves"] = self.legal_moves
+        if self.clocks is not None:
+            out["clocks"] = self.clocks
         return out
 
 
@@ -147,7 +167,140 @@ class ResyncFrame:
         return out
 
 
-Frame = StateFrame | EventFrame | AckFrame | ErrorFrame | ResyncFrame
+@dataclass(frozen=True)
+class PresenceFrame:
+    """A seat's sockets came or went: ``online``, since ``since`` (epoch ms); while offline,
+    ``claimableAt`` is when it counts as abandoned (None when that does not apply)."""
+
+    type: ClassVar[ServerFrame] = ServerFrame.PRESENCE
+    game_id: str
+    seat: int
+    online: bool
+    since: int
+    claimable_at: int | None
+    server_time: int
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "gameId": self.game_id,
+            "seat": self.seat,
+            "online": self.online,
+            "since": self.since,
+            "claimableAt": self.claimable_at,
+            "serverTime": self.server_time,
+        }
+
+
+@dataclass(frozen=True)
+class RematchFrame:
+    """The rematch offer of an ended game this socket watches changed."""
+
+    type: ClassVar[ServerFrame] = ServerFrame.REMATCH
+    game_id: str
+    status: str
+    offered_by: str | None
+    accepted: tuple[str, ...]
+    declined_by: str | None
+    new_game_id: str | None
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "gameId": self.game_id,
+            "status": self.status,
+            "offeredBy": self.offered_by,
+            "accepted": list(self.accepted),
+            "declinedBy": self.declined_by,
+            "newGameId": self.new_game_id,
+        }
+
+
+@dataclass(frozen=True)
+class ChatFrame:
+    """One chat message, new or (``removed`` set, no ``body``) removed by a moderator."""
+
+    type: ClassVar[ServerFrame] = ServerFrame.CHAT
+    game_id: str
+    channel: str
+    message: dict[str, Any]
+
+    def data(self) -> dict[str, Any]:
+        return {"gameId": self.game_id, "channel": self.channel, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ChatHistoryFrame:
+    """The messages of one channel after the seq the client had (or the latest ones), the
+    seqs of earlier messages removed since, the channel's latest seq, and every channel the
+    viewer may read now (a client drops any other)."""
+
+    type: ClassVar[ServerFrame] = ServerFrame.CHAT_HISTORY
+    game_id: str
+    channel: str
+    messages: list[dict[str, Any]]
+    removed: list[int]
+    latest: int
+    readable: list[str]
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "gameId": self.game_id,
+            "channel": self.channel,
+            "messages": self.messages,
+            "removed": self.removed,
+            "latest": self.latest,
+            "readable": self.readable,
+        }
+
+
+@dataclass(frozen=True)
+class LobbyFrame:
+    """The whole lobby (``server/lobby.py``): open and live games, each list capped."""
+
+    type: ClassVar[ServerFrame] = ServerFrame.LOBBY
+    seq: int
+    open: list[dict[str, Any]]
+    open_total: int
+    live: list[dict[str, Any]]
+    live_total: int
+    server_time: int
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "open": self.open,
+            "openTotal": self.open_total,
+            "live": self.live,
+            "liveTotal": self.live_total,
+            "serverTime": self.server_time,
+        }
+
+
+@dataclass(frozen=True)
+class LobbyDeltaFrame:
+    """Changed lobby entries since the frame ``seq - 1`` on this socket."""
+
+    type: ClassVar[ServerFrame] = ServerFrame.LOBBY_DELTA
+    seq: int
+    changes: list[dict[str, Any]]
+    server_time: int
+
+    def data(self) -> dict[str, Any]:
+        return {"seq": self.seq, "changes": self.changes, "serverTime": self.server_time}
+
+
+Frame = (
+    StateFrame
+    | EventFrame
+    | AckFrame
+    | ErrorFrame
+    | ResyncFrame
+    | PresenceFrame
+    | RematchFrame
+    | ChatFrame
+    | ChatHistoryFrame
+    | LobbyFrame
+    | LobbyDeltaFrame
+)
 
 
 def encode(frame: Frame) -> str:
@@ -175,8 +328,19 @@ class SyncItem:
 
 
 @dataclass(frozen=True)
+class ChatSyncItem:
+    """Send one subscription the chat it is missing: per readable channel, the messages after
+    ``after[channel]`` (the latest ones when absent); ``after=None`` uses what the socket was
+    already sent."""
+
+    game_id: str
+    after: dict[str, int] | None = None
+    channels: tuple[str, ...] | None = None  # None: every channel the viewer may read
+
+
+@dataclass(frozen=True)
 class OverflowItem:
     """The queue overflowed and was emptied: tell the client, then resync every game."""
 
 
-QueueItem = EventItem | SyncItem | OverflowItem
+QueueItem = EventItem | SyncItem | ChatSyncItem | OverflowItem

@@ -15,33 +15,46 @@ import collections
 import contextlib
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import WebSocket
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from ringrift.server import chatfeed
 from ringrift.server.context import AppContext
-from ringrift.server.db.models import Game, User
+from ringrift.server.db.models import Game, GameSeat, User
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
 from ringrift.server.domain import GameStatus
 from ringrift.server.errors import ErrorCode
-from ringrift.server.events import MoveEvent, event_from_json, now_ms
+from ringrift.server.events import (
+    ChatEvent,
+    MoveEvent,
+    PresenceEvent,
+    RematchEvent,
+    event_from_json,
+    now_ms,
+)
 from ringrift.server.frames import (
+    ChatSyncItem,
     ErrorFrame,
     EventFrame,
     EventItem,
     Frame,
     OverflowItem,
+    PresenceFrame,
     QueueItem,
+    RematchFrame,
     ResyncFrame,
     StateFrame,
     SyncItem,
     encode,
 )
 from ringrift.server.positions import LRU
-from ringrift.server.services import moves, store
+from ringrift.server.presence import Presence, seat_presence, tracked
+from ringrift.server.services import moves, store, timing
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +63,24 @@ LEGAL_CACHE_SIZE = 512
 ACTIVE = GameStatus.ACTIVE.value
 
 
+async def close_quietly(ws: WebSocket, code: int, reason: str) -> None:
+    """Close a socket with a close code the client understands; a socket the peer already
+    dropped cannot be closed twice, and that is not an error."""
+    with contextlib.suppress(Exception):
+        await ws.close(code=code, reason=reason)
+
+
 @dataclass
 class Subscription:
     game_id: str
     seat: int | None  # the viewer's seat, None for spectators
     v: int  # last version sent to this socket; -1 = nothing yet
     status: str | None = None
+    tracked: bool = False  # a Fischer game: the seat's presence counts (presence.py)
+    # Chat is opt-in per join (a ``chat`` field, see chatfeed.py): clients that never ask
+    # get no chat frames at all.
+    wants_chat: bool = False
+    chat: dict[str, int] = field(default_factory=dict)  # channel -> last chat seq sent
 
 
 class Connection:
@@ -76,8 +101,7 @@ class Connection:
         return str(self.user.id)
 
     async def close_socket(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, reason=reason)
+        await close_quietly(self.ws, code, reason)
 
     @property
     def open(self) -> bool:
@@ -138,8 +162,32 @@ class Connection:
             sub = self.subs.get(event.game_id)
             if sub is None:
                 return
-            if isinstance(event, MoveEvent):
+            if isinstance(event, PresenceEvent):
+                await self.send(
+                    PresenceFrame(
+                        event.game_id,
+                        event.seat,
+                        event.online,
+                        event.since,
+                        event.claimable_at,
+                        now_ms(),
+                    )
+                )
+            elif isinstance(event, MoveEvent):
                 await self._on_move(sub, event)
+            elif isinstance(event, RematchEvent):
+                await self.send(
+                    RematchFrame(
+                        event.game_id,
+                        event.status,
+                        event.offered_by,
+                        event.accepted,
+                        event.declined_by,
+                        event.new_game_id,
+                    )
+                )
+            elif isinstance(event, ChatEvent):
+                await chatfeed.on_event(self, sub, event)
             elif event.v >= sub.v:
                 # A status change (start, resignation, cancellation): no new version, so the
                 # current position is re-read and sent whole.
@@ -148,10 +196,15 @@ class Connection:
             sub = self.subs.get(item.game_id)
             if sub is not None:
                 await self._sync(sub, full=item.full, prompt=item.prompt)
+        elif isinstance(item, ChatSyncItem):
+            sub = self.subs.get(item.game_id)
+            if sub is not None:
+                await chatfeed.sync(self, sub, item)
         else:
             await self.send(ResyncFrame("too many pending events"))
             for sub in list(self.subs.values()):
                 await self._sync(sub, full=False)
+                await chatfeed.sync(self, sub, ChatSyncItem(sub.game_id))
 
     async def _on_move(self, sub: Subscription, event: MoveEvent) -> None:
         if event.v <= sub.v:
@@ -177,10 +230,12 @@ class Connection:
                 patch=event.patch,
                 legal_moves=legal,
                 server_time=event.server_time,
+                clocks=event.clocks,
             )
         )
         sub.v = event.v
-        sub.status = event.status
+        before, sub.status = sub.status, event.status
+        chatfeed.status_changed(self, sub, before)
 
     async def _legal_at(self, game_id: str, version: int) -> list[dict[str, Any]] | None:
         """Legal moves at ``version`` for an event from another instance (which leaves them out
@@ -202,9 +257,11 @@ class Connection:
         to_move = sub.seat is not None and game.status == ACTIVE and game.current_player == sub.seat
         changed = sub.status != game.status
         if full or game.version != sub.v or changed or (prompt and to_move):
-            await self.send(self.hub.state_frame(sub, game))
+            presence = await self.hub.presence_of(game)
+            await self.send(self.hub.state_frame(sub, game, presence))
         sub.v = game.version
-        sub.status = game.status
+        before, sub.status = sub.status, game.status
+        chatfeed.status_changed(self, sub, before)
 
 
 class Hub:
@@ -216,6 +273,7 @@ class Hub:
         self.by_game: dict[str, set[Connection]] = collections.defaultdict(set)
         self.closing = False
         self._legal: LRU[tuple[str, int], list[dict[str, Any]]] = LRU(LEGAL_CACHE_SIZE)
+        self.presence = Presence(ctx)
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -230,9 +288,13 @@ class Hub:
     def subscribe(self, conn: Connection, sub: Subscription) -> None:
         conn.subs[sub.game_id] = sub
         self.by_game[sub.game_id].add(conn)
+        if sub.tracked and sub.seat is not None:
+            self.presence.up(sub.game_id, sub.seat, conn.id)
 
     def unsubscribe(self, conn: Connection, game_id: str) -> None:
-        conn.subs.pop(game_id, None)
+        sub = conn.subs.pop(game_id, None)
+        if sub is not None and sub.tracked and sub.seat is not None:
+            self.presence.down(game_id, sub.seat, conn.id)
         watchers = self.by_game.get(game_id)
         if watchers is not None:
             watchers.discard(conn)
@@ -241,6 +303,8 @@ class Hub:
 
     def dispatch(self, payload: dict[str, Any]) -> None:
         """Bus handler: queue an event for every local socket watching its game."""
+        if payload.get("kind") == "lobby":
+            return  # lobby changes are server/lobby.py's
         watchers = self.by_game.get(str(payload.get("gameId")))
         if not watchers:
             return
@@ -257,6 +321,7 @@ class Hub:
         for conn in list(self.connections):
             for game_id in list(conn.subs):
                 conn.enqueue(SyncItem(game_id, full=False))
+                conn.enqueue(ChatSyncItem(game_id))
 
     def legal_moves_json(self, game: Game) -> list[dict[str, Any]]:
         key = (game.id, game.version)
@@ -266,8 +331,25 @@ class Hub:
             self._legal.put(key, cached)
         return cached
 
-    def state_frame(self, sub: Subscription, game: Game) -> StateFrame:
+    async def presence_of(self, game: Game) -> list[dict[str, Any]] | None:
+        """Presence per human seat of a Fischer game (None for other games)."""
+        if not tracked(game.time_control):
+            return None
+        async with self.ctx.db.session() as session:
+            seats = (
+                await session.scalars(
+                    select(GameSeat).where(GameSeat.game_id == game.id).order_by(GameSeat.seat)
+                )
+            ).all()
+        grace = self.ctx.settings.presence_grace_seconds
+        found = (seat_presence(game, seat, grace) for seat in seats)
+        return [p.to_json() for p in found if p is not None]
+
+    def state_frame(
+        self, sub: Subscription, game: Game, presence: list[dict[str, Any]] | None = None
+    ) -> StateFrame:
         offer = sub.seat is not None and game.status == ACTIVE and game.current_player == sub.seat
+        stamp = now_ms()
         return StateFrame(
             game_id=sub.game_id,
             v=game.version,
@@ -277,7 +359,9 @@ class Hub:
             legal_moves=self.legal_moves_json(game) if offer else None,
             winner=game.winner_seat,
             end_reason=game.end_reason,
-            server_time=now_ms(),
+            server_time=stamp,
+            clocks=timing.clocks_json(game, stamp),
+            presence=presence,
         )
 
     async def close_all(

@@ -1,4 +1,5 @@
-"""Structured JSON logging with the current request id attached to every record."""
+"""Structured JSON logging with the current request id attached to every record, and the
+trace and span ids while a span is active (so a log line leads to its trace and back)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from ringrift.server.tracing import current_trace_ids
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ringrift_request_id", default=None
@@ -57,6 +60,9 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or request_id_var.get()
         if request_id:
             entry["requestId"] = request_id
+        ids = current_trace_ids()
+        if ids is not None:
+            entry["traceId"], entry["spanId"] = ids
         for key, value in record.__dict__.items():
             if key in _RESERVED or key == "request_id" or key.startswith("_"):
                 continue

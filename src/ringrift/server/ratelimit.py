@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.metrics import Metrics
@@ -21,6 +22,34 @@ from ringrift.server.redis import RedisUnavailable, ResilientRedis
 
 KEY_PREFIX = "ringrift:rl:"
 LOCAL_MAX_KEYS = 100_000
+
+
+class Bucket(StrEnum):
+    """Every rate-limit bucket, by the name it has in Redis keys and in the ``bucket`` label.
+
+    The limiter's counters get one child per bucket at 0 when it is built: a counter child
+    born on its first increment makes that increment invisible to ``rate()``, so a Redis
+    outage shorter than a scrape (every hit counted locally) would raise no alert."""
+
+    REGISTER = "register"
+    LOGIN_IP = "login_ip"
+    LOGIN = "login"
+    PASSWORD_CHANGE = "password-change"
+    RESET_IP = "reset-ip"
+    RESET_EMAIL = "reset-email"
+    ACCOUNT_TOKEN = "account-token"
+    VERIFY_RESEND = "verify-resend"
+    EXPORT = "export"
+    GAMES = "games"
+    MOVES = "moves"
+    MATCHMAKING = "matchmaking"
+    SANDBOX = "sandbox"
+    REPLAY = "replay"
+    ANALYSIS = "analysis"
+    CHAT = "chat"
+    CHAT_GAME = "chatgame"
+    REPORTS = "reports"
+    WS = "ws"
 
 
 @dataclass(frozen=True)
@@ -45,22 +74,31 @@ class RateLimiter:
         self.metrics = metrics
         self.clock = clock
         self._local: dict[str, tuple[int, int]] = {}  # key -> (window index, count)
+        for bucket in Bucket:
+            metrics.ratelimit_local.labels(bucket=bucket.value)
+            metrics.ratelimit_rejected.labels(bucket=bucket.value)
 
-    def _window(self) -> tuple[int, int]:
+    def _window(self, window: int) -> tuple[int, int]:
         now = self.clock()
-        index = int(now // self.window)
-        retry_after = max(1, math.ceil((index + 1) * self.window - now))
+        index = int(now // window)
+        retry_after = max(1, math.ceil((index + 1) * window - now))
         return index, retry_after
 
-    async def hit(self, bucket: str, key: str, limit: int) -> Decision:
-        """Count one request against ``bucket``/``key``; ``limit <= 0`` means unlimited."""
+    async def hit(
+        self, bucket: Bucket, key: str, limit: int, window: int | None = None
+    ) -> Decision:
+        """Count one request against ``bucket``/``key``; ``limit <= 0`` means unlimited.
+        ``window`` (seconds) overrides the limiter's window for this bucket."""
         if limit <= 0:
             return Decision(True, 0, limit, 0, "none")
-        index, retry_after = self._window()
+        seconds = window or self.window
+        index, retry_after = self._window(seconds)
         name = f"{KEY_PREFIX}{bucket}:{key}:{index}"
         backend = "redis"
         try:
-            count = await self.redis.call(lambda client: _incr(client, name, self.window))
+            count = await self.redis.call(
+                lambda client: _incr(client, name, seconds), name="INCR+EXPIRE"
+            )
         except RedisUnavailable:
             backend = "local"
             count = self._local_hit(name, index)
@@ -70,9 +108,11 @@ class RateLimiter:
             self.metrics.ratelimit_rejected.labels(bucket=bucket).inc()
         return Decision(allowed, count, limit, retry_after, backend)
 
-    async def enforce(self, bucket: str, key: str, limit: int) -> None:
+    async def enforce(
+        self, bucket: Bucket, key: str, limit: int, window: int | None = None
+    ) -> None:
         """Raise 429 ``RATE_LIMIT_EXCEEDED`` with ``Retry-After`` when over the limit."""
-        decision = await self.hit(bucket, key, limit)
+        decision = await self.hit(bucket, key, limit, window)
         if not decision.allowed:
             raise rate_limited(decision)
 

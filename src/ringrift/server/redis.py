@@ -11,6 +11,12 @@
   within about a second even without traffic.
 
 Callers treat ``RedisUnavailable`` as "use the local fallback" (rate limits) or "skip" (fan-out).
+
+With a :class:`~ringrift.server.redissentinel.SentinelConfig` instead of a URL, every new
+connection asks the Sentinels for the current primary (redis-py's ``SentinelConnectionPool``).
+Because a failure empties the pool, the first probe after a failover dials the promoted
+replica; a connection still open to a demoted primary fails on its first write (READONLY, which
+redis-py turns into a connection error) and is replaced the same way. No restart is needed.
 """
 
 from __future__ import annotations
@@ -24,8 +30,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from ringrift.server.redissentinel import SentinelConfig
+from ringrift.server.tracing import SpanKind, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,13 @@ class PingResult:
     ok: bool
     latency_ms: float
     error: str | None = None
+
+
+def _operation_name(operation: Callable[..., Any]) -> str:
+    """A readable name for a call's span: the function's, or ``call`` for a lambda."""
+    target = getattr(operation, "func", operation)  # functools.partial
+    name = getattr(target, "__name__", "")
+    return name.strip("_") if name and name != "<lambda>" else "call"
 
 
 def _describe(error: BaseException) -> str:
@@ -59,35 +76,58 @@ class ResilientRedis:
         backoff_min: float = 0.1,
         backoff_max: float = 1.0,
         monitor_interval: float = 0.5,
+        tracing: Tracing | None = None,
+        sentinel: SentinelConfig | None = None,
     ) -> None:
+        if url and sentinel is not None:
+            raise ValueError("give a Redis URL or a Sentinel configuration, not both")
         self.url = url
+        self.tracing = tracing or Tracing.disabled()
+        self.sentinel = sentinel
         self.timeout = timeout_seconds
         self.backoff_min = backoff_min
         self.backoff_max = max(backoff_max, backoff_min)
         self.monitor_interval = monitor_interval
         self._client: Redis | None = None
-        self.healthy = bool(url)
+        self._sentinels: Sentinel | None = None
+        self.healthy = bool(url) or sentinel is not None
         self.last_error: str | None = None
         self.failures = 0  # consecutive
         self._retry_at = 0.0
         self._monitor: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[bool], None]] = []
-        if url:
-            self._client = self._new_client(url, timeout_seconds)
+        if sentinel is not None:
+            sentinel_kwargs: dict[str, Any] = {
+                "socket_connect_timeout": timeout_seconds,
+                "socket_timeout": timeout_seconds,
+                "retry": Retry(NoBackoff(), 0),
+            }
+            if sentinel.password is not None:
+                sentinel_kwargs["password"] = sentinel.password
+            self._sentinels = Sentinel(
+                [(address.host, address.port) for address in sentinel.sentinels],
+                sentinel_kwargs=sentinel_kwargs,
+            )
+        if url or sentinel is not None:
+            self._client = self._new_client(timeout_seconds)
 
-    @staticmethod
-    def _new_client(url: str, timeout: float, socket_timeout: float | None = None) -> Redis:
-        return Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_timeout=socket_timeout if socket_timeout is not None else timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+    def _new_client(self, timeout: float, socket_timeout: float | None = None) -> Redis:
+        options: dict[str, Any] = {
+            "socket_connect_timeout": timeout,
+            "socket_timeout": socket_timeout if socket_timeout is not None else timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "decode_responses": True,
+        }
+        if self._sentinels is not None and self.sentinel is not None:
+            client: Redis = self._sentinels.master_for(self.sentinel.master, **options)
+            return client
+        return Redis.from_url(self.url, **options)
 
     def new_pubsub_client(self, read_timeout: float) -> Redis:
-        """A separate client for a long-lived pub/sub connection (own socket, own timeouts)."""
-        return self._new_client(self.url, self.timeout, socket_timeout=read_timeout)
+        """A separate client for a long-lived pub/sub connection (own socket, own timeouts).
+        Through Sentinel it resolves the primary when it connects, so the subscriber's
+        reconnect loop follows a failover."""
+        return self._new_client(self.timeout, socket_timeout=read_timeout)
 
     @property
     def enabled(self) -> bool:
@@ -137,21 +177,32 @@ class ResilientRedis:
     # -- calls ---------------------------------------------------------------------------
 
     async def call(
-        self, operation: Callable[[Redis], Awaitable[T]], timeout: float | None = None
+        self,
+        operation: Callable[[Redis], Awaitable[T]],
+        timeout: float | None = None,
+        *,
+        name: str | None = None,
     ) -> T:
         """Run ``operation(client)`` within the timeout, or raise ``RedisUnavailable`` (at once
-        while Redis is known to be down and the backoff has not elapsed)."""
+        while Redis is known to be down and the backoff has not elapsed). ``name`` (else the
+        operation's function name) names the trace span: ``redis incr_window``."""
         if self._client is None:
             raise RedisUnavailable("Redis is not configured")
-        if not self.healthy and time.monotonic() < self._retry_at:
-            raise RedisUnavailable(self.last_error or "Redis is down")
-        try:
-            result = await asyncio.wait_for(operation(self._client), timeout or self.timeout)
-        except (Exception, TimeoutError) as error:
-            await self._mark_down(error)
-            raise RedisUnavailable(self.last_error or "Redis call failed") from error
-        self._mark_up()
-        return result
+        label = name or _operation_name(operation)
+        with self.tracing.child_span(
+            f"redis {label}",
+            SpanKind.CLIENT,
+            {"db.system.name": "redis", "db.operation.name": label},
+        ):
+            if not self.healthy and time.monotonic() < self._retry_at:
+                raise RedisUnavailable(self.last_error or "Redis is down")
+            try:
+                result = await asyncio.wait_for(operation(self._client), timeout or self.timeout)
+            except (Exception, TimeoutError) as error:
+                await self._mark_down(error)
+                raise RedisUnavailable(self.last_error or "Redis call failed") from error
+            self._mark_up()
+            return result
 
     async def ping(self, timeout: float | None = None) -> PingResult:
         """A direct probe (ignores the backoff) that also updates the health state."""
@@ -206,6 +257,10 @@ class ResilientRedis:
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._client.aclose(), 2.0)
+        if self._sentinels is not None:
+            for sentinel_client in self._sentinels.sentinels:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sentinel_client.aclose(), 1.0)
 
     def status(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "error": self.last_error, "failures": self.failures}

@@ -4,18 +4,36 @@ rules engine, so a worker starts fast."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
-from ringrift.rules import GameState, Move, apply_recorded_move
+from ringrift.rules import GameState, Move, apply_recorded_move, withdraw
 from ringrift.server.positions import Position
+
+# The moves-table type of a withdrawal entry (``services.moves.Withdrawal``); repeated here so a
+# replay worker imports only the rules engine.
+WITHDRAW = "withdraw"
+
+# How much lower than the app's event loop a replay worker runs (``nice`` increment): a replay
+# is background work, and on a busy box the loop that answers moves and /health comes first.
+WORKER_NICENESS = 10
+
+
+def lower_priority(increment: int = WORKER_NICENESS) -> None:
+    """The worker process's initializer: yield the CPU to the app's event loop."""
+    os.nice(increment)
 
 
 def replay(
     base_doc: dict[str, Any], moves: Sequence[dict[str, Any]], game_id: str
 ) -> dict[str, Any]:
-    """Apply recorded moves to a stored position (they were validated when they were made)."""
+    """Apply recorded moves to a stored position (they were validated when they were made); a
+    ``withdraw`` entry (F-30, written by the server) takes its seat out of the game."""
     state = GameState.from_json(base_doc)
     for move in moves:
-        state = apply_recorded_move(state, Move.from_json(move))
+        if move.get("type") == WITHDRAW:
+            state = withdraw(state, int(move["player"]), str(move["reason"]))
+        else:
+            state = apply_recorded_move(state, Move.from_json(move))
     return Position.of(state, game_id).doc

@@ -12,8 +12,9 @@ A socket stays tied to the access token it authenticated with. It is closed with
   user within that time keeps it open, otherwise it is closed.
 
 Sweeps run every ``WS_AUTH_CHECK_SECONDS`` and read every connected user's token version in one
-query. ``join`` and ``move`` frames are checked before they are served (signature, key, expiry
-and token version), so no move is acknowledged on a socket whose token REST rejects.
+query. Frames that act (``join``, ``move``, ``chat`` ...) are checked before they are served
+(signature, key, expiry and token version), so no move is acknowledged on a socket whose token
+REST rejects; a ``move`` reads the token version in the same statement that loads its game.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import select
 
@@ -64,6 +65,10 @@ class GuardedSocket(Protocol):
 class SocketAuth:
     token: str
     claims: AccessClaims
+    # The keyring key set the token was last verified against: while it is still the live one
+    # (no reload since), the signature, key and lifetime checks cannot change their answer and
+    # only the expiry is checked again.
+    keyset: object | None = None
     expiry_notice_deadline: float | None = None  # monotonic time to close by, once warned
     closed: bool = False
 
@@ -79,6 +84,7 @@ class SocketGuard:
 
     async def attach(self, conn: GuardedSocket, token: str) -> bool:
         """Register an authenticated socket; False (and the socket closed) over the cap."""
+        keyset = self.ctx.tokens.keyring.keyset
         claims = self.ctx.tokens.verify_access(token)
         limit = self.ctx.settings.ws_max_sockets_per_user
         if limit and len(self.by_user[conn.user_id]) >= limit:
@@ -89,7 +95,7 @@ class SocketGuard:
             )
             await conn.close_socket(CloseCode.TOO_MANY_SOCKETS, "too many sockets")
             return False
-        self.sockets[conn] = SocketAuth(token, claims)
+        self.sockets[conn] = SocketAuth(token, claims, keyset)
         self.by_user[conn.user_id].add(conn)
         return True
 
@@ -103,27 +109,54 @@ class SocketGuard:
 
     # -- checks -----------------------------------------------------------------------------
 
-    async def ensure_valid(self, conn: GuardedSocket) -> None:
-        """Before serving ``join``/``move``: raise ``ApiError`` (the frame is refused) when the
-        socket's token no longer authenticates its user; close the socket when it never will
-        again (revoked or unknown key)."""
+    async def verified_claims(self, conn: GuardedSocket) -> AccessClaims:
+        """The claims of the socket's token after the checks that need no database (signature,
+        key, expiry): raise ``ApiError`` when they fail, closing the socket unless the token
+        merely expired (a fresh one may still come in-band). The token version is left to the
+        caller: :meth:`ensure_valid`, or a move's own transaction (``token_version``)."""
         auth = self.sockets.get(conn)
         if auth is None:
             raise ApiError(ErrorCode.AUTH_REQUIRED)
         try:
-            claims = self.ctx.tokens.verify_access(auth.token)
+            return self._verify(auth)
         except ApiError as error:
             if error.code != ErrorCode.AUTH_TOKEN_EXPIRED:
                 await self._close(conn, auth, error.code, error.message)
             raise
+
+    def _verify(self, auth: SocketAuth) -> AccessClaims:
+        """``verify_access`` of the socket's token, without the signature when the key set it
+        was verified against is still the live one (a reload, such as a rotation, checks it
+        all again)."""
+        keyset = self.ctx.tokens.keyring.keyset
+        if auth.keyset is keyset:
+            if auth.claims.expires_at <= time.time():  # PyJWT's rule: expired at exp
+                raise ApiError(ErrorCode.AUTH_TOKEN_EXPIRED)
+            return auth.claims
+        claims = self.ctx.tokens.verify_access(auth.token)
+        auth.claims, auth.keyset = claims, keyset
+        return claims
+
+    async def ensure_valid(self, conn: GuardedSocket) -> None:
+        """Before serving a frame: raise ``ApiError`` (the frame is refused) when the socket's
+        token no longer authenticates its user; close the socket when it never will again
+        (revoked or unknown key)."""
+        claims = await self.verified_claims(conn)
         async with self.ctx.db.session() as session:
             version = await session.scalar(
                 select(User.token_version).where(User.id == claims.user_id)
             )
         if version != claims.token_version:
-            revoked = ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+            await self.refuse_revoked(conn)
+
+    async def refuse_revoked(self, conn: GuardedSocket) -> NoReturn:
+        """The socket's token was revoked (its user's token version moved on): close the
+        socket and refuse the frame."""
+        revoked = ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+        auth = self.sockets.get(conn)
+        if auth is not None:
             await self._close(conn, auth, revoked.code, revoked.message)
-            raise revoked
+        raise revoked
 
     async def reauth(self, conn: GuardedSocket, data: dict[str, Any]) -> None:
         """An ``auth {token}`` frame on an open socket: adopt a fresh token of the same user."""
@@ -134,6 +167,7 @@ class SocketGuard:
                 "auth needs a token",
                 details=[{"field": "token", "reason": "required string"}],
             )
+        keyset = self.ctx.tokens.keyring.keyset
         claims = self.ctx.tokens.verify_access(token)
         if claims.user_id != conn.user_id:
             raise ApiError(ErrorCode.AUTH_FORBIDDEN, "The token belongs to another user")
@@ -145,7 +179,8 @@ class SocketGuard:
             raise ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
         auth = self.sockets.get(conn)
         if auth is not None:
-            auth.token, auth.claims, auth.expiry_notice_deadline = token, claims, None
+            auth.token, auth.claims, auth.keyset = token, claims, keyset
+            auth.expiry_notice_deadline = None
 
     async def revoke_user(self, user_id: str) -> int:
         """Close every socket of ``user_id`` on this instance now (after logout-all)."""
@@ -177,8 +212,14 @@ class SocketGuard:
                         )
                     )
                     versions.update({row[0]: int(row[1]) for row in rows})
+        read = set(user_ids)
         for conn, auth in list(self.sockets.items()):
             if auth.closed:
+                continue
+            if conn.user_id not in read:
+                # The user's first socket arrived while the query ran: it authenticated just
+                # now and is checked at the next sweep. Taking the missing row for a revoked
+                # token closed whole bursts of reconnecting sockets (after an instance died).
                 continue
             if versions.get(conn.user_id) != auth.claims.token_version:
                 await self._close(
@@ -186,7 +227,7 @@ class SocketGuard:
                 )
                 continue
             try:
-                self.ctx.tokens.verify_access(auth.token)
+                self._verify(auth)
             except ApiError as error:
                 if error.code != ErrorCode.AUTH_TOKEN_EXPIRED:
                     await self._close(conn, auth, error.code, error.message)

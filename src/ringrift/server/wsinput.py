@@ -1,5 +1,5 @@
 """Client frames on the WebSocket: the envelope ``{"t": type, "d": data}`` and the fields of
-``join``/``move``/``leave``/``resync``. Anything wrong raises ``FrameError`` (an ``error``
+``join``/``move``/``leave``/``resync``/``chat``. Anything wrong raises ``FrameError`` (an ``error``
 frame with a catalogue code; the frame changes nothing)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from ringrift.server.errors import ErrorCode
 
 MAX_ACK_LENGTH = 64
 MAX_GAME_ID_LENGTH = 64
+MAX_INVITE_LENGTH = 128
 
 
 class FrameError(Exception):
@@ -34,6 +35,20 @@ def game_id_of(data: dict[str, Any]) -> str:
     return game_id
 
 
+def invite_of(data: dict[str, Any]) -> str | None:
+    """The optional invite token of a ``join`` (needed to watch a private game unseated)."""
+    invite = data.get("invite")
+    if invite is None:
+        return None
+    if not isinstance(invite, str) or not 1 <= len(invite) <= MAX_INVITE_LENGTH:
+        raise FrameError(
+            ErrorCode.VALIDATION_FAILED,
+            "invite must be a string of 1-128 characters (the token of an invite link)",
+            [{"field": "invite", "reason": "string, 1-128 characters"}],
+        )
+    return invite
+
+
 def version_of(data: dict[str, Any], *, required: bool) -> int | None:
     value = data.get("v")
     if value is None and not required:
@@ -45,6 +60,31 @@ def version_of(data: dict[str, Any], *, required: bool) -> int | None:
             [{"field": "v", "reason": "non-negative integer" + ("" if required else " or null")}],
         )
     return value
+
+
+CHAT_CHANNELS = ("players", "spectators")
+
+
+def chat_after_of(data: dict[str, Any]) -> dict[str, int] | None:
+    """``join``'s optional ``chat``: the last chat seq the client has per channel."""
+    value = data.get("chat")
+    if value is None:
+        return None
+    problem = [{"field": "chat", "reason": "object of channel -> last seq (non-negative integer)"}]
+    if not isinstance(value, dict):
+        raise FrameError(ErrorCode.VALIDATION_FAILED, "chat must be an object", problem)
+    after: dict[str, int] = {}
+    for channel, seq in value.items():
+        if channel not in CHAT_CHANNELS:
+            raise FrameError(
+                ErrorCode.VALIDATION_FAILED, "chat channels are players and spectators", problem
+            )
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= 2**31:
+            raise FrameError(
+                ErrorCode.VALIDATION_FAILED, "a chat seq must be a non-negative integer", problem
+            )
+        after[channel] = seq
+    return after
 
 
 def ack_of(data: dict[str, Any]) -> Any:

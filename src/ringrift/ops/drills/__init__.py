@@ -31,6 +31,11 @@ drill the runner restarts any stack service the drill left stopped (and notes it
 are independent and can run in any order. ``ctx.api`` is an HTTP client for the app
 (register/login/games/moves helpers), ``ctx.seed()`` creates users and games with a few legal
 moves through that API, ``ctx.stack`` is the :class:`ringrift.ops.stack.Stack`.
+
+A drill that injects a fault names the alerts it must raise (``alerts = (Alert.REDIS_DOWN,)``,
+:mod:`.alertgate`) and calls ``ctx.hold_until_firing(rec, self.alerts, fault_started)`` after
+injecting it and before restoring: with Prometheus the fault is held until they fire, and the
+runner then requires them to resolve; without, the call does nothing.
 """
 
 from __future__ import annotations
@@ -41,12 +46,16 @@ from ringrift.ops.drills.base import REGISTRY, Drill, DrillContext, DrillResult,
 
 BUILTIN_MODULES = [
     "backup_restore",
+    "pitr",
     "db_outage",
     "app_crash",
     "ai_outage",
     "secrets_rotation",
     "redis_outage",
     "instance_failover",
+    "redis_failover",
+    "pg_failover",
+    "lb_instance_loss",
 ]
 
 __all__ = [

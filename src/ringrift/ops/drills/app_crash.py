@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from ringrift.ops.drills.alertgate import Alert
 from ringrift.ops.drills.base import Drill, DrillContext, Recorder, register
 from ringrift.rules import GameState, Move, apply_move
 
@@ -20,6 +21,7 @@ class AppCrash(Drill):
         "restart it; every acknowledged move is present, replaying them reproduces the stored "
         "state, and the game continues with a new move."
     )
+    alerts = (Alert.APP_INSTANCE_DOWN,)
 
     def run(self, ctx: DrillContext, rec: Recorder) -> None:
         with rec.step("Seed users and games with moves through the public API"):
@@ -35,6 +37,7 @@ class AppCrash(Drill):
         old_pid = ctx.stack.pid(ctx.app)
         with rec.step(f"kill -9 {ctx.app} (pid {old_pid})"):
             ctx.stack.kill(ctx.app)
+            killed_at = time.monotonic()
         ctx.close()
         try:
             httpx.get(f"{ctx.stack.url(ctx.app)}/health", timeout=1.0)
@@ -44,6 +47,7 @@ class AppCrash(Drill):
         rec.check(
             f"{ctx.app} is down", down and not ctx.stack.is_running(ctx.app), f"pid {old_pid}"
         )
+        ctx.hold_until_firing(rec, self.alerts, killed_at)
 
         with rec.step(f"Restart {ctx.app} through the stack"):
             started = time.monotonic()

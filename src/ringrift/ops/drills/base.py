@@ -9,12 +9,14 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 
 from ringrift.ops.deployment import Deployment
+from ringrift.ops.drills.alertgate import ALERT_TIMEOUT_SECONDS, Alert, PrometheusAlerts
 from ringrift.ops.stack import Stack
 from ringrift.rules import GameState, legal_moves
 
@@ -31,6 +33,17 @@ def register(cls: type[Drill]) -> type[Drill]:
 
 
 # -- results ---------------------------------------------------------------------------------
+
+
+class DrillSkipped(Exception):
+    """Raised by a drill whose target lacks what it exercises (for instance Sentinel): the
+    drill is reported as SKIP with the reason, neither passed nor failed."""
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
 
 
 @dataclass
@@ -70,16 +83,28 @@ class DrillResult:
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    skipped: str | None = None  # the reason, when the target cannot run this drill
     started_at: str = ""
     seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return self.error is None and bool(self.checks) and all(c.passed for c in self.checks)
+        return (
+            self.skipped is None
+            and self.error is None
+            and bool(self.checks)
+            and all(c.passed for c in self.checks)
+        )
 
     @property
-    def status(self) -> str:
-        return "PASS" if self.passed else "FAIL"
+    def failed(self) -> bool:
+        return self.skipped is None and not self.passed
+
+    @property
+    def status(self) -> Status:
+        if self.skipped is not None:
+            return Status.SKIP
+        return Status.PASS if self.passed else Status.FAIL
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +120,7 @@ class DrillResult:
             "findings": self.findings,
             "notes": self.notes,
             "error": self.error,
+            "skipped": self.skipped,
         }
 
 
@@ -197,10 +223,14 @@ class Api:
             "/api/auth/register",
             json={"email": email, "username": name, "password": PASSWORD},
         )
-        if response.status_code != 201:
+        if response.status_code != 202:
             raise ApiError(response, "register")
-        data = response.json()["data"]
-        return User(data["user"]["id"], email, name, PASSWORD, data["accessToken"])
+        user = User("", email, name, PASSWORD, "")
+        signed_in = self.login(user)
+        if signed_in.status_code != 200:
+            raise ApiError(signed_in, "login after register")
+        user.id = signed_in.json()["data"]["user"]["id"]
+        return user
 
     def login(self, user: User) -> httpx.Response:
         response = self.request(
@@ -282,6 +312,11 @@ class DrillContext:
     recovery_timeout: float = 30.0
     seed: int = 2026
     app: str = "app1"
+    # The target's Prometheus; None without monitoring, and drills then never wait for alerts.
+    prometheus: str | None = None
+    alert_timeout: float = ALERT_TIMEOUT_SECONDS
+    # The required alerts a drill held its fault for (the runner checks none was forgotten).
+    awaited: set[Alert] = field(default_factory=set)
     _api: Api | None = None
 
     @property
@@ -306,15 +341,18 @@ class DrillContext:
         seeded: list[SeededGame] = []
         for index in range(games):
             a, b = people[(2 * index) % users], people[(2 * index + 1) % users]
-            game = self.api.create_game(a, seed=rng.randint(0, 10_000))
-            game = self.api.join(b, game["id"])
-            by_id = {a.id: a, b.id: b}
-            players = {s["seat"]: by_id[s["userId"]] for s in game["seats"]}
-            entry = SeededGame(game, players)
+            entry = self.new_game(a, b, rng.randint(0, 10_000))
             for _ in range(moves):
                 entry.game = self.play(entry)
             seeded.append(entry)
         return SeedData(people, seeded)
+
+    def new_game(self, a: User, b: User, seed: int) -> SeededGame:
+        """A two-player game ``a`` created and ``b`` joined, ready for its first move."""
+        game = self.api.create_game(a, seed=seed)
+        game = self.api.join(b, game["id"])
+        by_id = {a.id: a, b.id: b}
+        return SeededGame(game, {s["seat"]: by_id[s["userId"]] for s in game["seats"]})
 
     def play(self, entry: SeededGame) -> dict[str, Any]:
         """One acknowledged move in a seeded game (by whoever is to move). The acknowledgement
@@ -330,6 +368,32 @@ class DrillContext:
 
     def rng_for(self, entry: SeededGame) -> random.Random:
         return random.Random(f"{self.seed}-{entry.game['id']}-{entry.game['version']}")
+
+    def hold_until_firing(self, rec: Recorder, alerts: tuple[Alert, ...], since: float) -> None:
+        """Call with the fault still in place: wait until each of ``alerts`` fires, raised
+        after ``since`` (monotonic time of the fault), and record a check and the timing
+        ``time_to_fire_ALERT`` for each. Without Prometheus this returns at once and records
+        nothing, so the drill runs as fast as it always did."""
+        if self.prometheus is None or not alerts:
+            return
+        prometheus = PrometheusAlerts(self.prometheus)
+        for alert in alerts:
+            self.awaited.add(alert)
+            with rec.step(f"Hold the fault until {alert} fires"):
+                fired = prometheus.wait_firing(alert, since, self.alert_timeout)
+            if fired is None:
+                rec.check(
+                    f"alert {alert} fired within {self.alert_timeout:.0f} s",
+                    False,
+                    f"not firing {time.monotonic() - since:.1f}s after the fault",
+                )
+                continue
+            rec.timing(f"time_to_fire_{alert}", fired.seconds)
+            rec.check(
+                f"alert {alert} fired within {self.alert_timeout:.0f} s",
+                True,
+                f"{fired.seconds:.1f}s after the fault ({fired.where()})",
+            )
 
     def wait_ready(
         self, predicate: Callable[[httpx.Response], bool], timeout: float
@@ -354,6 +418,14 @@ class Drill:
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     objective: ClassVar[str] = ""
+    # The alerts this drill's fault must raise. With monitoring, run() holds the fault until
+    # they fire (ctx.hold_until_firing) and the runner requires them to resolve afterwards.
+    alerts: ClassVar[tuple[Alert, ...]] = ()
+
+    def required_alerts(self, ctx: DrillContext) -> tuple[Alert, ...]:
+        """The alerts required on this target: :attr:`alerts`, unless the target heals the
+        fault by itself before Prometheus can see it (a drill overriding this says why)."""
+        return self.alerts
 
     def run(self, ctx: DrillContext, rec: Recorder) -> None:
         raise NotImplementedError
@@ -367,17 +439,40 @@ class Drill:
         started = time.monotonic()
         try:
             self.run(ctx, rec)
+        except DrillSkipped as reason:
+            result.skipped = str(reason)
+            on_event(f"{self.name}: skipped: {reason}")
         except Exception as error:
             result.error = f"{type(error).__name__}: {error}"
             rec.check("drill ran to completion", False, result.error)
             rec.note("traceback: " + "".join(traceback.format_exception_only(error)).strip())
         finally:
-            restarted = restore_stack(ctx.stack)
+            # A skipped drill touched nothing; a stack deliberately left partly stopped by
+            # its operator stays so.
+            restarted = [] if result.skipped is not None else restore_stack(ctx.stack)
             if restarted:
                 rec.note(f"runner restarted services left stopped: {', '.join(restarted)}")
+            failback = restore_redis_primary(ctx.stack)
+            if failback:
+                rec.note(failback)
             ctx.close()
             result.seconds = time.monotonic() - started
         return result
+
+
+def restore_redis_primary(stack: Stack | Deployment) -> str:
+    """With Sentinel, a drill that stopped or killed ``redis`` leaves the replica as primary;
+    fail back so that the next drill finds Redis where ``stack.url("redis")`` points (for
+    instance the keyring-reload publish of ``secrets-rotation``). Returns a note, or ""."""
+    if not isinstance(stack, Stack) or not stack.redis_ha:
+        return ""
+    started = time.monotonic()
+    try:
+        if not stack.restore_redis_primary():
+            return ""
+    except Exception as error:
+        return f"runner could not fail Redis back to the redis service: {error}"
+    return f"runner failed Redis back to the redis service ({time.monotonic() - started:.1f}s)"
 
 
 def restore_stack(stack: Stack | Deployment) -> list[str]:

@@ -9,6 +9,7 @@ import statistics
 import time
 from typing import Any
 
+from ringrift.ops.drills.alertgate import Alert
 from ringrift.ops.drills.base import Drill, DrillContext, Recorder, register
 from ringrift.rules import GameState, legal_moves
 
@@ -25,6 +26,7 @@ class DbOutage(Drill):
         "the database return 503 SERVER_DATABASE_UNAVAILABLE quickly with no 500s, the app "
         "process stays up; start PostgreSQL: the app recovers by itself, without a restart."
     )
+    alerts = (Alert.DATABASE_UNAVAILABLE,)
 
     def run(self, ctx: DrillContext, rec: Recorder) -> None:
         api = ctx.api
@@ -42,6 +44,7 @@ class DbOutage(Drill):
 
         with rec.step("Stop PostgreSQL (pg_ctl stop -m fast)"):
             ctx.stack.stop("postgres")
+            stopped_at = time.monotonic()
         try:
             response, seconds = ctx.wait_ready(
                 lambda r: r.status_code == 503 and r.json()["status"] == "unhealthy",
@@ -120,6 +123,7 @@ class DbOutage(Drill):
                 f"pid {ctx.stack.pid(ctx.app)} (was {app_pid}), /health "
                 f"{health.status_code if health is not None else error}",
             )
+            ctx.hold_until_firing(rec, self.alerts, stopped_at)
         finally:
             with rec.step("Start PostgreSQL again"):
                 started = time.monotonic()

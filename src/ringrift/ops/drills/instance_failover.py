@@ -4,6 +4,9 @@ client carries on through the other, with every acknowledged move intact and the
 
 from __future__ import annotations
 
+import time
+
+from ringrift.ops.drills.alertgate import Alert
 from ringrift.ops.drills.base import Api, Drill, DrillContext, Recorder, register
 from ringrift.rules import GameState
 
@@ -16,6 +19,7 @@ class InstanceFailover(Drill):
         "With two app instances, kill -9 the one a client uses mid-game; the client continues "
         "on the other instance with the same tokens, sees every acknowledged move and plays on."
     )
+    alerts = (Alert.APP_INSTANCE_DOWN,)
 
     def run(self, ctx: DrillContext, rec: Recorder) -> None:
         apps = ctx.stack.app_names
@@ -30,6 +34,7 @@ class InstanceFailover(Drill):
         acknowledged = [m["moveNumber"] for m in entry.acknowledged]
         with rec.step(f"kill -9 {primary}"):
             ctx.stack.kill(primary)
+            killed_at = time.monotonic()
         ctx.close()
         other = Api(ctx.stack.url(secondary))
         try:
@@ -52,6 +57,7 @@ class InstanceFailover(Drill):
                 entry.game["version"] > before or entry.game["status"] != "active",
                 f"version {before} -> {entry.game['version']}",
             )
+            ctx.hold_until_firing(rec, self.alerts, killed_at)
         finally:
             other.close()
             with rec.step(f"Restart {primary}"):

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ringrift.ops.drills.base import DrillResult
+from ringrift.ops.drills.base import DrillResult, Status
+
+STATUS_LABELS = {Status.PASS: "✅ PASS", Status.FAIL: "❌ FAIL", Status.SKIP: "⏭️ SKIP"}
 
 
 def _duration(seconds: float) -> str:
@@ -20,22 +22,32 @@ def _cell(text: str) -> str:
 
 def journal(results: list[DrillResult], meta: dict[str, Any]) -> dict[str, Any]:
     passed = sum(r.passed for r in results)
+    skipped = sum(r.status is Status.SKIP for r in results)
+    failed = sum(r.failed for r in results)
     return {
         **meta,
-        "summary": {"total": len(results), "passed": passed, "failed": len(results) - passed},
-        "status": "PASS" if results and passed == len(results) else "FAIL",
+        "summary": {
+            "total": len(results),
+            "passed": passed,
+            "failed": failed,
+            "skipped": skipped,
+        },
+        # A skipped drill is not a failure: the target simply lacks what it exercises.
+        "status": "PASS" if results and failed == 0 else "FAIL",
         "drills": [r.to_json() for r in results],
     }
 
 
 def render_markdown(results: list[DrillResult], meta: dict[str, Any]) -> str:
     passed = sum(r.passed for r in results)
+    skipped = sum(r.status is Status.SKIP for r in results)
     lines = [
         "# RingRift operations drill report",
         "",
         f"- **Date:** {meta.get('finishedAt', datetime.now(UTC).isoformat(timespec='seconds'))}",
         f"- **Target:** {meta.get('target', 'local')} ({meta.get('targetDetail', '')})",
-        f"- **Drills:** {len(results)} run, {passed} passed, {len(results) - passed} failed",
+        f"- **Drills:** {len(results)} run, {passed} passed, "
+        f"{len(results) - passed - skipped} failed, {skipped} skipped",
         "",
         "## Summary",
         "",
@@ -43,9 +55,11 @@ def render_markdown(results: list[DrillResult], meta: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for result in results:
-        status = "✅ PASS" if result.passed else "❌ FAIL"
+        status = STATUS_LABELS[result.status]
         findings = "; ".join(result.findings) or "None"
-        if not result.passed:
+        if result.skipped is not None:
+            findings = f"skipped: {result.skipped}"
+        elif not result.passed:
             failed = [c.name for c in result.checks if not c.passed]
             findings = f"FAILED: {', '.join(failed)}" + (f"; {findings}" if result.findings else "")
         lines.append(
@@ -76,6 +90,8 @@ def render_markdown(results: list[DrillResult], meta: dict[str, Any]) -> str:
             f"**{result.status}** - {ok}/{len(result.checks)} checks passed in "
             f"{_duration(result.seconds)}.",
         ]
+        if result.skipped is not None:
+            lines += ["", f"Skipped: {result.skipped}"]
         if result.error:
             lines += ["", f"Error: `{result.error}`"]
         lines += ["", "### Notes", ""]

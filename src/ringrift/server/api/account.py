@@ -23,6 +23,7 @@ from ringrift.server.api.account_schemas import (
 from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import user_json
 from ringrift.server.db.models import User
+from ringrift.server.ratelimit import Bucket
 from ringrift.server.services import account as service
 from ringrift.server.services import auth as auth_service
 
@@ -62,9 +63,9 @@ async def password_reset(
     account; the lookup and the mail happen after the answer."""
     email = auth_service.normalize_email(body.email)
     limit = ctx.settings.rate_limit_password_reset
-    await ctx.limiter.enforce("reset-ip", client_address(request), limit)
+    await ctx.limiter.enforce(Bucket.RESET_IP, client_address(request), limit)
     # Keyed by a digest: no addresses in Redis key names.
-    await ctx.limiter.enforce("reset-email", service.token_digest(email)[:32], limit)
+    await ctx.limiter.enforce(Bucket.RESET_EMAIL, service.token_digest(email)[:32], limit)
     ctx.mailer.background(service.request_password_reset(ctx, email), "password reset")
     return Envelope(data=AcceptedOut(message=RESET_ACCEPTED))
 
@@ -75,7 +76,7 @@ async def password_reset_confirm(
 ) -> Envelope[DoneOut]:
     """Set a new password with a mailed token; every session of the account ends."""
     await ctx.limiter.enforce(
-        "account-token", client_address(request), ctx.settings.rate_limit_account_tokens
+        Bucket.ACCOUNT_TOKEN, client_address(request), ctx.settings.rate_limit_account_tokens
     )
     await service.confirm_password_reset(ctx, body.token, body.new_password)
     return Envelope(data=DoneOut())
@@ -87,7 +88,7 @@ async def verify_email(
 ) -> Envelope[VerifiedOut]:
     """Confirm the account's email address with the mailed token."""
     await ctx.limiter.enforce(
-        "account-token", client_address(request), ctx.settings.rate_limit_account_tokens
+        Bucket.ACCOUNT_TOKEN, client_address(request), ctx.settings.rate_limit_account_tokens
     )
     user = await service.verify_email(ctx, body.token)
     return Envelope(data=VerifiedOut(user=user_out(user)))
@@ -100,7 +101,7 @@ async def verify_email(
 )
 async def resend_verification(user: CurrentUser, ctx: Ctx) -> Envelope[AcceptedOut]:
     """Mail a new verification link (older links stop working)."""
-    await ctx.limiter.enforce("verify-resend", user.id, ctx.settings.rate_limit_verify_resend)
+    await ctx.limiter.enforce(Bucket.VERIFY_RESEND, user.id, ctx.settings.rate_limit_verify_resend)
     await service.resend_verification(ctx, user)
     return Envelope(data=AcceptedOut(message="A new verification link is on its way."))
 
@@ -111,7 +112,7 @@ async def change_password(
 ) -> Envelope[SessionOut]:
     """Change the password (the current one is required). Every other session ends; the
     answer carries a fresh session for this client."""
-    await ctx.limiter.enforce("password-change", user.id, ctx.settings.rate_limit_login)
+    await ctx.limiter.enforce(Bucket.PASSWORD_CHANGE, user.id, ctx.settings.rate_limit_login)
     session = await service.change_password(ctx, user, body.current_password, body.new_password)
     return Envelope(data=session_out(session))
 
@@ -122,7 +123,7 @@ async def delete_account(
 ) -> Envelope[DoneOut]:
     """Delete the account (password required): unfinished games are left or resigned, personal
     data is erased, every session ends. Finished games show a "deleted-user" seat."""
-    await ctx.limiter.enforce("password-change", user.id, ctx.settings.rate_limit_login)
+    await ctx.limiter.enforce(Bucket.PASSWORD_CHANGE, user.id, ctx.settings.rate_limit_login)
     await service.delete_account(ctx, user, body.password)
     return Envelope(data=DoneOut())
 
@@ -130,7 +131,7 @@ async def delete_account(
 @router.get("/export", response_model=Envelope[ExportOut])
 async def export_account(user: CurrentUser, ctx: Ctx) -> Envelope[ExportOut]:
     """Everything stored about the account as JSON: profile, games with moves, rating
-    history, reports filed (and chat messages once chat exists)."""
-    await ctx.limiter.enforce("export", user.id, ctx.settings.rate_limit_account_export)
+    history, reports filed and chat messages."""
+    await ctx.limiter.enforce(Bucket.EXPORT, user.id, ctx.settings.rate_limit_account_export)
     data = await service.export_account(ctx, user)
     return Envelope(data=ExportOut.model_validate(data))

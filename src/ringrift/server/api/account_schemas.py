@@ -97,6 +97,11 @@ class RoleRequest(Model):
     role: UserRole
 
 
+class MuteRequest(Model):
+    # 0 lifts a mute; at most 30 days.
+    minutes: Annotated[int, Field(ge=0, le=30 * 24 * 60, strict=True)]
+
+
 class BanRequest(Model):
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True)]
 
@@ -159,6 +164,19 @@ class AdminUserOut(Out):
     banned: bool
     banned_at: str | None
     ban_reason: str | None
+    chat_muted_until: str | None = None
+
+
+class ReportedMessageOut(Out):
+    id: str
+    game_id: str
+    channel: str
+    seq: int
+    # The text as posted (kept after a moderator's removal); null once the author deleted
+    # their account.
+    body: str | None
+    created_at: str
+    removed_at: str | None
 
 
 class ReportOut(Out):
@@ -170,6 +188,8 @@ class ReportOut(Out):
     reason: str
     status: ReportStatus
     created_at: str
+    # Set when the report is about a chat message.
+    chat_message: ReportedMessageOut | None = None
 
 
 class ReportPage(Out):

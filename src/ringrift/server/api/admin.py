@@ -10,6 +10,8 @@ from ringrift.server.api.account_schemas import (
     AdminUserOut,
     BanRequest,
     Envelope,
+    MuteRequest,
+    ReportedMessageOut,
     ReportOut,
     ReportPage,
     RoleRequest,
@@ -37,6 +39,21 @@ def admin_user_out(user: User) -> AdminUserOut:
         banned=user.banned_at is not None,
         banned_at=user.banned_at.isoformat() if user.banned_at else None,
         ban_reason=user.ban_reason,
+        chat_muted_until=user.chat_muted_until.isoformat() if user.chat_muted_until else None,
+    )
+
+
+def reported_message_out(message: service.ReportedMessage | None) -> ReportedMessageOut | None:
+    if message is None:
+        return None
+    return ReportedMessageOut(
+        id=message.id,
+        game_id=message.game_id,
+        channel=message.channel,
+        seq=message.seq,
+        body=message.body,
+        created_at=message.created_at.isoformat(),
+        removed_at=message.removed_at.isoformat() if message.removed_at else None,
     )
 
 
@@ -50,6 +67,7 @@ def report_out(view: service.ReportView) -> ReportOut:
         reason=view.reason,
         status=view.status,
         created_at=view.created_at.isoformat(),
+        chat_message=reported_message_out(view.chat_message),
     )
 
 
@@ -90,6 +108,16 @@ async def unban_user(user_id: TargetId, staff: StaffUser, ctx: Ctx) -> Envelope[
     """Lift a ban; the user can log in again."""
     target = await _target(ctx, staff, user_id)
     user = await service.unban(ctx.db, target.id)
+    return Envelope(data=admin_user_out(user))
+
+
+@router.post("/users/{user_id}/mute", response_model=Envelope[AdminUserOut])
+async def mute_user(
+    user_id: TargetId, body: MuteRequest, staff: StaffUser, ctx: Ctx
+) -> Envelope[AdminUserOut]:
+    """Keep a user from posting chat messages for ``minutes`` (0 lifts the mute)."""
+    target = await _target(ctx, staff, user_id)
+    user = await service.mute(ctx.db, target.id, body.minutes)
     return Envelope(data=admin_user_out(user))
 
 

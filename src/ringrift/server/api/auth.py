@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from ringrift.server.api.account_schemas import AcceptedOut, Envelope
 from ringrift.server.api.deps import Ctx, CurrentUser, client_address
 from ringrift.server.api.envelope import ok, user_json
 from ringrift.server.api.schemas import LoginRequest, RefreshRequest, RegisterRequest
-from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.ratelimit import Bucket
 from ringrift.server.security.password_policy import check_new_password
 from ringrift.server.services import account as account_service
 from ringrift.server.services import auth as service
@@ -27,30 +28,41 @@ def _session_json(session: service.Session) -> dict[str, Any]:
     }
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
-    """Create an account and log it in; a verification link is mailed to the address."""
+REGISTER_ACCEPTED = (
+    "Thanks! If this address is new, your account is ready: sign in with it, and confirm the "
+    "address with the link we mailed you. If it already has an account, we mailed you how to "
+    "sign in or reset your password."
+)
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Envelope[AcceptedOut],
+)
+async def register(body: RegisterRequest, ctx: Ctx, request: Request) -> Envelope[AcceptedOut]:
+    """Create an account (then sign in with ``/login``) and mail a verification link. The answer
+    is the same whether or not the address already has an account: its owner gets a mail
+    instead, so registering does not reveal which addresses are known."""
     address = client_address(request)
-    await ctx.limiter.enforce("register", address, ctx.settings.rate_limit_register)
-    await ctx.login_throttle.check_register(address)
+    await ctx.limiter.enforce(Bucket.REGISTER, address, ctx.settings.rate_limit_register)
     check_new_password(body.password, email=body.email, username=body.username)
-    try:
-        session = await service.register(ctx, body.email, body.username, body.password)
-    except ApiError as error:
-        if error.code == ErrorCode.RESOURCE_EMAIL_EXISTS:
-            await ctx.login_throttle.record_register_conflict(address)
-        raise
-    ctx.mailer.background(account_service.send_verification(ctx, session.user.id), "verify")
-    return ok(_session_json(session))
+    user_id = await service.register(ctx, body.email, body.username, body.password)
+    if user_id is None:
+        email = service.normalize_email(body.email)
+        ctx.mailer.background(account_service.send_already_registered(ctx, email), "register")
+    else:
+        ctx.mailer.background(account_service.send_verification(ctx, user_id), "verify")
+    return Envelope(data=AcceptedOut(message=REGISTER_ACCEPTED))
 
 
 @router.post("/login")
 async def login(body: LoginRequest, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Exchange email and password for an access token and a refresh token."""
     address = client_address(request)
-    await ctx.limiter.enforce("login_ip", address, ctx.settings.rate_limit_login_ip)
+    await ctx.limiter.enforce(Bucket.LOGIN_IP, address, ctx.settings.rate_limit_login_ip)
     key = f"{address}:{service.normalize_email(body.email)}"
-    await ctx.limiter.enforce("login", key, ctx.settings.rate_limit_login)
+    await ctx.limiter.enforce(Bucket.LOGIN, key, ctx.settings.rate_limit_login)
     session = await service.login(ctx, body.email, body.password, address)
     return ok(_session_json(session))
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ringrift.server.api.deps import Ctx, CurrentUser
 from ringrift.server.api.schemas import BoardType, Body
 from ringrift.server.clocks import PRESETS
+from ringrift.server.ratelimit import Bucket
 from ringrift.server.services import matchmaking as service
 from ringrift.server.services.account_policy import ensure_may_play_rated
 
@@ -97,7 +98,7 @@ async def join_queue(body: MatchmakingRequest, user: CurrentUser, ctx: Ctx) -> T
     """Wait for opponents in a pool (board, players, time control, rated); replaces any earlier
     wait. When players who fit are already waiting, the answer is already `matched`. Rated
     pools need a verified email address (`AUTH_EMAIL_NOT_VERIFIED`)."""
-    await ctx.limiter.enforce("matchmaking", user.id, ctx.settings.rate_limit_game_create)
+    await ctx.limiter.enforce(Bucket.MATCHMAKING, user.id, ctx.settings.rate_limit_game_create)
     if body.rated:
         ensure_may_play_rated(ctx.settings, user)
     pool = service.Pool(body.board_type, body.max_players, body.time_control, body.rated)

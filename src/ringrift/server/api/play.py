@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from ringrift.server import codec
 from ringrift.server.api.deps import Ctx, CurrentUser
 from ringrift.server.api.envelope import ok
 from ringrift.server.domain import GameStatus
 from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.ratelimit import Bucket
 from ringrift.server.services import moves, store
 
 router = APIRouter(prefix="/api", tags=["games"])
 
 GameId = Annotated[str, Path(min_length=1, max_length=64, description="game id")]
 MoveNumber = Annotated[int, Path(ge=0, le=1_000_000, description="moves applied")]
+Invite = Annotated[
+    str | None,
+    Query(min_length=1, max_length=128, description="the invite token of a private game"),
+]
 
 
 @router.get("/games/{game_id}/legal-moves")
@@ -38,13 +43,13 @@ async def game_legal_moves(game_id: GameId, user: CurrentUser, ctx: Ctx) -> dict
 
 @router.get("/games/{game_id}/states/{move_number}")
 async def game_state_at(
-    game_id: GameId, move_number: MoveNumber, ctx: Ctx, user: CurrentUser
+    game_id: GameId, move_number: MoveNumber, ctx: Ctx, user: CurrentUser, invite: Invite = None
 ) -> Response:
     """The position after the first ``move_number`` moves (no ``moveHistory``): the nearest
     stored snapshot plus the moves after it. Login required; private games only for their
-    players; rate limited per user (``RATE_LIMIT_REPLAY``)."""
-    await ctx.limiter.enforce("replay", user.id, ctx.settings.rate_limit_replay)
-    state = await store.state_at(ctx, game_id, move_number, user)
+    players and holders of its ``invite`` token; rate limited per user (``RATE_LIMIT_REPLAY``)."""
+    await ctx.limiter.enforce(Bucket.REPLAY, user.id, ctx.settings.rate_limit_replay)
+    state = await store.state_at(ctx, game_id, move_number, user, invite)
     # Encoded once with orjson: FastAPI's generic encoder walks every key of the position.
     body = ok({"gameId": game_id, "moveNumber": move_number, "state": state})
     return Response(codec.dumps(body), media_type="application/json")

@@ -81,8 +81,17 @@ class AiOpponents(Body):
 
 
 class TimeControl(Body):
-    initial_seconds: int = Field(alias="initialSeconds", ge=10, le=7 * 24 * 3600)
-    increment_seconds: int = Field(default=0, alias="incrementSeconds", ge=0, le=3600)
+    """The shape of a time control; its ranges (and whether the game may be untimed) are
+    checked by the game service (422 ``GAME_TIME_CONTROL_INVALID``)."""
+
+    kind: Literal["fischer", "correspondence", "untimed"] | None = None
+    initial_seconds: int | None = Field(default=None, alias="initialSeconds")
+    increment_seconds: int | None = Field(default=None, alias="incrementSeconds")
+    days_per_move: int | None = Field(default=None, alias="daysPerMove")
+
+
+# A lobby preset by name (``"3+2"``, ``"1 day"``, ``"untimed"``).
+TimeControlName = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 
 
 RuleOptionValue = int | bool | str | None
@@ -96,7 +105,7 @@ class CreateGameRequest(Body):
     is_private: bool = Field(default=False, alias="isPrivate")
     ai_opponents: AiOpponents | None = Field(default=None, alias="aiOpponents")
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    time_control: TimeControl | None = Field(default=None, alias="timeControl")
+    time_control: TimeControl | TimeControlName | None = Field(default=None, alias="timeControl")
     rules_options: (
         dict[Annotated[str, StringConstraints(max_length=64)], RuleOptionValue] | None
     ) = Field(default=None, alias="rulesOptions", max_length=16)

@@ -1,11 +1,11 @@
-"""`/api/users` (me and public profiles) and `/api/leaderboard`."""
+"""`/api/users` (me and public profiles); the leaderboard is `api/leaderboard.py`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ringrift.server.api.deps import Ctx, CurrentUser
 from ringrift.server.api.envelope import ok, user_json
@@ -61,34 +61,6 @@ async def profile(
                     "createdAt": r.created_at.isoformat(),
                 }
                 for r in rows
-            ],
-        }
-    )
-
-
-@router.get("/leaderboard")
-async def leaderboard(ctx: Ctx, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    """Players with at least one rated game, best Elo first."""
-    async with ctx.db.session() as session:
-        # Deleted and banned accounts leave the board (their games keep their ratings).
-        ranked = select(User).where(
-            User.rated_games > 0, User.deleted_at.is_(None), User.banned_at.is_(None)
-        )
-        total = await session.scalar(select(func.count()).select_from(ranked.subquery()))
-        users = (
-            await session.scalars(
-                ranked.order_by(User.rating.desc(), User.created_at, User.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
-    return ok(
-        {
-            "total": int(total or 0),
-            "limit": limit,
-            "offset": offset,
-            "entries": [
-                {"rank": offset + i + 1, **user_json(u, private=False)} for i, u in enumerate(users)
             ],
         }
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -88,6 +89,13 @@ class ReportStatus(StrEnum):
     CLOSED = "closed"
 
 
+class ChatChannel(StrEnum):
+    """The two chat channels of a game (see ``services/chat.py`` for who reads and writes)."""
+
+    PLAYERS = "players"
+    SPECTATORS = "spectators"
+
+
 def _enum_column(enum: type[StrEnum], name: str) -> Enum:
     # A VARCHAR holding the values (no native database enum, no CHECK constraint), so adding a
     # value later needs no migration of the type.
@@ -131,6 +139,8 @@ class User(Base):
     # Set when the account was deleted: the row stays as a "deleted user" tombstone so games
     # keep their seats, with every personal field overwritten.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A moderator's chat mute: the user cannot post chat messages before this time.
+    chat_muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_users_rating", "rating"),)
 
@@ -190,6 +200,50 @@ class Game(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # ``server.clocks.Clocks.to_store()``, written in the versioned UPDATE of every move; NULL
+    # for untimed games (and games started before clocks were kept).
+    clocks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # When the running seat's flag falls (epoch ms; NULL when no clock runs): the flag sweep.
+    clock_deadline_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_games_clock_deadline", "clock_deadline_ms"),)
+    # Private games only: the secret of their invite link (shown to seated players only).
+    invite_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The game this one is the rematch of; unique, so one ended game has at most one rematch
+    # even when two instances create it at the same moment.
+    rematch_of: Mapped[str | None] = mapped_column(
+        ForeignKey("games.id", ondelete="SET NULL"), nullable=True, unique=True
+    )
+
+
+class RematchStatus(StrEnum):
+    OPEN = "open"  # offered, waiting for the other human seats
+    DECLINED = "declined"  # declined or withdrawn: over
+    CREATED = "created"  # everyone accepted; ``new_game_id`` is the rematch
+
+
+class RematchOffer(Base):
+    """The rematch offer of an ended game (one per game). Every change is a conditional UPDATE
+    on ``version``, so concurrent accepts on different instances are applied one at a time."""
+
+    __tablename__ = "rematch_offers"
+
+    game_id: Mapped[str] = mapped_column(
+        ForeignKey("games.id", ondelete="CASCADE"), primary_key=True
+    )
+    offered_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    # User ids of the human seats that accepted (the offerer included), in order.
+    accepted: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[RematchStatus] = mapped_column(
+        _enum_column(RematchStatus, "rematch_status"), default=RematchStatus.OPEN
+    )
+    declined_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    new_game_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class GameSeat(Base):
@@ -208,6 +262,9 @@ class GameSeat(Base):
     rating_before: Mapped[float | None] = mapped_column(Float, nullable=True)
     rating_after: Mapped[float | None] = mapped_column(Float, nullable=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Presence (server/presence.py): when the seat's last socket went away (or, for a seat that
+    # never connected, when a player of the game first looked); NULL while it is connected.
+    away_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("game_id", "seat"),
@@ -301,6 +358,34 @@ class Report(Base):
         _enum_column(ReportStatus, "report_status"), default=ReportStatus.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set for a report about one chat message (its author is ``target_user_id``).
+    chat_message_id: Mapped[str | None] = mapped_column(
+        ForeignKey("chat_messages.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+
+
+class ChatMessage(Base):
+    """One chat message of a game channel. ``seq`` numbers the messages of one (game,
+    channel) from 1 without gaps; clients catch up by it. A removed message keeps its row
+    (and seq) with ``removed_at`` set; its text is no longer served."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    game_id: Mapped[str] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"))
+    channel: Mapped[ChatChannel] = mapped_column(_enum_column(ChatChannel, "chat_channel"))
+    seq: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    body: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    removed_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+
+    __table_args__ = (UniqueConstraint("game_id", "channel", "seq"),)
 
 
 class MatchmakingEntry(Base):

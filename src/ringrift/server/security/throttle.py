@@ -35,7 +35,6 @@ class Scope(StrEnum):
     ADDRESS_EMAIL = "addr-email"
     EMAIL = "email"
     ADDRESS = "addr"
-    REGISTER_CONFLICT = "reg-conflict"
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,6 @@ class ThrottleLimits:
     per_account: int
     per_address: int
     known_address_seconds: int
-    register_conflicts_per_address: int = 0
 
 
 def _digest(value: str) -> str:
@@ -89,7 +87,7 @@ class LoginThrottle:
 
     async def _get(self, key: str) -> int:
         try:
-            raw = await self.redis.call(lambda client: client.get(key))
+            raw = await self.redis.call(lambda client: client.get(key), name="GET")
         except RedisUnavailable:
             return self._local_get(key)
         return int(raw or 0)
@@ -157,26 +155,6 @@ class LoginThrottle:
         await self._incr(self._key(Scope.ADDRESS, address, index), ttl)
         await self._incr(self._key(Scope.ADDRESS_EMAIL, f"{address}|{email}", index), ttl)
         await self._incr(self._key(Scope.EMAIL, email, index), ttl)
-
-    async def check_register(self, address: str) -> None:
-        """Registration answers "email taken"; an address that got that answer too often in
-        the window may not register at all until it ends (enumeration through register)."""
-        limit = self.limits.register_conflicts_per_address
-        if not limit:
-            return
-        index, retry_after = self._window()
-        if await self._get(self._key(Scope.REGISTER_CONFLICT, address, index)) >= limit:
-            raise ApiError(
-                ErrorCode.RATE_LIMIT_EXCEEDED,
-                f"Too many registrations with taken emails; retry in {retry_after}s",
-                details={"retryAfter": retry_after, "limit": limit},
-                headers={"Retry-After": str(retry_after)},
-            )
-
-    async def record_register_conflict(self, address: str) -> None:
-        index, _ = self._window()
-        key = self._key(Scope.REGISTER_CONFLICT, address, index)
-        await self._incr(key, self.limits.window_seconds + 1)
 
     async def record_success(self, user_id: str, address: str) -> None:
         """Remember the address as known to this account (it bypasses the account slowdown)."""

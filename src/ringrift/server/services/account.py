@@ -23,6 +23,7 @@ from ringrift.server.context import AppContext
 from ringrift.server.db.models import (
     AccountToken,
     AccountTokenPurpose,
+    ChatMessage,
     Game,
     GameSeat,
     RatingHistory,
@@ -36,12 +37,14 @@ from ringrift.server.db.models import (
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.security.password_policy import check_new_password
 from ringrift.server.services import auth as auth_service
+from ringrift.server.services import chat as chat_service
 from ringrift.server.services import games as games_service
 from ringrift.server.services.account_policy import end_all_sessions, is_verified
 
 log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32
+CHAT_FANOUT_LIMIT = 500
 DELETED_USERNAME = "deleted-user"
 # "_" is outside the domain alphabet the register route accepts: nobody can take it.
 DELETED_EMAIL_DOMAIN = "deleted_user.invalid"
@@ -108,6 +111,26 @@ async def send_verification(ctx: AppContext, user_id: str) -> None:
         f"or by entering this code in the app: {token}\n\n"
         f"The link is valid for {_minutes(ttl)}. Until the address is confirmed you can play "
         "unrated games only.\n\nIf you did not create this account, ignore this mail.\n",
+    )
+
+
+async def send_already_registered(ctx: AppContext, email: str) -> None:
+    """Someone tried to register ``email``, which already has an account: tell its owner (the
+    register route answered as for a new address, so only the owner learns it)."""
+    async with ctx.db.session() as session:
+        user = await session.scalar(select(User).where(User.email == email))
+        if user is None or user.deleted_at is not None:
+            return
+        username = user.username
+    base = ctx.settings.public_base_url.rstrip("/")
+    ctx.mailer.send(
+        email,
+        "You already have a RingRift account",
+        f"Hello {username},\n\n"
+        "someone (maybe you) tried to create a new RingRift account with this address, which "
+        f"already belongs to your account. Sign in at {base}/ or, if you forgot your password, "
+        "ask for a reset link on the sign-in page.\n\n"
+        "If this was not you, ignore this mail: nothing changed.\n",
     )
 
 
@@ -310,7 +333,29 @@ async def delete_account(ctx: AppContext, user: User, password: str) -> None:
         await session.execute(
             update(Report).where(Report.reporter_id == row.id).values(reporter_id=None)
         )
+        # Chat messages keep their row (and seq, so channels stay gapless) but lose their
+        # text; readers see them as removed (services/chat.py: Removal.AUTHOR_DELETED).
+        await session.execute(
+            update(ChatMessage)
+            .where(ChatMessage.user_id == row.id, ChatMessage.removed_at.is_(None))
+            .values(removed_at=now)
+        )
+        await session.execute(
+            update(ChatMessage).where(ChatMessage.user_id == row.id).values(body="")
+        )
         await session.commit()
+        # Open sockets replace the text at once (the most recent messages; older ones are
+        # seen as removed at the next join, like any removal missed).
+        blanked = (
+            await session.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.user_id == row.id)
+                .order_by(ChatMessage.created_at.desc())
+                .limit(CHAT_FANOUT_LIMIT)
+            )
+        ).all()
+        for message in blanked:
+            chat_service.publish(ctx, chat_service.removal_event(message, DELETED_USERNAME))
     log.info("account deleted", extra={"userId": user.id})
 
 
@@ -339,6 +384,13 @@ async def export_account(ctx: AppContext, user: User) -> dict[str, Any]:
         reports = (
             await session.scalars(
                 select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at)
+            )
+        ).all()
+        messages = (
+            await session.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.user_id == user.id)
+                .order_by(ChatMessage.created_at, ChatMessage.id)
             )
         ).all()
     games: list[dict[str, Any]] = []
@@ -382,6 +434,17 @@ async def export_account(ctx: AppContext, user: User) -> dict[str, Any]:
             }
             for r in reports
         ],
-        # No chat exists yet; its messages will be listed here once it does.
-        "chatMessages": [],
+        # Every message the user posted, with its text even after a moderator removed it.
+        "chatMessages": [
+            {
+                "id": m.id,
+                "gameId": m.game_id,
+                "channel": str(m.channel),
+                "seq": m.seq,
+                "body": m.body,
+                "createdAt": _iso(m.created_at),
+                "removedAt": _iso(m.removed_at),
+            }
+            for m in messages
+        ],
     }

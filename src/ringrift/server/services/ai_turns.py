@@ -17,8 +17,9 @@ from sqlalchemy import and_, select
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import Game, GameSeat
 from ringrift.server.domain import GameStatus, MoveSource
+from ringrift.server.events import now_ms
 from ringrift.server.positions import Position
-from ringrift.server.services import moves, store
+from ringrift.server.services import moves, store, timing
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,20 @@ async def play_ai_turns(ctx: AppContext, game_id: str, known: Known | None = Non
         if seat is None or not seat.is_ai:
             break
         choice = await ctx.ai.choose(
-            position.state, seat.seat, seat.ai_level or 1, None if seed is None else seed + version
+            position.state,
+            seat.seat,
+            seat.ai_level or 1,
+            None if seed is None else seed + version,
+            timing.ai_cap_s(loaded.game, seat.seat, now_ms()),
         )
         after = Position.of(choice.state, game_id)
         planned = moves.Planned(seat.seat, choice.move, after, MoveSource(choice.source), None)
         chain = [planned, *moves.forced_bookkeeping(after, humans, game_id)]
-        committed = await moves.commit(ctx, loaded, version, position, chain)
+        try:
+            committed = await moves.commit(ctx, loaded, version, position, chain)
+        except timing.TimeUp as flagged:  # the AI thought past its clock (should not happen)
+            await moves.flag_fall(ctx, game_id, flagged.seat, flagged.version)
+            break
         if committed is None:
             break
         version, position = committed.version, committed.position

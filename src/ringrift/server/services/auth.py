@@ -61,13 +61,17 @@ async def _start_session(ctx: AppContext, session: AsyncSession, user: User) -> 
     return Session(user, access, refresh, ctx.settings.access_token_ttl_seconds)
 
 
-async def register(ctx: AppContext, email: str, username: str, password: str) -> Session:
+async def register(ctx: AppContext, email: str, username: str, password: str) -> str | None:
+    """Create an unverified account: its id, or None when ``email`` already has an account (the
+    caller answers both the same way, so registering cannot tell whether an address is known).
+    A taken username is public anyway (profiles) and raises ``RESOURCE_USERNAME_EXISTS``."""
     email = normalize_email(email)
     username = username.strip()
-    # Hash first: a taken email then costs as much time as a new one.
+    # Hash first: a known email then costs as much time as a new one.
     password_hash = await asyncio.to_thread(ctx.passwords.hash, password)
     async with ctx.db.session() as session:
-        await _ensure_unique(session, email, username)
+        if await _email_taken(session, email, username):
+            return None
     async with ctx.db.session() as session:
         now = utcnow()
         user = User(
@@ -91,20 +95,20 @@ async def register(ctx: AppContext, email: str, username: str, password: str) ->
             await session.flush()
         except IntegrityError:
             await session.rollback()
-            await _ensure_unique(session, email, username)
+            if await _email_taken(session, email, username):
+                return None
             raise
-        result = await _start_session(ctx, session, user)
         await session.commit()
-        return result
+        return user.id
 
 
-async def _ensure_unique(session: AsyncSession, email: str, username: str) -> None:
-    taken = await session.scalar(select(User.id).where(User.email == email))
-    if taken is not None:
-        raise ApiError(ErrorCode.RESOURCE_EMAIL_EXISTS)
+async def _email_taken(session: AsyncSession, email: str, username: str) -> bool:
+    """Raises for a taken username (checked first, so the answer never depends on the email);
+    tells whether the email already has an account."""
     taken = await session.scalar(select(User.id).where(User.username_lower == username.lower()))
     if taken is not None:
         raise ApiError(ErrorCode.RESOURCE_USERNAME_EXISTS)
+    return await session.scalar(select(User.id).where(User.email == email)) is not None
 
 
 async def login(ctx: AppContext, email: str, password: str, address: str) -> Session:

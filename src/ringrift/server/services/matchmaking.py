@@ -32,7 +32,7 @@ from sqlalchemy import delete, select, update
 from ringrift.rules import BOARD_TYPES
 from ringrift.server.clocks import PRESETS
 from ringrift.server.context import AppContext
-from ringrift.server.db.models import Game, MatchmakingEntry, User, utcnow
+from ringrift.server.db.models import MatchmakingEntry, User, utcnow
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.services import games as game_service
 
@@ -40,6 +40,7 @@ log = logging.getLogger("ringrift.matchmaking")
 
 MAX_WAIT_SECONDS = 25.0
 POLL_SECONDS = 0.25
+CLAIMED_WAIT_SECONDS = 5.0  # join: wait this long for a game another pairing is creating
 CLAIM_TIMEOUT = timedelta(seconds=30)  # a claim older than this lost its instance
 MATCH_KEPT = timedelta(minutes=10)  # a matched entry answers status this long
 
@@ -178,8 +179,25 @@ async def join(ctx: AppContext, user: User, pool: Pool) -> Ticket:
         await session.commit()
     await pair_pool(ctx, pool)
     ticket = await _read(ctx, user.id, heartbeat=False)
+    # A sweep (of this or another instance) may have claimed this player a moment before our
+    # own pairing could: the game exists in a moment, so answer `matched` rather than
+    # `waiting` for a player who was in fact paired.
+    deadline = time.monotonic() + CLAIMED_WAIT_SECONDS
+    while ticket is not None and ticket.game_id is None and time.monotonic() < deadline:
+        if not await _claimed(ctx, user.id):
+            break
+        await asyncio.sleep(POLL_SECONDS / 5)
+        ticket = await _read(ctx, user.id, heartbeat=False)
     assert ticket is not None
     return ticket
+
+
+async def _claimed(ctx: AppContext, user_id: str) -> bool:
+    async with ctx.db.session() as session:
+        claim = await session.scalar(
+            select(MatchmakingEntry.claim).where(MatchmakingEntry.user_id == user_id)
+        )
+    return claim is not None
 
 
 async def _read(ctx: AppContext, user_id: str, *, heartbeat: bool) -> Ticket | None:
@@ -288,14 +306,10 @@ async def _claim_and_create(ctx: AppContext, pool: Pool, group: list[Candidate])
 
 
 async def _create_game(ctx: AppContext, pool: Pool, user_ids: list[str]) -> str:
-    """A game with these players seated in a random order. It is created private (so nobody
-    can take a seat from the lobby while the players sit down) and opened to spectators once
-    everyone is seated."""
+    """A started game with these players already seated, in a random order."""
     async with ctx.db.session() as session:
-        users = {
-            u.id: u for u in (await session.scalars(select(User).where(User.id.in_(user_ids))))
-        }
-    if len(users) != len(user_ids):
+        found = set(await session.scalars(select(User.id).where(User.id.in_(user_ids))))
+    if len(found) != len(user_ids):
         raise LookupError("a matched player no longer exists")
     order = list(user_ids)
     random.SystemRandom().shuffle(order)
@@ -303,20 +317,15 @@ async def _create_game(ctx: AppContext, pool: Pool, user_ids: list[str]) -> str:
         board_type=pool.board_type,
         max_players=pool.max_players,
         is_rated=pool.rated,
-        is_private=True,
+        is_private=False,
         ai_levels=(),
         seed=None,
         time_control=PRESETS[pool.time_control].to_json(),
         rules_options=None,
     )
-    loaded = await game_service.create_game(ctx, users[order[0]], spec)
-    game_id = loaded.game.id
-    for user_id in order[1:]:
-        await game_service.join_game(ctx, users[user_id], game_id)
-    async with ctx.db.session() as session:
-        await session.execute(update(Game).where(Game.id == game_id).values(is_private=False))
-        await session.commit()
-    return game_id
+    seats = [game_service.SeatSpec(n + 1, user_id=u) for n, u in enumerate(order)]
+    game = await game_service.create_seated_game(ctx, spec, order[0], seats)
+    return game.id
 
 
 async def sweep(ctx: AppContext) -> int:

@@ -1,13 +1,15 @@
-"""Roles, bans and user reports (used by the admin API and the ``ringrift admin`` CLI)."""
+"""Roles, bans, chat mutes and user reports (used by the admin API and the ``ringrift admin``
+CLI). A report may be about one chat message; listings then carry that message's text."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from ringrift.server.db.models import (
+    ChatMessage,
     Report,
     ReportStatus,
     User,
@@ -20,6 +22,34 @@ from ringrift.server.services.account_policy import end_all_sessions
 
 
 @dataclass(frozen=True)
+class ReportedMessage:
+    """The chat message a report is about, as moderators see it: the text stays visible after
+    a moderator removed it, and is gone (None) once its author deleted the account."""
+
+    id: str
+    game_id: str
+    channel: str
+    seq: int
+    body: str | None
+    created_at: datetime
+    removed_at: datetime | None
+
+
+def reported_message(message: ChatMessage | None) -> ReportedMessage | None:
+    if message is None:
+        return None
+    return ReportedMessage(
+        id=message.id,
+        game_id=message.game_id,
+        channel=str(message.channel),
+        seq=message.seq,
+        body=message.body or None,
+        created_at=message.created_at,
+        removed_at=message.removed_at,
+    )
+
+
+@dataclass(frozen=True)
 class ReportView:
     id: str
     reporter_id: str | None
@@ -29,6 +59,7 @@ class ReportView:
     reason: str
     status: ReportStatus
     created_at: datetime
+    chat_message: ReportedMessage | None = None
 
 
 async def find_user(db: Database, ref: str) -> User:
@@ -88,7 +119,28 @@ async def unban(db: Database, user_id: str) -> User:
         return user
 
 
-async def create_report(db: Database, reporter: User, target_id: str, reason: str) -> ReportView:
+async def mute(db: Database, user_id: str, minutes: int) -> User:
+    """Keep the user from posting chat messages for ``minutes`` (from now; 0 lifts a mute)."""
+    async with db.session() as session:
+        user = await session.get(User, user_id)
+        if user is None or user.deleted_at is not None:
+            raise ApiError(ErrorCode.RESOURCE_USER_NOT_FOUND)
+        now = utcnow()
+        user.chat_muted_until = now + timedelta(minutes=minutes) if minutes > 0 else None
+        user.updated_at = now
+        await session.commit()
+        await session.refresh(user)
+        return user
+
+
+async def create_report(
+    db: Database,
+    reporter: User,
+    target_id: str,
+    reason: str,
+    *,
+    chat_message: ChatMessage | None = None,
+) -> ReportView:
     if target_id == reporter.id:
         raise ApiError(
             ErrorCode.VALIDATION_FAILED,
@@ -105,6 +157,7 @@ async def create_report(db: Database, reporter: User, target_id: str, reason: st
             reason=reason,
             status=ReportStatus.OPEN,
             created_at=utcnow(),
+            chat_message_id=chat_message.id if chat_message is not None else None,
         )
         session.add(report)
         await session.commit()
@@ -117,6 +170,7 @@ async def create_report(db: Database, reporter: User, target_id: str, reason: st
             reason=report.reason,
             status=report.status,
             created_at=report.created_at,
+            chat_message=reported_message(chat_message),
         )
 
 
@@ -143,9 +197,10 @@ async def list_reports(
     """Reports, newest first, with the usernames of both sides."""
     reporter = select(User.id, User.username).subquery()
     query = (
-        select(Report, User.username, reporter.c.username)
+        select(Report, User.username, reporter.c.username, ChatMessage)
         .join(User, User.id == Report.target_user_id)
         .outerjoin(reporter, reporter.c.id == Report.reporter_id)
+        .outerjoin(ChatMessage, ChatMessage.id == Report.chat_message_id)
     )
     counted = select(func.count()).select_from(Report)
     if status is not None:
@@ -171,7 +226,8 @@ async def list_reports(
             reason=r.reason,
             status=r.status,
             created_at=r.created_at,
+            chat_message=reported_message(message),
         )
-        for r, target_name, reporter_name in rows
+        for r, target_name, reporter_name, message in rows
     ]
     return views, total

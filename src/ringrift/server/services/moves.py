@@ -11,16 +11,21 @@ Bookkeeping moves are not chores: when the only legal move of a human seat is a 
 move (``no_line_action``, ``skip_placement``, ...), it is played at once in the same commit
 (``moves.source = 'auto'``), repeatedly while that holds. ``k`` is the human (or AI) move plus
 those. Each committed move is published as its own ``MoveEvent`` with a merge patch.
+
+A seat that leaves a game before it ends (resignation, flag fall, abandonment: F-30) is a
+``Withdrawal``: not a move of the rules, but a versioned entry in the same table, committed and
+published the same way, so replays and the socket see it in order (see ``withdrawals.py``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringrift.rules import IllegalMove, Move, WireFormatError, apply_move, legal_moves
@@ -28,22 +33,39 @@ from ringrift.rules.moves import BOOKKEEPING_TYPES
 from ringrift.server import codec, mergepatch
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import Game, GameSeat, MoveRecord, User, utcnow
-from ringrift.server.domain import EndReason, GameStatus, MoveSource
+from ringrift.server.db.session import DatabaseUnavailable
+from ringrift.server.domain import WITHDRAWAL_REASONS, EndReason, GameStatus, MoveSource
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.events import MoveEvent, now_ms
 from ringrift.server.positions import Position
-from ringrift.server.services import results, store
+from ringrift.server.services import results, store, timing
+
+log = logging.getLogger(__name__)
 
 # A bookkeeping chain longer than this is a rules bug, not a game; stop and ask the player.
 MAX_AUTO_MOVES = 64
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """F-30: ``player`` leaves the game for ``reason``. Stored in the moves table as
+    ``{"type": "withdraw", "player": p, "reason": r}`` and replayed with ``rules.withdraw``."""
+
+    TYPE: ClassVar[str] = "withdraw"
+
+    player: int
+    reason: EndReason
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "player": self.player, "reason": self.reason.value}
+
+
+@dataclass(frozen=True)
 class Planned:
-    """A move about to be committed, with the position it leads to."""
+    """A move (or withdrawal) about to be committed, with the position it leads to."""
 
     seat: int
-    move: Move
+    move: Move | Withdrawal
     after: Position
     source: MoveSource
     user_id: str | None
@@ -114,6 +136,7 @@ def validated_move(
             ErrorCode.GAME_NOT_YOUR_TURN,
             details={"currentPlayer": before.state.current_player, "yourSeat": seat.seat},
         )
+    timing.check_not_flagged(game, seat.seat, now_ms())
     try:
         move = Move.from_json(move_json)
     except WireFormatError as error:
@@ -139,14 +162,51 @@ async def play_human_move(
     expected_version: int,
     *,
     with_usernames: bool = False,
+    token_version: int | None = None,
 ) -> Committed:
     """Validate and commit one human move plus the bookkeeping it forces. AI turns are left to
-    the caller."""
+    the caller. A move whose seat's time is up is refused (``GAME_TIME_OUT``) and the flag is
+    adjudicated at once. ``token_version`` (a socket's token) is checked against the user's
+    in the move's own read: ``TokenRevoked`` when it moved on, before anything is written."""
+    try:
+        committed = await _play_human_move(
+            ctx,
+            user,
+            game_id,
+            move_json,
+            expected_version,
+            with_usernames=with_usernames,
+            token_version=token_version,
+        )
+    except timing.TimeUp as flagged:
+        await flag_fall(ctx, game_id, flagged.seat, flagged.version)
+        raise
+    if committed is None:
+        raise ApiError(
+            ErrorCode.GAME_VERSION_CONFLICT, details={"expectedVersion": expected_version}
+        )
+    return committed
+
+
+async def _play_human_move(
+    ctx: AppContext,
+    user: User,
+    game_id: str,
+    move_json: Any,
+    expected_version: int,
+    *,
+    with_usernames: bool,
+    token_version: int | None,
+) -> Committed | None:
+    token_of = None if token_version is None else user.id
     if ctx.db.backend == "postgresql":
         # One transaction for read and write: under READ COMMITTED the versioned UPDATE still
         # sees (and loses to) a move committed after our read.
         async with ctx.db.session() as session:
-            loaded = await store.load(session, game_id, with_usernames=with_usernames)
+            loaded = await store.load(
+                session, game_id, with_usernames=with_usernames, token_of=token_of
+            )
+            _check_token(loaded, token_version)
             before, planned = validated_move(ctx, loaded, user, move_json, expected_version)
             assert loaded is not None
             chain = [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
@@ -155,16 +215,39 @@ async def play_human_move(
         # SQLite cannot upgrade a read transaction to a write once another writer committed
         # (a snapshot conflict, not a wait), so the read ends before the write begins.
         async with ctx.db.session() as session:
-            loaded = await store.load(session, game_id, with_usernames=with_usernames)
+            loaded = await store.load(
+                session, game_id, with_usernames=with_usernames, token_of=token_of
+            )
+        _check_token(loaded, token_version)
         before, planned = validated_move(ctx, loaded, user, move_json, expected_version)
         assert loaded is not None
         chain = [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
         committed = await commit(ctx, loaded, expected_version, before, chain)
-    if committed is None:
-        raise ApiError(
-            ErrorCode.GAME_VERSION_CONFLICT, details={"expectedVersion": expected_version}
-        )
     return committed
+
+
+class TokenRevoked(ApiError):
+    """The mover's token version moved on (logout-all, a revocation) since the token was issued."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+
+
+def _check_token(loaded: store.Loaded | None, token_version: int | None) -> None:
+    if token_version is not None and loaded is not None and loaded.token_version != token_version:
+        raise TokenRevoked
+
+
+async def flag_fall(ctx: AppContext, game_id: str, seat: int, version: int) -> None:
+    """Adjudicate a flag found on the move path (``services.flags``, imported late: it
+    commits through this module). A failure is left to the flag sweep, which finds the same
+    flag from the stored clocks."""
+    from ringrift.server.services import flags
+
+    try:
+        await flags.adjudicate(ctx, game_id, seat, version)
+    except (ApiError, SQLAlchemyError, DatabaseUnavailable):
+        log.warning("flag adjudication failed; the sweep retries", extra={"gameId": game_id})
 
 
 async def commit(
@@ -177,24 +260,29 @@ async def commit(
 ) -> Committed | None:
     """Commit ``chain`` (moves ``expected_version + 1 ...``) in one transaction (in ``session``
     when given, else in one of its own) and publish it; None when another move got there
-    first."""
+    first. The clocks are charged with the commit timestamp in the same UPDATE; ``TimeUp``
+    (nothing written) when the mover's time was already up."""
     game_id = loaded.game.id
     final = chain[-1].after
     final_state = final.state
     new_version = expected_version + len(chain)
     completed = final_state.game_status == GameStatus.COMPLETED
+    end_reason = _end_reason(final_state.victory_reason)
     now = utcnow()
+    stamp = timing.epoch_ms(now)
+    clocks = timing.advance(loaded.game, chain, stamp)
     values: dict[str, Any] = {
         "version": new_version,
         "state": final.doc,
         "current_player": final_state.current_player,
         "updated_at": now,
+        **timing.store_values(clocks[-1] if clocks else None),
     }
     if completed:
         values.update(
             status=GameStatus.COMPLETED.value,
             winner_seat=final_state.winner,
-            end_reason=EndReason.NORMAL.value,
+            end_reason=end_reason.value,
             ended_at=now,
         )
     records = [
@@ -204,7 +292,7 @@ async def commit(
             player=p.seat,
             move=p.move.to_json(),
             user_id=p.user_id,
-            is_ai=p.source not in (MoveSource.HUMAN, MoveSource.AUTO),
+            is_ai=p.source in (MoveSource.SERVICE, MoveSource.LOCAL, MoveSource.FALLBACK),
             source=p.source.value,
             state_hash=codec.position_hash(p.after.doc, p.after.state),
             created_at=now,
@@ -215,11 +303,20 @@ async def commit(
         game_id, [(expected_version + i + 1, p.after.doc) for i, p in enumerate(chain)]
     )
     rows = [*records, *snapshots]
+    resigned = [
+        p.seat
+        for p in chain
+        if isinstance(p.move, Withdrawal) and p.move.reason == EndReason.RESIGNATION
+    ]
     if session is None:
         async with ctx.db.session() as own:
-            ok = await _write(own, game_id, expected_version, values, rows, completed, final)
+            ok = await _write(
+                own, game_id, expected_version, values, rows, completed, final, resigned
+            )
     else:
-        ok = await _write(session, game_id, expected_version, values, rows, completed, final)
+        ok = await _write(
+            session, game_id, expected_version, values, rows, completed, final, resigned
+        )
     if not ok:
         return None
     ctx.positions.put(game_id, new_version, final)
@@ -228,13 +325,20 @@ async def commit(
     game.state = final.doc
     game.current_player = final_state.current_player
     game.updated_at = now
+    if clocks:
+        game.clocks = values["clocks"]
+        game.clock_deadline_ms = values["clock_deadline_ms"]
+    for seat in loaded.seats:
+        if seat.seat in resigned:
+            seat.resigned = True
     if completed:
-        ctx.metrics.games_completed.labels(reason=EndReason.NORMAL.value).inc()
+        ctx.metrics.games_completed.labels(reason=end_reason.value).inc()
         game.status = GameStatus.COMPLETED.value
         game.winner_seat = final_state.winner
-        game.end_reason = EndReason.NORMAL.value
+        game.end_reason = end_reason.value
         game.ended_at = now
-    _publish(ctx, loaded, expected_version, before, chain, records)
+    timers = [c.to_json(stamp) for c in clocks] if clocks else None
+    _publish(ctx, loaded, expected_version, before, chain, records, timers)
     return Committed(new_version, final, loaded)
 
 
@@ -246,8 +350,10 @@ async def _write(
     rows: Sequence[object],
     completed: bool,
     final: Position,
+    resigned: Sequence[int] = (),
 ) -> bool:
-    """The versioned UPDATE plus the new rows (and results when the game ended), committed."""
+    """The versioned UPDATE plus the new rows (and results when the game ended), committed;
+    ``resigned`` seats are marked so in the same transaction."""
     result = await session.execute(
         update(Game)
         .where(
@@ -261,6 +367,13 @@ async def _write(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
         return False
+    if resigned:
+        await session.execute(
+            update(GameSeat)
+            .where(GameSeat.game_id == game_id, GameSeat.seat.in_(resigned))
+            .values(resigned=True)
+            .execution_options(synchronize_session=False)
+        )
     session.add_all(rows)
     try:
         await session.flush()
@@ -280,6 +393,14 @@ async def _write(
     return True
 
 
+def _end_reason(victory_reason: str | None) -> EndReason:
+    """A game that a withdrawal ended carries the withdrawal's reason; any other end is normal
+    (the rules' own victory reason is in the position)."""
+    if victory_reason in WITHDRAWAL_REASONS:
+        return EndReason(victory_reason)
+    return EndReason.NORMAL
+
+
 def _publish(
     ctx: AppContext,
     loaded: store.Loaded,
@@ -287,9 +408,10 @@ def _publish(
     before: Position,
     chain: Sequence[Planned],
     records: Sequence[MoveRecord],
+    timers: Sequence[dict[str, Any]] | None,
 ) -> None:
-    """One ``MoveEvent`` per committed move; legal moves ride on the last one when a person is
-    to move after it."""
+    """One ``MoveEvent`` per committed move (with the clocks after it, for timed games); legal
+    moves ride on the last one when a person is to move after it."""
     humans = loaded.human_seats()
     previous = before.doc
     stamp = now_ms()
@@ -307,12 +429,13 @@ def _publish(
             hash=record.state_hash,
             status=GameStatus.ACTIVE.value if active else GameStatus.COMPLETED.value,
             winner=None if active else state.winner,
-            end_reason=None if active else EndReason.NORMAL.value,
+            end_reason=None if active else _end_reason(state.victory_reason).value,
             patch=mergepatch.diff(previous, planned.after.doc),
             to_move=state.current_player if active else None,
             legal_moves=legal_moves_json(planned.after) if offer else None,
             server_time=stamp,
             prompt=offer,
+            clocks=timers[index] if timers else None,
         )
         # Other instances get the event without legal moves (they are the bulk of a payload):
         # the one holding the socket of the seat to move reads them from the database.

@@ -18,10 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringrift.rules import new_game
 from ringrift.server.context import AppContext
-from ringrift.server.db.models import Game, GameSeat, GameSnapshot, MoveRecord, User
+from ringrift.server.db.models import (
+    Game,
+    GameSeat,
+    GameSnapshot,
+    MoveRecord,
+    RematchOffer,
+    User,
+)
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.positions import Position
 from ringrift.server.replaywork import replay
+from ringrift.server.services import invites
 
 SNAPSHOT_INTERVAL = 32
 
@@ -31,6 +39,11 @@ class Loaded:
     game: Game
     seats: list[GameSeat]
     usernames: dict[str, str]
+    # The rematch offer of an ended game, when ``get_game`` was asked for it.
+    rematch: RematchOffer | None = None
+    # The token version of the user ``load(token_of=...)`` was asked about (None: not asked,
+    # or no such user).
+    token_version: int | None = None
 
     def seat_of(self, user_id: str) -> GameSeat | None:
         return next((s for s in self.seats if s.user_id == user_id), None)
@@ -43,12 +56,22 @@ class Loaded:
 
 
 async def load(
-    session: AsyncSession, game_id: str, *, with_usernames: bool = True
+    session: AsyncSession,
+    game_id: str,
+    *,
+    with_usernames: bool = True,
+    token_of: str | None = None,
 ) -> Loaded | None:
-    """The game and its seats in one round trip (an outer join, seats in order)."""
+    """The game and its seats in one round trip (an outer join, seats in order). ``token_of``
+    (a user id) reads that user's token version in the same statement, so a move can check
+    that its socket's token was not revoked without a round trip of its own."""
+    columns: list[Any] = [Game, GameSeat]
+    if token_of is not None:
+        version = select(User.token_version).where(User.id == token_of).scalar_subquery()
+        columns.append(version.label("token_version"))
     rows = (
         await session.execute(
-            select(Game, GameSeat)
+            select(*columns)
             .outerjoin(GameSeat, GameSeat.game_id == Game.id)
             .where(Game.id == game_id)
             .order_by(GameSeat.seat)
@@ -58,7 +81,10 @@ async def load(
         return None
     game = rows[0][0]
     seats = [row[1] for row in rows if row[1] is not None]
-    return Loaded(game, seats, await usernames(session, seats) if with_usernames else {})
+    loaded = Loaded(game, seats, await usernames(session, seats) if with_usernames else {})
+    if token_of is not None:
+        loaded.token_version = rows[0][2]
+    return loaded
 
 
 async def usernames(session: AsyncSession, seats: Sequence[GameSeat]) -> dict[str, str]:
@@ -69,19 +95,30 @@ async def usernames(session: AsyncSession, seats: Sequence[GameSeat]) -> dict[st
     return {row.id: row.username for row in rows}
 
 
-def check_visible(loaded: Loaded | None, viewer: User | None) -> Loaded:
-    """The game when ``viewer`` may see it: any game that is not private, else its players."""
+def check_visible(loaded: Loaded | None, viewer: User | None, invite: str | None = None) -> Loaded:
+    """The game when ``viewer`` may see it: any game that is not private, else its players and
+    signed-in users holding its invite token."""
     if loaded is None:
         raise ApiError(ErrorCode.GAME_NOT_FOUND)
-    if loaded.game.is_private and (viewer is None or loaded.seat_of(viewer.id) is None):
-        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, "This game is private")
+    seated = viewer is not None and loaded.seat_of(viewer.id) is not None
+    invites.check_access(loaded.game, seated, viewer, invite)
     return loaded
 
 
-async def get_game(ctx: AppContext, game_id: str, viewer: User | None) -> Loaded:
+async def get_game(
+    ctx: AppContext,
+    game_id: str,
+    viewer: User | None,
+    invite: str | None = None,
+    *,
+    with_rematch: bool = False,
+) -> Loaded:
     async with ctx.db.session() as session:
         loaded = await load(session, game_id)
-    return check_visible(loaded, viewer)
+        checked = check_visible(loaded, viewer, invite)
+        if with_rematch and checked.game.ended_at is not None:
+            checked.rematch = await session.get(RematchOffer, game_id)
+    return checked
 
 
 def position(ctx: AppContext, game: Game) -> Position:
@@ -108,9 +145,11 @@ class _ReplayHeader:
     rules_options: dict[str, Any] | None
 
 
-async def _replay_header(session: AsyncSession, game_id: str, viewer: User) -> _ReplayHeader:
+async def _replay_header(
+    session: AsyncSession, game_id: str, viewer: User, invite: str | None
+) -> _ReplayHeader:
     """What a replay needs of the game (not its stored position), after the visibility check:
-    public games for anyone logged in, private ones for their players."""
+    public games for anyone logged in, private ones for their players and invitees."""
     row = (
         await session.execute(
             select(
@@ -119,6 +158,7 @@ async def _replay_header(session: AsyncSession, game_id: str, viewer: User) -> _
                 Game.max_players,
                 Game.rules_options,
                 Game.is_private,
+                Game.invite_token,
             ).where(Game.id == game_id)
         )
     ).first()
@@ -128,18 +168,20 @@ async def _replay_header(session: AsyncSession, game_id: str, viewer: User) -> _
         seated = await session.scalar(
             select(GameSeat.id).where(GameSeat.game_id == game_id, GameSeat.user_id == viewer.id)
         )
-        if seated is None:
-            raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, "This game is private")
+        header = Game(is_private=True, invite_token=row.invite_token)
+        invites.check_access(header, seated is not None, viewer, invite)
     return _ReplayHeader(row.version, row.board_type, row.max_players, row.rules_options)
 
 
-async def state_at(ctx: AppContext, game_id: str, move_number: int, viewer: User) -> dict[str, Any]:
+async def state_at(
+    ctx: AppContext, game_id: str, move_number: int, viewer: User, invite: str | None = None
+) -> dict[str, Any]:
     """The position after the first ``move_number`` moves of a game ``viewer`` may see: the
     nearest snapshot at or before it plus the moves after it, applied in a worker process (or
     thread, ``REPLAY_WORKERS=0``) so the event loop stays free. Positions of past versions never
     change, so they are cached."""
     async with ctx.db.session() as session:
-        game = await _replay_header(session, game_id, viewer)
+        game = await _replay_header(session, game_id, viewer, invite)
         if move_number > game.version:
             raise ApiError(
                 ErrorCode.VALIDATION_FAILED,

@@ -105,6 +105,21 @@ export class BoardView {
     if (hadFocus) this.focus(this.focusKey);
   }
 
+  /** Put a positioned popup (inside the board's scrolling frame) next to the cell at
+   * `key`: below it, or above when it would overflow the frame, never outside it. */
+  placeBeside(box, key) {
+    const cell = this.cellEls.get(key);
+    if (!cell) return;
+    const frame = box.parentElement;
+    const wrap = frame.getBoundingClientRect();
+    const r = cell.getBoundingClientRect();
+    const left = Math.max(0, Math.min(r.left - wrap.left, wrap.width - box.offsetWidth));
+    const below = r.bottom - wrap.top + 4;
+    const top = below + box.offsetHeight > wrap.height ? Math.max(0, r.top - wrap.top - box.offsetHeight - 4) : below;
+    box.style.left = `${left + frame.scrollLeft}px`;
+    box.style.top = `${top + frame.scrollTop}px`;
+  }
+
   focus(key) {
     const old = this.cellEls.get(this.focusKey);
     if (old) old.setAttribute("tabindex", "-1");

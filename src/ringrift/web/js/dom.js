@@ -35,3 +35,29 @@ export function clear(el) {
   el.replaceChildren();
   return el;
 }
+
+/**
+ * Show `items` in `list` as one child per key, keeping the node of every item whose
+ * signature did not change: a live list then never replaces the row a player is about to
+ * click or has focused. build(item) makes a row; sig(item) is a string that changes
+ * whenever the row's content would; key(item) names it (stored in data-key).
+ */
+export function keyed(list, items, key, sig, build) {
+  const old = new Map();
+  for (const el of list.children) if (el.dataset.key !== undefined) old.set(el.dataset.key, el);
+  const rows = items.map((item) => {
+    const k = String(key(item));
+    const signature = sig(item);
+    const kept = old.get(k);
+    if (kept && kept.dataset.sig === signature) return kept;
+    const el = build(item);
+    el.dataset.key = k;
+    el.dataset.sig = signature;
+    return el;
+  });
+  rows.forEach((el, i) => {
+    if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null);
+  });
+  while (list.children.length > rows.length) list.lastElementChild.remove();
+  return list;
+}

@@ -5,15 +5,23 @@ import { $, clear, h } from "./dom.js";
 import { plain } from "./messages.js";
 import { Connection } from "./socket.js";
 import { GameView } from "./views/game.js";
+import { inviteFromHash } from "./views/invite.js";
+import { renderLeaderboard } from "./views/leaderboard.js";
+import { LiveLobby } from "./views/lobby.js";
 import { Pairing } from "./views/pairing.js";
 import { renderPlayer } from "./views/player.js";
 import { renderRules } from "./views/rules.js";
+import { SandboxView } from "./views/sandbox.js";
+import { TimeControlPicker } from "./views/timecontrol.js";
 
-const SECTIONS = ["auth", "reset", "home", "leaderboard", "rules", "player", "game"];
+const SECTIONS = ["auth", "reset", "home", "watch", "leaderboard", "rules", "player", "game", "sandbox"];
 const conn = new Connection();
+// Open games (Play page) and games in play (Watch page), live from the socket (views/lobby.js).
+const lobby = new LiveLobby(conn, { onError: (err) => showError(lobby.page === "watch" ? "watch-error" : "home-error", err) });
 let gameView = null;
+let sandboxView = null; // the practice game against the AI (#/sandbox, no account)
 // A handle for the browser tests and for debugging from the console (no data, just objects).
-window.ringrift = { conn, get game() { return gameView; }, get pairing() { return pairing; } };
+window.ringrift = { conn, get game() { return gameView; }, get pairing() { return pairing; }, get sandbox() { return sandboxView; } };
 
 conn.onStatus((status) => {
   const banner = $("conn");
@@ -84,12 +92,21 @@ $("login-form").addEventListener("submit", async (e) => {
   } catch (err) { showError("auth-error", err); }
 });
 
+// Registering answers the same for new and known addresses (no tokens); a new account then
+// signs in with the password just chosen, and a known one gets the server's "check your mail".
 $("register-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  const f = formData(e.target);
+  let accepted;
   try {
-    session.save(await api("POST", "/api/auth/register", formData(e.target)));
+    accepted = await api("POST", "/api/auth/register", f);
+  } catch (err) { showError("auth-error", err); return; }
+  try {
+    session.save(await api("POST", "/api/auth/login", { email: f.email, password: f.password }));
     route();
-  } catch (err) { showError("auth-error", err); }
+  } catch {
+    showError("auth-error", new Error(accepted.message));
+  }
 });
 
 // -- the links in account mails (/verify-email?token=, /reset-password?token=) ---------------
@@ -173,14 +190,12 @@ async function loadHome() {
   $("home-notice").textContent = mailNotice;
   $("home-notice").hidden = !mailNotice;
   mailNotice = "";
-  const [lobby, mine] = await Promise.all([api("GET", "/api/lobby"), api("GET", "/api/users/me"), loadMine()]);
+  const [mine] = await Promise.all([api("GET", "/api/users/me"), loadMine()]);
   if (mine && mine.user) session.save({ user: mine.user });
   $("verify-notice").hidden = !(mine && mine.user && mine.user.emailVerified === false);
   syncRated();
-  await pairing.load();
-  const me = session.user;
-  const open = (lobby.games || []).filter((g) => !(g.seats || []).some((s) => me && s.userId === me.id));
-  clear($("lobby")).append(...(open.length ? open.map((g) => gameLine(g, true)) : [h("li", { text: "No open games right now: start one." })]));
+  await Promise.all([pairing.load(), timeControl.load()]);
+  if (!$("home").hidden) await lobby.show("home"); // unless another page was opened meanwhile
 }
 
 /** My games, filtered by status; the ones waiting for my move and my results are marked. */
@@ -213,12 +228,13 @@ function syncRated() {
 }
 $("new-game").elements.aiCount.addEventListener("change", syncRated);
 syncRated();
+const timeControl = new TimeControlPicker($("new-game"));
 
 $("new-game").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = formData(e.target);
   const count = Number(f.aiCount);
-  const body = { boardType: f.boardType, maxPlayers: Number(f.maxPlayers), isRated: Boolean(f.isRated), isPrivate: Boolean(f.isPrivate) };
+  const body = { boardType: f.boardType, maxPlayers: Number(f.maxPlayers), isRated: Boolean(f.isRated), isPrivate: Boolean(f.isPrivate), timeControl: timeControl.value() };
   if (count > 0) body.aiOpponents = { count, difficulty: Array(count).fill(Number(f.aiLevel)) };
   try {
     const data = await api("POST", "/api/games", body);
@@ -226,13 +242,9 @@ $("new-game").addEventListener("submit", async (e) => {
   } catch (err) { showError("home-error", err); }
 });
 
-async function loadLeaderboard() {
+async function loadLeaderboard(hash) {
   show("leaderboard");
-  const data = await api("GET", "/api/leaderboard");
-  clear($("ladder")).append(...(data.entries || []).map((p, i) => h("tr", {}, [
-    h("td", { text: p.rank || i + 1 }), h("td", {}, [h("a", { href: `#/player/${p.id}` }, [p.username])]),
-    h("td", { text: Math.round(p.rating) }), h("td", { text: p.gamesPlayed ?? "" }),
-  ])));
+  await renderLeaderboard(hash);
 }
 
 function showRules(part) {
@@ -251,6 +263,8 @@ const pairing = new Pairing((gameId) => { location.hash = `#/game/${gameId}`; })
 
 async function route() {
   if (gameView) { gameView.close(); gameView = null; }
+  if (sandboxView && location.hash !== "#/sandbox") { sandboxView.close(); sandboxView = null; }
+  lobby.hide();
   if (location.hash !== "#/" && location.hash !== "") pairing.stop();
   await handleMailLink();
   const hash = location.hash || "#/";
@@ -262,8 +276,14 @@ async function route() {
   }
   const match = hash.match(/^#\/game\/([A-Za-z0-9_-]+)/);
   try {
-    if (hash === "#/leaderboard") return await loadLeaderboard();
+    if (hash === "#/leaderboard" || hash.startsWith("#/leaderboard?")) return await loadLeaderboard(hash);
+    if (hash === "#/watch") {
+      show("watch");
+      if (session.token) conn.open();
+      return await lobby.show("watch");
+    }
     if (hash.startsWith("#/rules")) return showRules(hash.slice("#/rules/".length));
+    if (hash === "#/sandbox") { show("sandbox"); sandboxView = sandboxView || new SandboxView($("sandbox")); return undefined; }
     const player = hash.match(/^#\/player\/([A-Za-z0-9_-]+)/);
     if (player) { show("player"); return await renderPlayer($("player"), player[1]); }
     if (!session.token) {
@@ -275,7 +295,7 @@ async function route() {
     conn.open();
     if (match) {
       show("game");
-      gameView = new GameView(match[1], conn, { me: session.user, onLeave: () => { location.hash = "#/"; } });
+      gameView = new GameView(match[1], conn, { me: session.user, invite: inviteFromHash(hash), onLeave: () => { location.hash = "#/"; } });
       return await gameView.start();
     }
     return await loadHome();

@@ -25,6 +25,8 @@ const PLAIN = {
   AUTH_EMAIL_ALREADY_VERIFIED: "Your email address is already verified.",
   AUTH_ACCOUNT_TOKEN_INVALID: "This link is no longer valid (used, expired or replaced). Ask for a new one.",
   AUTH_ACCOUNT_BANNED: "This account is suspended.",
+  GAME_TIME_OUT: "Your time ran out before the move arrived.",
+  GAME_UNTIMED_NOT_ALLOWED: "Games with other people need a time control; untimed is for games against the AI.",
 };
 
 /** A sentence for a user: the plain message for a known code, else the server's message. */

@@ -24,6 +24,8 @@ export class GameModel {
     this.legalMoves = null;
     this.winner = null;
     this.endReason = null;
+    this.clocks = null; // {remainingMs, running, serverTime} of timed games (views/clock.js)
+    this.serverTime = null; // serverTime of the newest frame
     this.history = []; // history[i] = {move, player} that made version i + 1
     this.lastMove = null;
     this.pending = null; // {v, ack, move} while a move is in flight
@@ -65,7 +67,7 @@ export class GameModel {
 
   /** Join the game: with our version when we have one (the server sends what we missed). */
   join() {
-    const d = { gameId: this.gameId };
+    const d = { gameId: this.gameId, ...(this.joinExtras ? this.joinExtras() : {}) };
     if (this.v >= 0 && this.staleTo === null) d.v = this.v;
     this.send("join", d);
   }
@@ -73,7 +75,7 @@ export class GameModel {
   requestFull() {
     clearTimeout(this.fullTimer);
     this.fullTimer = null;
-    this.send("join", { gameId: this.gameId });
+    this.send("join", { gameId: this.gameId, ...(this.joinExtras ? this.joinExtras() : {}) });
   }
 
   handleFrame(frame) {
@@ -101,6 +103,8 @@ export class GameModel {
     this.legalMoves = d.legalMoves || null;
     this.winner = d.winner ?? state.winner ?? null;
     this.endReason = d.endReason ?? state.victoryReason ?? null;
+    this.clocks = d.clocks || null;
+    this.serverTime = d.serverTime ?? null;
     if (this.staleTo !== null && d.v >= this.staleTo) {
       this.staleTo = null;
       clearTimeout(this.fullTimer);
@@ -128,6 +132,8 @@ export class GameModel {
     if (d.v !== this.v + 1) { this.join(); return; }
     this.state = mergePatch(this.state, d.patch);
     this.v = d.v;
+    if (d.clocks) this.clocks = d.clocks;
+    this.serverTime = d.serverTime ?? null;
     if (d.status) this.status = d.status;
     this.setResult(d);
     this.legalMoves = d.legalMoves || null;
@@ -159,6 +165,7 @@ export class GameModel {
   }
 
   onError(d) {
+    if (typeof d.ack === "string" && d.ack.startsWith("chat:")) return; // the chat panel's
     const mine = this.pending && d.ack === this.pending.ack;
     if (mine) {
       // A refused move may be tried again (a version conflict means the position moved on).

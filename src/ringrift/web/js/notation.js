@@ -21,6 +21,14 @@ function regionCells(m) {
   return (m.disconnectedRegions && m.disconnectedRegions[0] && m.disconnectedRegions[0].spaces) || [];
 }
 
+// A seat that left the game (F-30): the server's reasons, for the move list and the live region.
+const WITHDRAWN = { resignation: "resigned", timeout: "time", abandoned: "left" };
+const WITHDREW = {
+  resignation: "resigned",
+  timeout: "ran out of time",
+  abandoned: "left the game and was resigned",
+};
+
 /** Short notation for the move list. */
 export function notation(m, at) {
   if (!m) return "?";
@@ -39,6 +47,7 @@ export function notation(m, at) {
     case "eliminate_rings_from_stack": return `elim ${at(m.to)}`;
     case "forced_elimination": return `forced elim ${at(m.to)}`;
     case "swap_sides": return "swap";
+    case "withdraw": return `out (${WITHDRAWN[m.reason] || m.reason})`;
     default: return "pass";
   }
 }
@@ -62,6 +71,7 @@ export function sentence(m, at, who) {
     case "eliminate_rings_from_stack": return `${who} removed a ring from the stack on ${at(m.to)}.`;
     case "forced_elimination": return `${who} had no move and gave up the cap of ${at(m.to)}.`;
     case "swap_sides": return `${who} swapped sides.`;
+    case "withdraw": return `${who} ${WITHDREW[m.reason] || "left the game"}.`;
     default: return "";
   }
 }

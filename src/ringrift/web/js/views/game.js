@@ -7,8 +7,17 @@ import { posKey } from "../geometry.js";
 import { automatic, click, plan } from "../intent.js";
 import { plain } from "../messages.js";
 import { BOOKKEEPING, GameModel } from "../model.js";
+import { ChatPanel } from "./chat.js";
 import { makeLabeler, notation, sentence } from "../notation.js";
 import { PLAYER, swatch } from "../players.js";
+import { moveSound, sound, soundToggle } from "../sound.js";
+import { ClockView, seatNote } from "./clock.js";
+import { evaluationButton } from "./game_eval.js";
+import { PresenceView, abortable } from "./presence.js";
+import { InvitePanel, withInvite } from "./invite.js";
+import { RematchPanel } from "./rematch.js";
+import { ResultDialog, resultTitle } from "./result.js";
+import { navTarget, realMoves, renderMoveList } from "./movelist.js";
 
 const PHASES = {
   ring_placement: "place rings",
@@ -21,17 +30,10 @@ const PHASES = {
   recovery_slide: "recovery",
 };
 
-const REASONS = {
-  ring_elimination: "by eliminating enough rings",
-  territory_control: "by controlling enough territory",
-  last_player_standing: "as the last player able to move",
-  stalemate: "on the tie-break when nobody could move",
-  resignation: "by resignation",
-};
-
 export class GameView {
-  constructor(gameId, conn, { me, onLeave }) {
+  constructor(gameId, conn, { me, onLeave, invite = null }) {
     this.gameId = gameId;
+    this.invite = invite; // the token of an invite link, sent with every read of this game
     this.conn = conn;
     this.me = me;
     this.onLeave = onLeave;
@@ -45,13 +47,18 @@ export class GameView {
     this.hint = null; // {v, move} suggested by the AI for this version
     this.shownV = null; // the version the board last showed (to animate one step at a time)
     this.turnAnnouncedAt = null;
-    this.resultShownFor = null;
     this.autoTimer = null;
     this.closed = false;
-    this.model = new GameModel(gameId, (t, d) => conn.send(t, d));
+    this.model = new GameModel(gameId, (t, d) => conn.send(t, t === "join" && invite ? { ...d, invite } : d));
+    this.invitePanel = new InvitePanel(this);
+    this.rematch = new RematchPanel(this, conn);
     this.board = new BoardView($("board"), { onCell: (key) => this.onCell(key) });
+    this.clock = new ClockView($("clocks"), { seatName: (n) => this.seatName(n), announce: (t) => { $("announce").textContent = t; } });
     this.offModel = this.model.on((reason, detail) => this.onModel(reason, detail));
-    this.offFrame = conn.onFrame((frame) => this.model.handleFrame(frame));
+    this.presence = new PresenceView(gameId, { onChange: () => this.render(), onEnded: () => this.ended(), onError: (err) => this.showError(err) });
+    this.chat = new ChatPanel($("chat"), gameId, conn, { me });
+    this.model.joinExtras = () => this.chat.joinFields();
+    this.offFrame = conn.onFrame((frame) => { this.model.handleFrame(frame); this.presence.handleFrame(frame); });
     this.offStatus = conn.onStatus((status) => { if (status === "open") this.model.join(); });
     this.keyHandler = (e) => this.onKey(e);
     document.addEventListener("keydown", this.keyHandler);
@@ -60,8 +67,7 @@ export class GameView {
       if (li) this.goto(Number(li.dataset.v));
     };
     for (const b of document.querySelectorAll(".replay-nav [data-nav]")) b.onclick = () => this.nav(b.dataset.nav);
-    $("result-review").onclick = () => { $("result").hidden = true; $("movelist").focus(); };
-    $("result").hidden = true;
+    this.result = new ResultDialog();
     $("game-error").hidden = true;
     // Big boards on small screens: the board can be zoomed and scrolled inside its frame.
     $("zoom").onclick = () => {
@@ -70,6 +76,7 @@ export class GameView {
       $("zoom").textContent = on ? "Zoom out" : "Zoom in";
     };
     document.querySelector(".board-wrap").classList.remove("zoomed");
+    if (!$("game-sound")) $("zoom").before(soundToggle("game-sound"));
     $("zoom").setAttribute("aria-pressed", "false");
     $("zoom").textContent = "Zoom in";
     clear($("movelist"));
@@ -84,12 +91,16 @@ export class GameView {
   }
 
   async start() {
+    const asOf = this.presence.now();
     const [game, moves] = await Promise.all([
-      api("GET", `/api/games/${this.gameId}`),
-      api("GET", `/api/games/${this.gameId}/moves`).catch(() => ({ moves: [] })),
+      api("GET", withInvite(`/api/games/${this.gameId}`, this.invite)),
+      api("GET", withInvite(`/api/games/${this.gameId}/moves`, this.invite)).catch(() => ({ moves: [] })),
     ]);
     if (this.closed) return;
     this.meta = game.game;
+    if (!this.model.ready && this.meta.clocks) this.clock.update(this.meta.clocks, this.meta.clocks.serverTime, null);
+    this.presence.adopt(this.meta.presence, { asOf });
+    this.invitePanel.render();
     this.adoptHistory(moves.moves || []);
     if (this.conn.status === "open") this.model.join();
     this.render();
@@ -101,8 +112,12 @@ export class GameView {
     this.offModel();
     this.offFrame();
     this.offStatus();
+    this.clock.dispose();
+    this.presence.close();
+    this.rematch.close();
     document.removeEventListener("keydown", this.keyHandler);
     this.conn.send("leave", { gameId: this.gameId });
+    this.chat.dispose();
     this.model.dispose();
   }
 
@@ -112,6 +127,7 @@ export class GameView {
     if (this.closed) return;
     if (reason === "need-history") { this.reloadHistory(); return; }
     if (reason === "state" || reason === "event") {
+      this.clock.update(this.model.clocks, this.model.serverTime, this.model.yourSeat);
       if (this.hint && this.hint.v !== this.model.v) this.hint = null;
       this.sel = {};
       this.preview = new Set();
@@ -126,6 +142,7 @@ export class GameView {
     if ((reason === "event" || reason === "state") && this.replayAt === null && before !== null && before < this.model.v) {
       const added = this.model.history.slice(before, this.model.v).filter((r) => r && r.move && !BOOKKEEPING.has(r.move.type));
       if (added.length === 1) this.board.animate(added[0].move);
+      if (added.length) sound.play(moveSound(added[added.length - 1].move));
     }
     // Screen readers hear when the turn comes back (the turn line itself is not live): it is
     // our turn with a real choice, and the last real move was somebody else's.
@@ -136,6 +153,7 @@ export class GameView {
         this.turnAnnouncedAt = model.v;
         const said = $("announce").textContent;
         $("announce").textContent = `${said} Your turn.`.trim();
+        sound.play("turn");
       }
     }
     this.maybeAuto();
@@ -147,16 +165,18 @@ export class GameView {
 
   async reloadMeta() {
     try {
-      const data = await api("GET", `/api/games/${this.gameId}`);
+      const asOf = this.presence.now();
+      const data = await api("GET", withInvite(`/api/games/${this.gameId}`, this.invite));
       if (this.closed) return;
       this.meta = data.game;
+      this.presence.adopt(this.meta.presence, { asOf });
       this.render();
     } catch { /* the next frame tries again */ }
   }
 
   async reloadHistory() {
     try {
-      const data = await api("GET", `/api/games/${this.gameId}/moves`);
+      const data = await api("GET", withInvite(`/api/games/${this.gameId}/moves`, this.invite));
       if (this.closed) return;
       this.adoptHistory(data.moves || []);
       this.renderMoveList();
@@ -231,28 +251,9 @@ export class GameView {
     this.nav(nav);
   }
 
-  /** The positions worth stopping at: the start, after each real move (passes are skipped), now. */
-  stops() {
-    const out = [0];
-    this.model.history.forEach((rec, i) => { if (!BOOKKEEPING.has(rec.move && rec.move.type)) out.push(i + 1); });
-    if (out[out.length - 1] !== this.model.v) out.push(this.model.v);
-    return out;
-  }
-
-  /** How many real moves (not passes) lead to version n: the number the move list shows. */
-  realMoves(n) {
-    return this.model.history.slice(0, n).filter((rec) => !BOOKKEEPING.has(rec.move && rec.move.type)).length;
-  }
-
   nav(where) {
     const cur = this.replayAt === null ? this.model.v : this.replayAt;
-    const stops = this.stops();
-    let target = cur;
-    if (where === "first") target = 0;
-    else if (where === "last") target = this.model.v;
-    else if (where === "prev") target = [...stops].reverse().find((n) => n < cur) ?? 0;
-    else target = stops.find((n) => n > cur) ?? this.model.v;
-    this.goto(Math.max(0, Math.min(this.model.v, target)));
+    this.goto(navTarget(where, cur, this.model.history, this.model.v));
   }
 
   async goto(n) {
@@ -267,7 +268,7 @@ export class GameView {
     let state = this.replayCache.get(n);
     if (!state) {
       try {
-        state = (await api("GET", `/api/games/${this.gameId}/states/${n}`)).state;
+        state = (await api("GET", withInvite(`/api/games/${this.gameId}/states/${n}`, this.invite))).state;
       } catch (err) {
         this.model.error = { code: err.code, message: err.message };
         this.render();
@@ -300,6 +301,7 @@ export class GameView {
   render() {
     const model = this.model;
     if (!model.ready) return;
+    this.clock.refreshNames();
     const live = this.replayAt === null;
     const state = live ? model.state : this.replayState;
     const moves = live ? model.playable : [];
@@ -310,20 +312,23 @@ export class GameView {
     const hinted = live && this.hint ? moveCells(this.hint.move) : [];
     this.board.render(state, { roles: p.cells, preview: this.preview, lastMoves, hinted, describe, interactive: live && moves.length > 0 });
     $("zoom").hidden = state.board.size <= 9;
-    $("board").setAttribute("aria-label", `Board, ${state.board.type}${live ? "" : `, position after move ${this.realMoves(this.replayAt)}`}`);
+    $("board").setAttribute("aria-label", `Board, ${state.board.type}${live ? "" : `, position after move ${realMoves(this.model.history, this.replayAt)}`}`);
     document.querySelector("#game .game").classList.toggle("busy", Boolean(model.pending) || model.staleTo !== null);
     document.querySelector("#game .game").classList.toggle("replaying", !live);
     this.renderTimeControl();
     this.renderTurn(state, live);
+    this.presence.render({ mySeat: this.model.yourSeat, status: this.model.status, players: model.state.players.length, withdrawn: model.state.withdrawnSeats || [], name: (n) => this.seatName(n) });
     this.renderError();
     this.renderDecision(p, live, at);
     this.renderSeats(state);
     this.renderMoveList();
     this.renderActions();
     this.renderResult();
+    this.invitePanel.render();
+    this.rematch.render();
   }
 
-  /** The game's time control as a label only: the server does not run clocks yet. */
+  /** The game's time control as a label (the running clocks are views/clock.js). */
   renderTimeControl() {
     const tc = this.meta && this.meta.timeControl;
     const label = tc && typeof tc.label === "string" ? tc.label : "";
@@ -371,12 +376,12 @@ export class GameView {
     el.className = "turn";
     const model = this.model;
     if (!live) {
-      el.textContent = `Replay: position after move ${this.realMoves(this.replayAt)} of ${this.realMoves(model.v)}. Press End to return.`;
+      el.textContent = `Replay: position after move ${realMoves(this.model.history, this.replayAt)} of ${realMoves(model.history, model.v)}. Press End to return.`;
       return;
     }
     const status = model.status;
     if (status === "waiting") { el.textContent = "Waiting for an opponent to join…"; return; }
-    if (status === "cancelled") { el.textContent = "This game was cancelled."; return; }
+    if (status === "cancelled") { el.textContent = model.endReason === "aborted" ? "This game was aborted." : "This game was cancelled."; return; }
     if (status === "completed") { el.textContent = `Game over: ${this.resultTitle()}.`; return; }
     const cur = state.currentPlayer;
     const seat = this.seat(cur);
@@ -440,18 +445,7 @@ export class GameView {
     box.append(h("button", { type: "button", class: "secondary", onclick: () => { this.sel = {}; this.render(); this.board.focus(choice.at); } }, ["Cancel"]));
     if (choice.explain) box.append(h("p", { class: "hint", text: choice.options.map((o) => o.title).join(" / ") }));
     box.hidden = false;
-    // Next to the cell, inside the board's box.
-    const cell = this.board.cellEls.get(choice.at);
-    const wrap = box.parentElement.getBoundingClientRect();
-    if (cell) {
-      const r = cell.getBoundingClientRect();
-      const frame = box.parentElement;
-      const left = Math.max(0, Math.min(r.left - wrap.left, wrap.width - box.offsetWidth));
-      const below = r.bottom - wrap.top + 4;
-      const top = below + box.offsetHeight > wrap.height ? Math.max(0, r.top - wrap.top - box.offsetHeight - 4) : below;
-      box.style.left = `${left + frame.scrollLeft}px`;
-      box.style.top = `${top + frame.scrollTop}px`;
-    }
+    this.board.placeBeside(box, choice.at);
     if (!wasInside) box.querySelector("button").focus();
   }
 
@@ -480,8 +474,14 @@ export class GameView {
       const toMove = this.model.status === "active" && state.currentPlayer === n;
       const label = seat && !seat.isAi && seat.userId ? h("a", { href: `#/player/${seat.userId}` }, [this.seatName(n)]) : this.seatName(n);
       const name = h("div", { class: "name" }, [swatch(n), label]);
+      const dot = this.presence.dot(n);
+      if (dot) name.prepend(dot);
+      const away = this.presence.note(n);
+      if (away) name.append(away);
       if (n === this.model.yourSeat) name.append(h("span", { class: "you", text: "you" }));
       if (seat && seat.resigned) name.append(h("small", { text: "resigned" }));
+      const out = seatNote(state, this.model.history, n, state.players.length);
+      if (out) name.append(h("small", { class: "out", text: out }));
       if (toMove) name.append(h("small", { text: "to move" }));
       list.append(h("li", { class: `seat${toMove ? " to-move" : ""}`, "aria-current": toMove ? "true" : null }, [
         name,
@@ -495,28 +495,16 @@ export class GameView {
   }
 
   renderMoveList() {
-    const list = $("movelist");
-    const at = this.labeler();
-    const history = this.model.history;
-    const current = this.replayAt === null ? this.model.v : this.replayAt;
-    if (Number(list.dataset.count) !== history.length) {
-      // Passes (bookkeeping moves) are positions too, but not worth a line of their own.
-      clear(list);
-      history.forEach((rec, i) => {
-        if (BOOKKEEPING.has(rec.move && rec.move.type)) return;
-        list.append(h("li", { "data-v": i + 1 }, [swatch(rec.player || (rec.move && rec.move.player), 12), " ", notation(rec.move, at)]));
-      });
-      list.dataset.count = String(history.length);
-    }
-    let shown = null;
-    for (const li of list.children) if (Number(li.dataset.v) <= current) shown = li;
-    for (const li of list.children) {
-      li.classList.toggle("at", li === shown);
-      if (li === shown) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
-    }
-    // Scroll the list only (scrollIntoView would scroll the page too, e.g. on a phone).
-    if (shown) list.scrollTop = Math.max(0, shown.offsetTop - list.clientHeight + shown.offsetHeight * 2);
-    $("replay-at").textContent = this.replayAt === null ? "live" : `move ${this.realMoves(current)} of ${this.realMoves(this.model.v)}`;
+    const model = this.model;
+    $("replay-at").textContent = renderMoveList($("movelist"), {
+      history: model.history,
+      v: model.v,
+      current: this.replayAt === null ? model.v : this.replayAt,
+      live: this.replayAt === null,
+      labeler: this.labeler(),
+      yourSeat: model.yourSeat,
+      seatName: (n) => this.seatName(n),
+    });
   }
 
   renderActions() {
@@ -524,6 +512,8 @@ export class GameView {
     if (!this.meta) return;
     const mySeat = this.model.yourSeat ?? (this.meta.seats.find((s) => this.me && s.userId === this.me.id) || {}).seat;
     const status = this.model.status || this.meta.status;
+    const evaluate = evaluationButton(this, status);
+    if (evaluate) box.append(evaluate);
     if (status === "waiting") {
       if (mySeat) box.append(h("button", { type: "button", class: "secondary", onclick: () => this.leave() }, ["Leave"]));
       else if (this.meta.openSeats > 0) box.append(h("button", { type: "button", onclick: () => this.join() }, ["Join this game"]));
@@ -544,6 +534,7 @@ export class GameView {
     if (!this.meta.isRated && this.model.myTurn) {
       box.append(h("button", { type: "button", class: "secondary", id: "hint-button", onclick: () => this.askHint() }, ["Hint"]));
     }
+    if (abortable(status, this.model.state)) { box.append(this.presence.abortButton()); return; }
     box.append(h("button", { type: "button", class: "secondary", id: "resign", onclick: () => { this.confirming = true; this.renderActions(); $("resign-no").focus(); } }, ["Resign…"]));
   }
 
@@ -562,7 +553,7 @@ export class GameView {
   }
 
   async join() {
-    try { await api("POST", `/api/games/${this.gameId}/join`); await this.reloadMeta(); this.model.requestFull(); } catch (err) { this.showError(err); }
+    try { await api("POST", withInvite(`/api/games/${this.gameId}/join`, this.invite)); await this.reloadMeta(); this.model.requestFull(); } catch (err) { this.showError(err); }
   }
 
   async resign() {
@@ -574,40 +565,28 @@ export class GameView {
     } catch (err) { this.showError(err); }
   }
 
+  async ended() {
+    await this.reloadMeta();
+    this.model.requestFull();
+  }
+
   showError(err) {
     this.model.error = { code: err.code, message: err.message };
     this.render();
   }
 
   resultTitle() {
-    const w = this.model.winner;
-    if (this.model.status === "cancelled") return "game cancelled";
-    if (!w) return "nobody won";
-    if (this.model.yourSeat) return w === this.model.yourSeat ? "You won" : "You lost";
-    return `${this.seatName(w)} won`;
+    return resultTitle(this.model, (n) => this.seatName(n));
   }
 
   renderResult() {
-    const model = this.model;
-    const box = $("result");
-    if (model.status !== "completed") { box.hidden = true; return; }
-    const reasonKey = model.endReason === "resignation" ? "resignation" : (model.state.victoryReason || model.endReason);
-    $("result-title").textContent = this.resultTitle();
-    const w = model.winner;
-    $("result-reason").textContent = w
-      ? `${w === model.yourSeat ? "You" : this.seatName(w)} won ${REASONS[reasonKey] || "the game"}.`
-      : "The game is over.";
-    const ratings = clear($("result-ratings"));
-    for (const seat of (this.meta && this.meta.seats) || []) {
-      if (seat.ratingBefore == null || seat.ratingAfter == null) continue;
-      const d = Math.round(seat.ratingAfter - seat.ratingBefore);
-      ratings.append(h("li", { text: `${this.seatName(seat.seat)}: rating ${Math.round(seat.ratingBefore)} → ${Math.round(seat.ratingAfter)} (${d >= 0 ? "+" : ""}${d})` }));
-    }
-    if (this.resultShownFor !== this.gameId && this.replayAt === null) {
-      this.resultShownFor = this.gameId;
-      box.hidden = false;
-      $("result-review").focus();
-    }
+    this.result.render({
+      gameId: this.gameId,
+      model: this.model,
+      seats: (this.meta && this.meta.seats) || [],
+      seatName: (n) => this.seatName(n),
+      live: this.replayAt === null,
+    });
   }
 }
 

@@ -126,6 +126,8 @@ export class Pairing {
     this.cancelling = true;
     $("pair-cancel").setAttribute("aria-disabled", "true");
     this.run++;
+    // End the long-poll first: once the DELETE lands it would answer 404 (not queued).
+    if (this.polling) { this.polling.abort(); this.polling = null; }
     try {
       await this.settled();
       await api("DELETE", "/api/matchmaking");

@@ -30,14 +30,14 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ringrift.ops.bench.api import _process, sign_up, summarize
+from ringrift.ops.bench.env import bench_env
 from ringrift.ops.services import PostgresCluster, RedisServer, free_port
-from ringrift.server.bench import _process, summarize
 
 
 class _Player:
@@ -133,16 +133,7 @@ class _Game:
 
 
 async def _setup_users(http: httpx.AsyncClient) -> list[str]:
-    tokens = []
-    for _ in range(2):
-        name = "ws" + uuid.uuid4().hex[:10]
-        response = await http.post(
-            "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": "bench-pass-1"},
-        )
-        response.raise_for_status()
-        tokens.append(response.json()["data"]["accessToken"])
-    return tokens
+    return [await sign_up(http, "ws", "bench-pass-1") for _ in range(2)]
 
 
 EARLY = (0, 40)  # versions around move 20
@@ -264,20 +255,15 @@ def run_ws_bench(
         redis = RedisServer(run_dir / "redis")
         stack.callback(redis.destroy)
         redis.start()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis.url,
-            "AI_SERVICE_URL": "",
-            "JWT_SECRET": "wsbench-" + uuid.uuid4().hex + uuid.uuid4().hex,
-            "RINGRIFT_ENV": "development",
-            "AUTO_MIGRATE": "true",
-            "LOG_LEVEL": "WARNING",
-            "DB_POOL_SIZE": "20",
-            "DB_MAX_OVERFLOW": "20",
-        }
-        for name in ("LOGIN", "REGISTER", "GAME_CREATE", "MOVES", "WS_MESSAGES"):
-            env[f"RATE_LIMIT_{name}"] = "0"
+        env = bench_env(
+            "wsbench",
+            database_url,
+            redis_url=redis.url,
+            limits_off=True,
+            LOG_LEVEL="WARNING",
+            DB_POOL_SIZE="20",
+            DB_MAX_OVERFLOW="20",
+        )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         stack.enter_context(

@@ -14,33 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ringrift.ops.bench.api import _process, sign_up, summarize
+from ringrift.ops.bench.env import bench_env
 from ringrift.ops.services import PostgresCluster, free_port
-from ringrift.server.bench import _process, summarize
 
 
 async def _long_game(http: httpx.AsyncClient, moves: int, rng: random.Random) -> dict[str, Any]:
     from ringrift.rules import GameState, legal_moves
 
-    tokens = []
-    for _ in range(2):
-        name = "rb" + uuid.uuid4().hex[:10]
-        response = await http.post(
-            "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": "bench-pass-1"},
-        )
-        response.raise_for_status()
-        tokens.append(response.json()["data"]["accessToken"])
+    tokens = [await sign_up(http, "rb", "bench-pass-1") for _ in range(2)]
     auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
     created = await http.post(
         "/api/games", json={"boardType": "square19", "maxPlayers": 2}, headers=auth[0]
@@ -107,26 +98,18 @@ async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict
 def run_replay_bench(
     *, moves: int = 1000, samples: int = 200, concurrent: int = 20, database_url: str = ""
 ) -> dict[str, Any]:
+    from rich.console import Console
+
+    console = Console(stderr=True)  # stdout carries the JSON result
     run_dir = Path(tempfile.mkdtemp(prefix="ringrift-replaybench-"))
     with contextlib.ExitStack() as stack:
         if not database_url:
-            print("starting a private PostgreSQL cluster ...", file=sys.stderr)
+            console.print("starting a private PostgreSQL cluster ...")
             pg = PostgresCluster(run_dir / "pg")
             stack.callback(pg.destroy)
             pg.start()
             database_url = pg.url()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": "",
-            "AI_SERVICE_URL": "",
-            "JWT_SECRET": "replaybench-" + uuid.uuid4().hex + uuid.uuid4().hex,
-            "RINGRIFT_ENV": "development",
-            "AUTO_MIGRATE": "true",
-            "LOG_LEVEL": "WARNING",
-        }
-        for name in ("LOGIN", "REGISTER", "GAME_CREATE", "MOVES", "REPLAY"):
-            env[f"RATE_LIMIT_{name}"] = "0"
+        env = bench_env("replaybench", database_url, limits_off=True, LOG_LEVEL="WARNING")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         stack.enter_context(
@@ -137,6 +120,6 @@ def run_replay_bench(
                 f"{base}/health",
             )
         )
-        print(f"app at {base}; playing a square19 game to {moves} moves ...", file=sys.stderr)
+        console.print(f"app at {base}; playing a square19 game to {moves} moves ...")
         result = asyncio.run(_measure(base, moves, samples, concurrent))
     return {"benchmark": "replay", "database": database_url.split("://")[0], **result}

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from ringrift.ops.bench.env import bench_env
 from ringrift.ops.services import PostgresCluster, RedisServer, free_port, port_open
 
 
@@ -40,6 +40,18 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+async def sign_up(http: httpx.AsyncClient, prefix: str, password: str) -> str:
+    """Register a fresh account and sign in (registering answers 202 and issues no tokens):
+    its access token."""
+    name = prefix + uuid.uuid4().hex[:10]
+    creds = {"email": f"{name}@example.com", "password": password}
+    response = await http.post("/api/auth/register", json={**creds, "username": name})
+    response.raise_for_status()
+    response = await http.post("/api/auth/login", json=creds)
+    response.raise_for_status()
+    return str(response.json()["data"]["accessToken"])
 
 
 def summarize(samples_ms: list[float]) -> dict[str, float]:
@@ -108,6 +120,8 @@ async def _measure(base: str, requests: int, samples: int) -> dict[str, Any]:
             name = "bench" + uuid.uuid4().hex[:10]
             creds = {"email": f"{name}@example.com", "password": "bench-password-1"}
             response = await client.post("/api/auth/register", json={**creds, "username": name})
+            response.raise_for_status()
+            response = await client.post("/api/auth/login", json=creds)
             response.raise_for_status()
             users.append({**creds, "token": response.json()["data"]["accessToken"]})
 
@@ -186,10 +200,7 @@ def run_bench(
         stack.callback(redis.destroy)
         redis.start()
 
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis.url}
-        env.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex + uuid.uuid4().hex)
-        env["RINGRIFT_ENV"] = "development"
-        env["AUTO_MIGRATE"] = "true"
+        env = bench_env("bench", database_url, redis_url=redis.url)
         ai_url = ""
         if importlib.util.find_spec("ringrift.aiservice") is not None:
             ai_port = free_port()

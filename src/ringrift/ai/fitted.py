@@ -1,0 +1,171 @@
+"""Fitted evaluation weights: the versioned weights file, an evaluator built from it, and
+how a player is given that evaluator (``ringrift arena --eval-a FILE``).
+
+A weights file is JSON: ``format`` ("ringrift-eval-weights"), ``version``, ``board``,
+``players``, ``features`` (names, see `ringrift.ai.features.Feature`), ``weights`` (one per
+feature), ``seed``, ``recipe`` (the data and fit settings) and ``report`` (the log-losses the
+fit measured). The model: seat ``q`` wins with probability ``sigmoid(w . x)``, where ``x`` is
+q's feature vector minus the mean of its opponents'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ringrift.ai.alphabeta import AlphaBetaPlayer
+from ringrift.ai.base import Player
+from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE
+from ringrift.ai.features import FEATURES, relative_features, seat_features
+from ringrift.ai.players import ErringPlayer, HeuristicPlayer
+from ringrift.rules import GameState
+
+WEIGHTS_FORMAT = "ringrift-eval-weights"
+WEIGHTS_VERSION = 1
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+"""Where the weights files that ship with the package live, one per board and player count."""
+SHIPPED = "shipped"
+"""The name that stands for the shipped file of the match's board and player count."""
+
+
+def shipped_weights_path(board: str, players: int) -> Path:
+    """The shipped weights file for a board and player count (it may not exist)."""
+    return WEIGHTS_DIR / f"{board}-{players}p.json"
+
+
+def shipped_weights_files() -> list[Path]:
+    """Every shipped weights file."""
+    return sorted(WEIGHTS_DIR.glob("*.json"))
+
+
+def resolve_weights_path(path: Path, *, board: str, players: int) -> Path:
+    """``path`` itself, or for the name ``shipped`` the shipped file of the game; a
+    ValueError when nothing is shipped for it."""
+    if str(path) != SHIPPED:
+        return path
+    shipped = shipped_weights_path(board, players)
+    if not shipped.is_file():
+        names = ", ".join(f.stem for f in shipped_weights_files()) or "none"
+        raise ValueError(
+            f"no shipped weights for {board} with {players} players (shipped: {names})"
+        )
+    return shipped
+
+
+def sigmoid(z: float) -> float:
+    """The logistic function, without overflow for large ``|z|``."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def dot(w: Sequence[float], x: Sequence[float]) -> float:
+    return sum(a * b for a, b in zip(w, x, strict=True))
+
+
+@dataclass(frozen=True)
+class EvalWeights:
+    """A fitted linear evaluation and where it came from (the content of a weights file)."""
+
+    board: str
+    players: int
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    seed: int
+    recipe: dict[str, Any]
+    report: dict[str, Any]
+    version: int = WEIGHTS_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["format"] = WEIGHTS_FORMAT
+        data["features"] = list(self.features)
+        data["weights"] = list(self.weights)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> EvalWeights:
+        if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
+            raise ValueError(f"not a {WEIGHTS_FORMAT} file")
+        if data.get("version") != WEIGHTS_VERSION:
+            raise ValueError(f"unsupported weights version {data.get('version')!r}")
+        features = tuple(str(f) for f in data["features"])
+        weights = tuple(float(w) for w in data["weights"])
+        if len(features) != len(weights):
+            raise ValueError("features and weights differ in length")
+        unknown = sorted(set(features) - {f.value for f in FEATURES})
+        if unknown:
+            raise ValueError(f"unknown features in weights file: {', '.join(unknown)}")
+        return cls(
+            board=str(data["board"]),
+            players=int(data["players"]),
+            features=features,
+            weights=weights,
+            seed=int(data["seed"]),
+            recipe=dict(data.get("recipe", {})),
+            report=dict(data.get("report", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> EvalWeights:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"cannot read weights file {path}: {error}") from None
+        try:
+            return cls.from_json(data)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed weights file {path}: {error}") from None
+
+
+class FittedEvaluation:
+    """Evaluate positions with fitted weights, on the hand-written evaluation's scale:
+    ``win_probability(evaluate(s, p))`` is the model's win chance for ``p``."""
+
+    def __init__(self, weights: EvalWeights) -> None:
+        order = {f.value: i for i, f in enumerate(FEATURES)}
+        self.coef = [0.0] * len(FEATURES)
+        for name, w in zip(weights.features, weights.weights, strict=True):
+            self.coef[order[name]] = w
+        self.weights = weights
+
+    def __call__(self, s: GameState, player: int) -> float:
+        return self.evaluate(s, player)
+
+    def evaluate(self, s: GameState, player: int) -> float:
+        if s.game_status != "active":
+            return WIN_SCORE if s.winner == player else -WIN_SCORE
+        z = dot(self.coef, relative_features(seat_features(s), player))
+        return max(-WIN_SCORE + 1, min(WIN_SCORE - 1, z * VALUE_SCALE))
+
+
+def with_evaluator(player: Player, evaluator: FittedEvaluation) -> Player:
+    """Give a heuristic or alpha-beta player (also behind `ErringPlayer`) the evaluator in
+    place of the hand-written evaluation; other players have no evaluation to replace."""
+    target = player.inner if isinstance(player, ErringPlayer) else player
+    if not isinstance(target, HeuristicPlayer | AlphaBetaPlayer):
+        raise ValueError(f"player {player.name!r} does not use an evaluation to replace")
+    target.evaluator = evaluator
+    return player
+
+
+def load_evaluator(
+    path: Path, *, board: str | None = None, players: int | None = None
+) -> FittedEvaluation:
+    """Load a weights file; with ``board``/``players``, refuse weights fitted for another game."""
+    weights = EvalWeights.load(path)
+    if board is not None and weights.board != board:
+        raise ValueError(f"{path} was fitted on {weights.board}, not {board}")
+    if players is not None and weights.players != players:
+        raise ValueError(f"{path} was fitted for {weights.players} players, not {players}")
+    return FittedEvaluation(weights)

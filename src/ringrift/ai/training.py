@@ -1,0 +1,217 @@
+"""Fitting the evaluation to self-play outcomes, and the weights files that carry the result.
+
+The model is a logistic regression ("texel tuning"): the chance that seat ``q`` wins from a
+position is ``sigmoid(w . x)``, where ``x`` is q's feature vector minus the mean of its
+opponents' (see `ringrift.ai.features`). The target is 1 for a win and 0 for a loss with two
+players, and the rank score ``(N - rank) / (N - 1)`` with more; a game stopped at the move cap
+scores 0.5 for everyone. The loss is the mean log-loss plus ``l2 / 2 * |w|^2``, minimised by
+Newton's method (the problem is small and convex, so a few exact steps converge).
+
+The baseline is the hand-written evaluation's own prediction, ``win_probability`` of the
+seat's score minus the best opponent's score, computed from the same stored features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ringrift.ai.evaluation import DEFAULT_WEIGHTS, VALUE_SCALE, Weights
+from ringrift.ai.features import BASE_FEATURES, FEATURES, relative_features
+from ringrift.ai.fitted import EvalWeights, dot, sigmoid
+from ringrift.ai.selfplay import read_games, read_manifest
+
+EPS = 1e-12
+
+Example = tuple[list[float], float]
+
+
+def seat_target(ranks: list[int] | None, seat: int) -> float:
+    """Training target of a seat: 1 win, 0 last, linear in rank between; 0.5 for a draw."""
+    if ranks is None:
+        return 0.5
+    n = len(ranks)
+    return (n - ranks[seat - 1]) / (n - 1)
+
+
+def game_examples(record: dict[str, Any], names: list[str]) -> list[Example]:
+    """One example per (sampled position, seat) of a game record. ``names`` are the feature
+    names stored with the data; the model uses `FEATURES` (missing ones are an error)."""
+    index = [names.index(f.value) for f in FEATURES]
+    out: list[Example] = []
+    for pos in record["positions"]:
+        per_seat = [[]] + [[v[i] for i in index] for v in pos["features"]]
+        for seat in range(1, len(per_seat)):
+            out.append((relative_features(per_seat, seat), seat_target(record["ranks"], seat)))
+    return out
+
+
+def log_loss(p: float, y: float) -> float:
+    p = min(1.0 - EPS, max(EPS, p))
+    return -(y * math.log(p) + (1.0 - y) * math.log(1.0 - p))
+
+
+def mean_log_loss(w: list[float], data: list[Example]) -> float:
+    return sum(log_loss(sigmoid(dot(w, x)), y) for x, y in data) / max(1, len(data))
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Solve a x = b by Gaussian elimination with partial pivoting (a is small and SPD)."""
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        piv = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[piv] = m[piv], m[col]
+        d = m[col][col]
+        for r in range(col + 1, n):
+            f = m[r][col] / d
+            if f:
+                for c in range(col, n + 1):
+                    m[r][c] -= f * m[col][c]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (m[r][n] - sum(m[r][c] * x[c] for c in range(r + 1, n))) / m[r][r]
+    return x
+
+
+def fit_logistic(
+    data: list[Example], *, l2: float = 1e-3, iterations: int = 25, tol: float = 1e-9
+) -> list[float]:
+    """Minimise mean log-loss + l2/2 |w|^2 by Newton's method from w = 0."""
+    if not data:
+        raise ValueError("no training examples")
+    if l2 <= 0:
+        raise ValueError("l2 must be positive (it keeps the Newton system well posed)")
+    k = len(data[0][0])
+    n = len(data)
+    w = [0.0] * k
+    for _ in range(iterations):
+        grad = [l2 * wi for wi in w]
+        hess = [[l2 if i == j else 0.0 for j in range(k)] for i in range(k)]
+        for x, y in data:
+            p = sigmoid(dot(w, x))
+            g = (p - y) / n
+            h = p * (1.0 - p) / n
+            for i in range(k):
+                xi = x[i]
+                if xi:
+                    grad[i] += g * xi
+                    hx = h * xi
+                    row = hess[i]
+                    for j in range(i + 1):
+                        row[j] += hx * x[j]
+        for i in range(k):
+            for j in range(i):
+                hess[j][i] = hess[i][j]
+        step = _solve(hess, grad)
+        w = [wi - si for wi, si in zip(w, step, strict=True)]
+        if max(abs(s) for s in step) < tol:
+            break
+    return w
+
+
+def hand_logit(per_seat: list[list[float]], seat: int, w: Weights = DEFAULT_WEIGHTS) -> float:
+    """The hand-written evaluation's logit for a seat (its score minus the best opponent's,
+    over VALUE_SCALE), from the seats' base features (index 0 unused)."""
+    coef = [getattr(w, f.value) for f in BASE_FEATURES]
+    base = len(BASE_FEATURES)
+    scores = [dot(coef, v[:base]) if q else 0.0 for q, v in enumerate(per_seat)]
+    best_other = max(s for q, s in enumerate(scores) if q and q != seat)
+    return (scores[seat] - best_other) / VALUE_SCALE
+
+
+def hand_probability(per_seat: list[list[float]], seat: int, w: Weights = DEFAULT_WEIGHTS) -> float:
+    """The hand-written evaluation's win probability for a seat (`value_vector`'s value)."""
+    return sigmoid(hand_logit(per_seat, seat, w))
+
+
+def hand_examples(games: Iterable[dict[str, Any]], names: list[str]) -> list[Example]:
+    """One example per (sampled position, seat) whose single input is the hand-written
+    evaluation's logit: with weight 1 it reproduces that evaluation's win probability."""
+    index = [names.index(f.value) for f in BASE_FEATURES]
+    out: list[Example] = []
+    for rec in games:
+        for pos in rec["positions"]:
+            per_seat = [[]] + [[v[i] for i in index] for v in pos["features"]]
+            for seat in range(1, len(per_seat)):
+                out.append(([hand_logit(per_seat, seat)], seat_target(rec["ranks"], seat)))
+    return out
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Log-losses of the fitted and the hand-written evaluation on both splits."""
+
+    train_examples: int
+    validation_examples: int
+    train_log_loss: float
+    validation_log_loss: float
+    hand_train_log_loss: float
+    hand_validation_log_loss: float
+    hand_rescaled_scale: float
+    """The hand-written evaluation's logit multiplied by this fits the data best."""
+    hand_rescaled_validation_log_loss: float
+    base_only_validation_log_loss: float
+    """The fit restricted to the hand-written evaluation's features."""
+
+
+def fit_directory(
+    data_dir: Path, *, seed: int = 0, validation: float = 0.2, l2: float = 1e-3
+) -> EvalWeights:
+    """Fit weights to a self-play directory. Games (not positions) are split into training
+    and validation sets by a seeded shuffle, so one game never feeds both."""
+    if not 0.0 < validation < 1.0:
+        raise ValueError("the validation fraction must be between 0 and 1")
+    manifest = read_manifest(data_dir)
+    names = list(manifest["features"])
+    missing = [f.value for f in FEATURES if f.value not in names]
+    if missing:
+        raise ValueError(f"the data lacks features {', '.join(missing)}: regenerate it")
+    games = list(read_games(data_dir))
+    if len(games) < 2:
+        raise ValueError(f"{data_dir} holds {len(games)} games: need at least 2")
+    order = sorted(range(len(games)), key=lambda i: games[i]["index"])
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(len(games) * validation))
+    val_games = [games[i] for i in order[:n_val]]
+    train_games = [games[i] for i in order[n_val:]]
+    train = [e for g in train_games for e in game_examples(g, names)]
+    val = [e for g in val_games for e in game_examples(g, names)]
+    w = fit_logistic(train, l2=l2)
+    hand_train, hand_val = hand_examples(train_games, names), hand_examples(val_games, names)
+    scale = fit_logistic(hand_train, l2=l2)
+    k = len(BASE_FEATURES)
+    base_w = fit_logistic([(x[:k], y) for x, y in train], l2=l2)
+    report = FitReport(
+        len(train),
+        len(val),
+        mean_log_loss(w, train),
+        mean_log_loss(w, val),
+        mean_log_loss([1.0], hand_train),
+        mean_log_loss([1.0], hand_val),
+        scale[0],
+        mean_log_loss(scale, hand_val),
+        mean_log_loss(base_w, [(x[:k], y) for x, y in val]),
+    )
+    recipe = {
+        "data": str(data_dir),
+        "manifest": manifest,
+        "games": len(games),
+        "validation_fraction": validation,
+        "l2": l2,
+        "model": "logistic regression on seat features minus the opponents' mean",
+    }
+    return EvalWeights(
+        board=str(manifest["board"]),
+        players=int(manifest["players"]),
+        features=tuple(f.value for f in FEATURES),
+        weights=tuple(w),
+        seed=seed,
+        recipe=recipe,
+        report=dataclasses.asdict(report),
+    )

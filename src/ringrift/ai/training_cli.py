@@ -1,0 +1,166 @@
+"""``ringrift selfplay`` and ``ringrift train eval``: self-play data and a fitted evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ringrift.ai.arena import DEFAULT_MOVE_CAP
+from ringrift.ai.selfplay import SelfPlayConfig, prepare, run_selfplay
+from ringrift.ai.training import fit_directory
+
+train_app = typer.Typer(help="Fit AI evaluation weights to self-play data.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def selfplay(
+    board: Annotated[str, typer.Option("--board", help="square8, square19, hex8 or hexagonal.")],
+    players: Annotated[int, typer.Option("--players", help="Players per game (2-4).")],
+    games: Annotated[int, typer.Option("--games", help="Games in the run.")],
+    level: Annotated[int, typer.Option("--level", help="Ladder level (1-10) of every seat.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the shards.")],
+    seed: Annotated[int, typer.Option("--seed", help="Base seed of the run.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
+    nodes: Annotated[
+        int, typer.Option("--nodes", help="Node limit per decision (keeps games deterministic).")
+    ] = 5000,
+    sample_every: Annotated[
+        int, typer.Option("--sample-every", help="Store features of every k-th position.")
+    ] = 4,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Games per shard.")] = 25,
+    move_cap: Annotated[
+        int, typer.Option("--move-cap", help="Moves after which a game is a draw.")
+    ] = DEFAULT_MOVE_CAP,
+    as_json: JsonOpt = False,
+) -> None:
+    """Play GAMES self-play games at LEVEL and write them as gzip JSONL shards in OUT.
+
+    Deterministic for a seed and resumable: rerunning the same command plays only the games
+    of shards that are missing."""
+    cfg = SelfPlayConfig(
+        board, players, games, level, seed, nodes, sample_every, shard_size, move_cap
+    )
+    try:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        missing = prepare(cfg, out)
+    except (ValueError, OSError) as error:
+        _fail(str(error))
+        return
+    todo = sum(b - a for a, b in missing)
+    console = Console(stderr=True)
+    reasons: dict[str, int] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[reasons]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(
+            f"self-play L{level} {board} {players}p", total=todo, reasons="", start=True
+        )
+
+        def on_game(rec: dict[str, Any]) -> None:
+            reason = rec["victoryReason"]
+            reasons[reason] = reasons.get(reason, 0) + 1
+            text = " ".join(f"{k}:{v}" for k, v in sorted(reasons.items()))
+            progress.update(task, advance=1, reasons=text)
+
+        summary = run_selfplay(cfg, out, workers=workers, on_game=on_game)
+    data = summary.to_json()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"self-play into {out}")
+    for col in ("games", "played now", "skipped", "shards written", "positions"):
+        table.add_column(col, justify="right")
+    table.add_column("end reasons")
+    table.add_row(
+        str(summary.games),
+        str(summary.played),
+        str(summary.skipped),
+        str(summary.shards_written),
+        str(summary.positions),
+        ", ".join(f"{k} {v}" for k, v in summary.end_reasons.items()) or "-",
+    )
+    Console().print(table)
+
+
+@train_app.command("eval")
+def train_eval(
+    data: Annotated[Path, typer.Option("--data", help="A self-play directory.")],
+    out: Annotated[Path, typer.Option("--out", help="Weights file to write (JSON).")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split.")] = 0,
+    validation: Annotated[
+        float, typer.Option("--validation", help="Fraction of games held out.")
+    ] = 0.2,
+    l2: Annotated[float, typer.Option("--l2", help="L2 regularisation strength.")] = 1e-3,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the evaluation's weights to game outcomes (logistic regression) and compare the
+    log-loss with the hand-written evaluation."""
+    try:
+        if not data.is_dir():
+            raise ValueError(f"{data} is not a directory")
+        if not out.parent.is_dir():
+            raise ValueError(f"cannot write {out}: {out.parent} is not a directory")
+        weights = fit_directory(data, seed=seed, validation=validation, l2=l2)
+    except ValueError as error:
+        _fail(str(error))
+        return
+    weights.save(out)
+    if as_json:
+        typer.echo(json.dumps(weights.to_json(), indent=2))
+        return
+    r = weights.report
+    table = Table(title=f"log-loss on {weights.board} {weights.players}p (lower is better)")
+    for col in ("split", "examples", "fitted", "hand-written"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "train",
+        str(r["train_examples"]),
+        f"{r['train_log_loss']:.4f}",
+        f"{r['hand_train_log_loss']:.4f}",
+    )
+    table.add_row(
+        "validation",
+        str(r["validation_examples"]),
+        f"{r['validation_log_loss']:.4f}",
+        f"{r['hand_validation_log_loss']:.4f}",
+    )
+    Console().print(table)
+    Console().print(
+        f"validation log-loss of the hand-written evaluation rescaled by "
+        f"{r['hand_rescaled_scale']:.3f}: {r['hand_rescaled_validation_log_loss']:.4f}; "
+        f"of a fit on its features only: {r['base_only_validation_log_loss']:.4f}"
+    )
+    weight_table = Table(title=f"weights written to {out}")
+    weight_table.add_column("feature")
+    weight_table.add_column("weight", justify="right")
+    for name, w in zip(weights.features, weights.weights, strict=True):
+        weight_table.add_row(name, f"{w:+.3f}")
+    Console().print(weight_table)

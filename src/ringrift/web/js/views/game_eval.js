@@ -1,0 +1,46 @@
+// "Evaluation" on the game page: the AI's view of the position shown (live or in replay) of a
+// finished game, or of an unrated game, from GET /api/games/{id}/analysis. Rated games in play
+// are refused by the server; the button is not offered there.
+import { api } from "../api.js";
+import { $, h } from "../dom.js";
+import { plain } from "../messages.js";
+import { PLAYER } from "../players.js";
+import { evaluationView } from "./evaluation.js";
+import { realMoves } from "./movelist.js";
+
+const LEVEL = 5;
+
+/** The button for the actions box, or null where the server would refuse. */
+export function evaluationButton(view, status) {
+  const open = status === "completed" || (status === "active" && view.meta && !view.meta.isRated);
+  const box = $("game-eval");
+  if (box && (!open || box.dataset.game !== view.gameId)) box.hidden = true;
+  if (!open) return null;
+  return h("button", { type: "button", class: "secondary", id: "game-eval-button", onclick: () => show(view) }, ["Evaluation"]);
+}
+
+async function show(view) {
+  const box = ensureBox();
+  const v = view.replayAt ?? view.model.v;
+  box.dataset.game = view.gameId;
+  box.hidden = false;
+  box.replaceChildren(h("p", { text: "The AI is looking at the position…" }));
+  try {
+    const data = await api("GET", `/api/games/${view.gameId}/analysis?v=${v}&level=${LEVEL}&top=3`);
+    if (view.closed) return;
+    const name = (n) => (n === view.model.yourSeat ? `You (${PLAYER[n].name})` : view.seatName(n));
+    evaluationView(box, data, name, view.labeler());
+    box.querySelector("h2").textContent = `Evaluation after move ${realMoves(view.model.history, data.moveNumber)}`;
+  } catch (err) {
+    box.replaceChildren(h("p", { class: "error", text: plain(err.code, err.message) }));
+  }
+}
+
+function ensureBox() {
+  let box = $("game-eval");
+  if (!box) {
+    box = h("div", { id: "game-eval", class: "eval-box", role: "status", hidden: true });
+    $("actions").after(box);
+  }
+  return box;
+}

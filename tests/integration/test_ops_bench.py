@@ -1,0 +1,19 @@
+"""The benchmarks against real processes, at a size that runs in seconds: they must work
+whatever the app's own limits (two benchmark players hold a socket per game each, more than
+the per-user socket cap), and report figures that add up."""
+
+from __future__ import annotations
+
+from ringrift.ops.bench.ws import run_ws_bench
+
+
+def test_bench_ws_plays_more_games_than_the_per_user_socket_cap() -> None:
+    games = 21  # WS_MAX_SOCKETS_PER_USER is 20: the app's default would close the 21st
+    result = run_ws_bench(levels=[games], moves=3, think_ms=[0], quiet=True)
+    [round_] = result["rounds"]
+    assert round_["games"] == games
+    assert round_["errors"] == 0, round_["errorCodes"]
+    assert round_["moves"] == games * 3
+    assert round_["ack"]["n"] == games * 3
+    assert 0 < round_["ack"]["p50"] <= round_["ack"]["p95"] <= round_["ack"]["max"]
+    assert round_["committedPerSecond"] >= round_["movesPerSecond"] > 0

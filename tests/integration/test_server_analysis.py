@@ -1,0 +1,154 @@
+"""The app's analysis routes against the real AI service (in a thread, with its token) and
+against the in-process fallback: shapes, bad input, visibility, the rated-game rule, limits."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from server_support import AppFactory, LiveServer, bearer, register
+
+from ringrift.aiservice.app import create_app as create_ai_app
+from ringrift.rules import GameState, apply_move, legal_moves, new_game
+
+TOKEN = "analysis-proxy-" + "q" * 30
+
+
+@pytest.fixture(scope="module")
+def ai_url() -> Iterator[str]:
+    app = create_ai_app(workers=1, use_processes=False, tokens=(TOKEN,), budget_scale=0.1)
+    server = LiveServer(app).start()
+    yield server.url
+    server.stop()
+
+
+def _position(plies: int = 6) -> dict[str, Any]:
+    state = new_game("square8", 2)
+    rng = random.Random(9)
+    for _ in range(plies):
+        state = apply_move(state, rng.choice(legal_moves(state)))
+    return state.to_json()
+
+
+async def test_anonymous_analysis_through_the_service(app_factory: AppFactory, ai_url: str) -> None:
+    async with app_factory(ai_service_url=ai_url, ai_service_token=TOKEN) as (_app, client):
+        doc = _position()
+        response = await client.post("/api/analysis", json={"state": doc, "level": 5, "top": 3})
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        assert data["source"] == "service"
+        assert data["level"] == 5 and data["depth"] >= 1
+        state = GameState.from_json(doc)
+        assert data["playerToMove"] == state.current_player
+        legal = [m.to_json() for m in legal_moves(state)]
+        assert data["bestMove"] in legal
+        assert data["topMoves"][0]["move"] == data["bestMove"]
+        assert len(data["topMoves"]) <= 3
+        seats = data["seats"]
+        assert [s["player"] for s in seats] == [1, 2]
+        assert seats[0]["evaluation"] == pytest.approx(-seats[1]["evaluation"])
+        assert all(0 <= s["winChance"] <= 1 for s in seats)
+        assert data["thinkingTimeMs"] >= 0 and data["nodes"] >= 1
+
+
+async def test_analysis_falls_back_in_process(client: httpx.AsyncClient) -> None:
+    # The test settings point the AI client at a port where nothing listens.
+    response = await client.post("/api/analysis", json={"state": _position(), "level": 9})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["source"] == "local"
+    assert data["level"] <= 2  # AI_FALLBACK_MAX_LEVEL
+
+
+async def test_bad_analysis_requests_are_refused_clearly(client: httpx.AsyncClient) -> None:
+    good = _position()
+    huge = dict(good)
+    huge["board"] = {**good["board"], "padding": "x" * 40_000}
+    bad_board = dict(good)
+    bad_board["board"] = {**good["board"], "type": "moon"}
+    bad_player = dict(good)
+    bad_player["currentPlayer"] = 9
+    cases: list[tuple[Any, int]] = [
+        ({}, 400),
+        ({"state": good, "level": 0}, 400),
+        ({"state": good, "level": "5"}, 400),
+        ({"state": good, "top": 11}, 400),
+        ({"state": "square8"}, 400),
+        ({"state": bad_board}, 400),
+        ({"state": bad_player}, 400),
+        ({"state": {"board": {"type": "square8", "size": 99}}}, 400),
+        ({"state": huge}, 413),
+    ]
+    for body, status in cases:
+        response = await client.post("/api/analysis", json=body)
+        assert response.status_code == status, (body if status != 413 else "huge", response.text)
+        error = response.json()["error"]
+        assert error["code"] == "VALIDATION_FAILED" and error["message"]
+
+
+async def test_analysis_is_rate_limited_per_address_and_per_user(app_factory: AppFactory) -> None:
+    async with app_factory(rate_limit_analysis=2) as (_app, client):
+        body = {"state": _position(), "level": 1}
+        for _ in range(2):
+            assert (await client.post("/api/analysis", json=body)).status_code == 200
+        refused = await client.post("/api/analysis", json=body)
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+        assert refused.headers["Retry-After"]
+        # A signed-in player counts on their own account.
+        user = await register(client)
+        mine = await client.post("/api/analysis", json=body, headers=bearer(user["accessToken"]))
+        assert mine.status_code == 200
+
+
+async def _game(client: httpx.AsyncClient, token: str, **options: Any) -> dict[str, Any]:
+    body = {"boardType": "square8", "maxPlayers": 2, "isRated": False, **options}
+    response = await client.post("/api/games", headers=bearer(token), json=body)
+    assert response.status_code == 201, response.text
+    game: dict[str, Any] = response.json()["data"]["game"]
+    return game
+
+
+async def test_game_positions_respect_visibility_and_rated_play(client: httpx.AsyncClient) -> None:
+    a, b, c = await register(client), await register(client), await register(client)
+    ta, tb, tc = a["accessToken"], b["accessToken"], c["accessToken"]
+
+    # An unrated game against the AI: its players and onlookers may analyse it while it runs.
+    unrated = await _game(client, ta, aiOpponents={"count": 1, "difficulty": [1]})
+    url = f"/api/games/{unrated['id']}/analysis"
+    for token in (ta, tc):
+        response = await client.get(url, params={"level": 2}, headers=bearer(token))
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        assert data["gameId"] == unrated["id"] and data["moveNumber"] >= 0
+    first = await client.get(url, params={"v": 0, "level": 1}, headers=bearer(tc))
+    assert first.json()["data"]["moveNumber"] == 0
+    assert (await client.get(url)).status_code == 401
+    beyond = await client.get(url, params={"v": 10_000}, headers=bearer(ta))
+    assert beyond.status_code == 400 and beyond.json()["error"]["code"] == "VALIDATION_FAILED"
+    bad_level = await client.get(url, params={"level": 11}, headers=bearer(ta))
+    assert bad_level.status_code == 400
+    missing = await client.get("/api/games/nope/analysis", headers=bearer(ta))
+    assert missing.status_code == 404
+
+    # A private game: only its players.
+    private = await _game(client, ta, isPrivate=True)
+    purl = f"/api/games/{private['id']}/analysis"
+    denied = await client.get(purl, headers=bearer(tc))
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+
+    # A rated game in play: nobody, its own players included; after it ended: everyone.
+    rated = await _game(client, ta, isRated=True)
+    joined = await client.post(f"/api/games/{rated['id']}/join", headers=bearer(tb))
+    assert joined.status_code == 200, joined.text
+    rurl = f"/api/games/{rated['id']}/analysis"
+    for token in (ta, tb, tc):
+        live = await client.get(rurl, headers=bearer(token))
+        assert live.status_code == 403, live.text
+        assert live.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+    assert (await client.post(f"/api/games/{rated['id']}/leave", headers=bearer(tb))).is_success
+    ended = await client.get(rurl, params={"level": 1}, headers=bearer(ta))
+    assert ended.status_code == 200, ended.text

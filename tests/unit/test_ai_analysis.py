@@ -1,0 +1,91 @@
+"""Position analysis (`ringrift.ai.analysis`): exact top moves, seat values, budgets."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ringrift.ai.alphabeta import _Search
+from ringrift.ai.analysis import MAX_TOP, analyze
+from ringrift.ai.base import Limits
+from ringrift.ai.evaluation import WIN_SCORE, evaluate
+from ringrift.rules import GameState, apply_move, legal_moves, new_game
+
+
+def _played(board: str, players: int, plies: int, seed: int = 3) -> GameState:
+    state = new_game(board, players)
+    rng = random.Random(seed)
+    for _ in range(plies):
+        if state.game_status != "active":
+            break
+        state = apply_move(state, rng.choice(legal_moves(state)))
+    return state
+
+
+@pytest.mark.parametrize(("board", "players"), [("square8", 2), ("hex8", 3), ("square8", 4)])
+def test_one_ply_levels_score_the_top_moves_exactly(board: str, players: int) -> None:
+    state = _played(board, players, 14)
+    me = state.current_player
+    result = analyze(state, 4, top=5, node_limit=10**9)
+    expected = sorted(
+        (evaluate(apply_move(state, m), me) for m in legal_moves(state)), reverse=True
+    )[:5]
+    assert [s.score for s in result.top_moves] == pytest.approx(expected)
+    assert result.depth == 1 and result.complete
+    assert result.player_to_move == me
+    assert len(result.seats) == players
+    # The mover's seat value is judged at the end of the best line: here the best child.
+    assert result.seats[me - 1] == pytest.approx(expected[0])
+
+
+def test_deeper_levels_keep_the_top_scores_exact() -> None:
+    state = _played("square8", 2, 20, seed=7)
+    while len(legal_moves(state)) < 4:
+        state = apply_move(state, legal_moves(state)[0])
+    me = state.current_player
+    result = analyze(state, 5, top=3, node_limit=10**9)
+    assert result.depth == 2
+    full = []
+    for move in legal_moves(state):
+        search = _Search(me, Limits(None, None), random.Random(0), 200_000)
+        full.append(search.search(apply_move(state, move), 1, -2 * WIN_SCORE, 2 * WIN_SCORE))
+    full.sort(reverse=True)
+    assert [s.score for s in result.top_moves] == pytest.approx(full[:3])
+
+
+def test_two_player_seat_values_are_opposite() -> None:
+    result = analyze(_played("square8", 2, 10), 5, node_limit=10**9)
+    assert result.seats[0] == pytest.approx(-result.seats[1])
+    doc = result.to_json()
+    chances = [s["win_chance"] for s in doc["seats"]]
+    assert all(0.0 <= c <= 1.0 for c in chances)
+    assert chances[0] + chances[1] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_finished_game_has_values_and_no_moves() -> None:
+    state = _played("square8", 2, 10_000, seed=1)
+    assert state.game_status != "active"
+    doc = analyze(state, 3).to_json()
+    assert doc["best_move"] is None and doc["top_moves"] == []
+    by_seat = {s["player"]: s for s in doc["seats"]}
+    if state.winner:
+        assert by_seat[state.winner]["win_chance"] == 1.0
+        assert by_seat[state.winner]["evaluation"] == WIN_SCORE
+
+
+def test_a_tiny_budget_still_answers_with_a_legal_move() -> None:
+    state = _played("hexagonal", 2, 4)
+    result = analyze(state, 1, budget_s=1e-6)
+    assert result.best_move in legal_moves(state)
+    assert result.depth == 0 and not result.complete
+
+
+def test_bad_arguments() -> None:
+    state = new_game("square8", 2)
+    with pytest.raises(ValueError):
+        analyze(state, 11)
+    with pytest.raises(ValueError):
+        analyze(state, 3, top=MAX_TOP + 1)
+    with pytest.raises(TypeError):
+        analyze({}, 3)  # type: ignore[arg-type]
