@@ -111,7 +111,13 @@ def two_apps(
 
     With ``presence_heartbeat_seconds`` set, the block starts only once both instances have
     seen Redis for one presence-entry lifetime: before that an instance cannot tell "no
-    socket anywhere" from "not heard yet" and refuses claims with 503, by design."""
+    socket anywhere" from "not heard yet" and refuses claims with 503, by design.
+
+    Redis calls may take up to 2 s here (the default is 0.3 s): with four test workers and
+    browsers on two cores, an event loop can stall past 0.3 s, and a timed-out call marks Redis
+    down, which drops that fan-out and makes presence unknowable for a while. Those are the
+    designed degradations, tested where Redis really fails, not what these tests are about."""
+    settings.setdefault("redis_timeout_seconds", 2.0)
     a = app_process(database_url, redis_url, **settings).start(timeout=timeout)
     try:
         b = app_process(database_url, redis_url, **settings).start(timeout=timeout)
