@@ -181,6 +181,14 @@ class ApiError(Exception):
         super().__init__(f"{code}: {self.message}")
 
 
+class TokenRevoked(ApiError):
+    """The token's version is no longer its user's (logout-all, a password change, an
+    administrator's revocation): refused by REST and WebSocket alike."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+
+
 def error_body(
     code: ErrorCode | str,
     message: str,

@@ -28,7 +28,7 @@ from starlette.websockets import WebSocketDisconnect
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import User
 from ringrift.server.db.session import DatabaseUnavailable, is_database_unavailable
-from ringrift.server.errors import ApiError, ErrorCode, default_message
+from ringrift.server.errors import ApiError, ErrorCode, TokenRevoked, default_message
 from ringrift.server.frames import AckFrame, ChatSyncItem, ClientFrame, SyncItem
 from ringrift.server.hub import CLOSE_GOING_AWAY, Connection, Hub, Subscription, close_quietly
 from ringrift.server.metrics import MoveOutcome
@@ -155,7 +155,7 @@ class Session:
                 claims = await self.ctx.sockets.verified_claims(self.conn)
                 try:
                     await self.move(data, claims.token_version)
-                except moves.TokenRevoked:
+                except TokenRevoked:
                     await self.ctx.sockets.refuse_revoked(self.conn)
             elif frame_type == ClientFrame.LEAVE:
                 await self.leave(data)

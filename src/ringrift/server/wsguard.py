@@ -33,7 +33,8 @@ from sqlalchemy import select
 
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import User
-from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.errors import ApiError, ErrorCode, TokenRevoked
+from ringrift.server.security.keyring import KeySet
 from ringrift.server.security.tokens import AccessClaims
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class SocketAuth:
     # The keyring key set the token was last verified against: while it is still the live one
     # (no reload since), the signature, key and lifetime checks cannot change their answer and
     # only the expiry is checked again.
-    keyset: object | None = None
+    keyset: KeySet | None = None
     expiry_notice_deadline: float | None = None  # monotonic time to close by, once warned
     closed: bool = False
 
@@ -152,11 +153,10 @@ class SocketGuard:
     async def refuse_revoked(self, conn: GuardedSocket) -> NoReturn:
         """The socket's token was revoked (its user's token version moved on): close the
         socket and refuse the frame."""
-        revoked = ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
         auth = self.sockets.get(conn)
         if auth is not None:
-            await self._close(conn, auth, revoked.code, revoked.message)
-        raise revoked
+            await self._close_revoked(conn, auth)
+        raise TokenRevoked
 
     async def reauth(self, conn: GuardedSocket, data: dict[str, Any]) -> None:
         """An ``auth {token}`` frame on an open socket: adopt a fresh token of the same user."""
@@ -176,7 +176,7 @@ class SocketGuard:
                 select(User.token_version).where(User.id == claims.user_id)
             )
         if version != claims.token_version:
-            raise ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+            raise TokenRevoked
         auth = self.sockets.get(conn)
         if auth is not None:
             auth.token, auth.claims, auth.keyset = token, claims, keyset
@@ -188,9 +188,7 @@ class SocketGuard:
         for conn in conns:
             auth = self.sockets.get(conn)
             if auth is not None:
-                await self._close(
-                    conn, auth, ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked"
-                )
+                await self._close_revoked(conn, auth)
         return len(conns)
 
     def sweep_soon(self) -> None:
@@ -222,9 +220,7 @@ class SocketGuard:
                 # token closed whole bursts of reconnecting sockets (after an instance died).
                 continue
             if versions.get(conn.user_id) != auth.claims.token_version:
-                await self._close(
-                    conn, auth, ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked"
-                )
+                await self._close_revoked(conn, auth)
                 continue
             try:
                 self._verify(auth)
@@ -263,6 +259,10 @@ class SocketGuard:
                 raise
             except Exception as error:  # database down: try again at the next sweep
                 log.warning("websocket auth sweep failed", extra={"detail": str(error)[:300]})
+
+    async def _close_revoked(self, conn: GuardedSocket, auth: SocketAuth) -> None:
+        revoked = TokenRevoked()
+        await self._close(conn, auth, revoked.code, revoked.message)
 
     async def _close(
         self, conn: GuardedSocket, auth: SocketAuth, code: ErrorCode, message: str

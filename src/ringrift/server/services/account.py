@@ -34,7 +34,7 @@ from ringrift.server.db.models import (
     UserRole,
     utcnow,
 )
-from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.errors import ApiError, ErrorCode, TokenRevoked
 from ringrift.server.security.password_policy import check_new_password
 from ringrift.server.services import auth as auth_service
 from ringrift.server.services import chat as chat_service
@@ -273,7 +273,7 @@ async def change_password(
     async with ctx.db.session() as session:
         fresh = await session.get(User, user.id)
         if fresh is None or fresh.token_version != user.token_version:
-            raise ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+            raise TokenRevoked
         await _set_password(session, fresh, password_hash)
         await session.flush()
         result = await auth_service._start_session(ctx, session, fresh)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import RefreshToken, RefreshTokenFamily, User, utcnow
-from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.errors import ApiError, ErrorCode, TokenRevoked
 from ringrift.server.services.account_policy import ensure_may_log_in
 
 
@@ -269,5 +269,5 @@ async def authenticate(ctx: AppContext, token: str) -> User:
     if user is None:
         raise ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token subject no longer exists")
     if user.token_version != claims.token_version:
-        raise ApiError(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
+        raise TokenRevoked
     return user

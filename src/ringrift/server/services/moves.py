@@ -35,7 +35,7 @@ from ringrift.server.context import AppContext
 from ringrift.server.db.models import Game, GameSeat, MoveRecord, User, utcnow
 from ringrift.server.db.session import DatabaseUnavailable
 from ringrift.server.domain import WITHDRAWAL_REASONS, EndReason, GameStatus, MoveSource
-from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.errors import ApiError, ErrorCode, TokenRevoked
 from ringrift.server.events import MoveEvent, now_ms
 from ringrift.server.positions import Position
 from ringrift.server.services import results, store, timing
@@ -224,13 +224,6 @@ async def _play_human_move(
         chain = [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
         committed = await commit(ctx, loaded, expected_version, before, chain)
     return committed
-
-
-class TokenRevoked(ApiError):
-    """The mover's token version moved on (logout-all, a revocation) since the token was issued."""
-
-    def __init__(self) -> None:
-        super().__init__(ErrorCode.AUTH_TOKEN_INVALID, "Token has been revoked")
 
 
 def _check_token(loaded: store.Loaded | None, token_version: int | None) -> None:
