@@ -4,6 +4,11 @@ the per-user socket cap), and report figures that add up."""
 
 from __future__ import annotations
 
+import json
+
+from typer.testing import CliRunner
+
+from ringrift.cli import app as cli
 from ringrift.ops.bench.ws import run_ws_bench
 
 
@@ -17,3 +22,19 @@ def test_bench_ws_plays_more_games_than_the_per_user_socket_cap() -> None:
     assert round_["ack"]["n"] == games * 3
     assert 0 < round_["ack"]["p50"] <= round_["ack"]["p95"] <= round_["ack"]["max"]
     assert round_["committedPerSecond"] >= round_["movesPerSecond"] > 0
+
+
+def test_bench_replay_json_reports_every_sample() -> None:
+    """``bench replay --json`` on a short game: stdout is the JSON alone (progress goes to
+    stderr), and it holds a figure for every request the benchmark made."""
+    args = ["bench", "replay", "--moves", "40", "--samples", "12", "--concurrent", "3", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["benchmark"] == "replay" and report["database"].startswith("postgresql")
+    assert report["version"] == 40 and report["concurrentReplays"] == 3
+    assert report["replay"]["n"] == 12 and report["healthIdle"]["n"] == 100
+    assert report["healthDuringReplays"]["n"] >= 1
+    for key in ("replay", "healthIdle", "healthDuringReplays"):
+        figures = report[key]
+        assert 0 < figures["p50"] <= figures["p95"] <= figures["max"], (key, figures)
