@@ -126,7 +126,10 @@ class Presence:
         self._ops: list[tuple[bool, str, int, int]] = []
         self._wake = asyncio.Event()
         self._redis_up_since: float | None = time.monotonic()
-        self._last_heartbeat = 0.0
+        self._beat = asyncio.Event()  # re-announce now (Redis came back)
+        # Held while ``local`` and its Redis entries change together, so a heartbeat never
+        # re-adds the entry of a socket that closed while the heartbeat was being written.
+        self._entries = asyncio.Lock()
         ctx.redis.on_change(self._on_redis_change)
 
     # -- settings ------------------------------------------------------------------------
@@ -143,8 +146,7 @@ class Presence:
     def _on_redis_change(self, healthy: bool) -> None:
         self._redis_up_since = time.monotonic() if healthy else None
         if healthy:
-            self._last_heartbeat = 0.0  # re-announce our sockets at once
-            self._wake.set()
+            self._beat.set()  # re-announce our sockets at once
 
     @property
     def has_full_knowledge(self) -> bool:
@@ -174,6 +176,20 @@ class Presence:
         return f"{seat}|{self.instance}|{conn_id}"
 
     async def _apply_ops(self) -> None:
+        async with self._entries:
+            before, changed = await self._apply_entries()
+        for key in changed:
+            now_online = bool(self.local.get(key))
+            was_online = before.get(key, False)
+            game_id, seat = key
+            if now_online and not was_online:
+                await self.mark_online(game_id, seat)
+            elif was_online and not now_online and not await self._live_elsewhere(game_id, seat):
+                await self.mark_away(game_id, seat)
+
+    async def _apply_entries(self) -> tuple[dict[tuple[str, int], bool], set[tuple[str, int]]]:
+        """Apply the queued socket changes to ``local`` and Redis; what was online before, and
+        which seats changed."""
         ops, self._ops = self._ops, []
         before = {key: bool(conns) for key, conns in self.local.items()}
         changed: set[tuple[str, int]] = set()
@@ -191,17 +207,11 @@ class Presence:
                 removed.setdefault(key, set()).add(conn_id)
                 added.get(key, set()).discard(conn_id)
             changed.add(key)
-        await self._write_entries(added, removed)
         for key in changed:
-            now_online = bool(self.local.get(key))
-            if not now_online:
+            if not self.local.get(key):
                 self.local.pop(key, None)
-            was_online = before.get(key, False)
-            game_id, seat = key
-            if now_online and not was_online:
-                await self.mark_online(game_id, seat)
-            elif was_online and not now_online and not await self._live_elsewhere(game_id, seat):
-                await self.mark_away(game_id, seat)
+        await self._write_entries(added, removed)
+        return before, changed
 
     async def _write_entries(
         self, added: dict[tuple[str, int], set[int]], removed: dict[tuple[str, int], set[int]]
@@ -316,7 +326,13 @@ class Presence:
 
     async def heartbeat(self) -> None:
         """Re-announce this instance's sockets (their entries would expire otherwise)."""
-        if not self.ctx.redis.enabled or not self.local:
+        if not self.ctx.redis.enabled:
+            return
+        async with self._entries:
+            await self._announce()
+
+    async def _announce(self) -> None:
+        if not self.local:
             return
         expires = now_ms() + self.lifetime_ms
         entries = [(g, s, c) for (g, s), conns in self.local.items() for c in conns]
@@ -400,22 +416,45 @@ class Presence:
                 )
 
     async def run(self) -> None:
-        """The worker: applies socket changes as they come, heartbeats and reconciles."""
+        """The worker: applies socket changes as they come and reconciles; the heartbeat runs
+        beside it (:meth:`run_heartbeat`)."""
+        beating = asyncio.create_task(self.run_heartbeat(), name="presence-heartbeat")
+        try:
+            await self._run_marks()
+        finally:
+            beating.cancel()
+            await asyncio.wait([beating], timeout=2.0)
+
+    async def run_heartbeat(self) -> None:
+        """Re-announce this instance's sockets every heartbeat, in a task of its own: the
+        worker waits on the database (marks, sweeps), and a slow database must not let live
+        entries expire, or other instances would take connected seats for absent ones."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._beat.wait(), self.ctx.settings.presence_heartbeat_seconds
+                )
+            self._beat.clear()
+            try:
+                await self.heartbeat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("presence heartbeat failed; retrying", exc_info=True)
+
+    async def _run_marks(self) -> None:
         settings = self.ctx.settings
         last_sweep = 0.0
         first = True
         while True:
-            timeout = min(settings.presence_heartbeat_seconds, settings.presence_sweep_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.wait_for(self._wake.wait(), settings.presence_sweep_seconds)
             self._wake.clear()
+            timeout = settings.presence_sweep_seconds
             try:
                 if self._ops:
                     await self._apply_ops()
                 clock = time.monotonic()
-                if clock - self._last_heartbeat >= settings.presence_heartbeat_seconds:
-                    self._last_heartbeat = clock
-                    await self.heartbeat()
                 if clock - last_sweep >= settings.presence_sweep_seconds:
                     last_sweep = clock
                     await self.reconcile(everything=first and not self.ctx.redis.enabled)
