@@ -848,6 +848,9 @@ def test_quick_pairing_puts_two_players_in_the_same_game(platform: str, browser:
         ticket = queue(tab).json()["data"]["ticket"]
         assert ticket["status"] == "matched"
         assert ticket["gameId"] == first.page.url.split("/")[-1]
+        # No engine help against a person, although the game is unrated.
+        tab.page.wait_for_selector("#actions button:has-text('Abort')")
+        assert tab.page.locator("#hint-button, #game-eval-button").count() == 0
     shot(first.page, "paired-game-desktop")
     no_errors(first, second)
 

@@ -112,7 +112,7 @@ async def _game(client: httpx.AsyncClient, token: str, **options: Any) -> dict[s
     return game
 
 
-async def test_game_positions_respect_visibility_and_rated_play(client: httpx.AsyncClient) -> None:
+async def test_game_positions_respect_visibility_and_live_play(client: httpx.AsyncClient) -> None:
     a, b, c = await register(client), await register(client), await register(client)
     ta, tb, tc = a["accessToken"], b["accessToken"], c["accessToken"]
 
@@ -151,4 +151,18 @@ async def test_game_positions_respect_visibility_and_rated_play(client: httpx.As
         assert live.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
     assert (await client.post(f"/api/games/{rated['id']}/leave", headers=bearer(tb))).is_success
     ended = await client.get(rurl, params={"level": 1}, headers=bearer(ta))
+    assert ended.status_code == 200, ended.text
+
+    # An unrated game between two people, in play: nobody either (no engine help against a
+    # person); once it has ended: everyone.
+    casual = await _game(client, ta)
+    joined = await client.post(f"/api/games/{casual['id']}/join", headers=bearer(tb))
+    assert joined.status_code == 200, joined.text
+    curl = f"/api/games/{casual['id']}/analysis"
+    for token in (ta, tb, tc):
+        live = await client.get(curl, headers=bearer(token))
+        assert live.status_code == 403, live.text
+        assert "against people" in live.json()["error"]["message"]
+    assert (await client.post(f"/api/games/{casual['id']}/leave", headers=bearer(tb))).is_success
+    ended = await client.get(curl, params={"level": 1}, headers=bearer(tc))
     assert ended.status_code == 200, ended.text

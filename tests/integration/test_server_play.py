@@ -156,25 +156,47 @@ async def test_web_client_is_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/static/../app.py")).status_code == 404
 
 
-async def test_hint_is_a_legal_move_for_your_own_turn_in_unrated_games(
+async def test_hint_is_a_legal_move_for_your_own_turn_in_practice_games(
     client: httpx.AsyncClient,
 ) -> None:
-    a, b, game = await _two_player_game(client)
+    """Hints only in an unrated game against AI seats; never against a person, never rated."""
+    a = await register(client)
+    created = await client.post(
+        "/api/games",
+        headers=bearer(a["accessToken"]),
+        json={
+            "boardType": "square8",
+            "maxPlayers": 2,
+            "isRated": False,
+            "aiOpponents": {"count": 1, "difficulty": [1]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    game = created.json()["data"]["game"]
+    assert game["status"] == "active" and game["currentPlayer"] == 1
     url = f"/api/games/{game['id']}/hint"
-    hint = (await client.get(url, headers=bearer(a["accessToken"]))).json()["data"]
+    answer = await client.get(url, headers=bearer(a["accessToken"]))
+    assert answer.status_code == 200, answer.text
+    hint = answer.json()["data"]
     legal = [m.to_json() for m in legal_moves(GameState.from_json(game["state"]))]
     assert hint["move"] in legal and hint["version"] == game["version"]
     # Nothing was played.
     again = (await client.get(f"/api/games/{game['id']}", headers=bearer(a["accessToken"]))).json()
     assert again["data"]["game"]["version"] == game["version"]
-    theirs = await client.get(url, headers=bearer(b["accessToken"]))
-    assert theirs.json()["error"]["code"] == "GAME_NOT_YOUR_TURN"
-    c = await register(client)
+    # Against a person, even unrated: no engine help for either player, on any turn.
+    b, c, human = await _two_player_game(client)
+    for token, code in ((b, "RESOURCE_ACCESS_DENIED"), (c, "RESOURCE_ACCESS_DENIED")):
+        refused = await client.get(
+            f"/api/games/{human['id']}/hint", headers=bearer(token["accessToken"])
+        )
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == code
+        assert "against people" in refused.json()["error"]["message"]
+    d = await register(client)
     rated = await client.post(
         "/api/games",
-        headers=bearer(c["accessToken"]),
+        headers=bearer(d["accessToken"]),
         json={"boardType": "square8", "maxPlayers": 2, "isRated": True},
     )
     rated_id = rated.json()["data"]["game"]["id"]
-    refused = await client.get(f"/api/games/{rated_id}/hint", headers=bearer(c["accessToken"]))
+    refused = await client.get(f"/api/games/{rated_id}/hint", headers=bearer(d["accessToken"]))
     assert refused.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"

@@ -52,6 +52,7 @@ async def analyze_game_position(
     top: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> AnalysisEnvelope:
     """The analysis of the position after ``v`` moves (default: now) of a game the caller may
-    see. Rated games only once they have ended (``RESOURCE_ACCESS_DENIED`` while in play)."""
+    see. While it is played, only practice games (unrated, one human against AI seats);
+    others answer ``RESOURCE_ACCESS_DENIED`` until they end."""
     await ctx.limiter.enforce(Bucket.ANALYSIS, f"user:{user.id}", ctx.settings.rate_limit_analysis)
     return AnalysisEnvelope(data=await analysis.analyze_game(ctx, user, game_id, v, level, top))

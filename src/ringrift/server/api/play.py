@@ -15,6 +15,7 @@ from ringrift.server.domain import GameStatus
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.ratelimit import Bucket
 from ringrift.server.services import moves, store
+from ringrift.server.services.analysis import engine_help_refusal
 
 router = APIRouter(prefix="/api", tags=["games"])
 
@@ -60,13 +61,15 @@ HINT_LEVEL = 4
 
 @router.get("/games/{game_id}/hint")
 async def game_hint(game_id: GameId, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
-    """A suggested move for the caller's turn (the AI at level 4), in unrated games only; the
-    move is not played. For the web client's "Hint" button."""
+    """A suggested move for the caller's turn (the AI at level 4), in unrated games against AI
+    seats only (no engine help against people); the move is not played. For the web client's
+    "Hint" button."""
     loaded = await store.get_game(ctx, game_id, user)
     game = loaded.game
     seat = loaded.seat_of(user.id)
-    if game.is_rated:
-        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, "hints are not available in rated games")
+    refusal = engine_help_refusal(loaded)
+    if refusal is not None:
+        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, refusal)
     state = store.position(ctx, game).state if game.state else None
     if (
         game.status != GameStatus.ACTIVE

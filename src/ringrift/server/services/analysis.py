@@ -13,6 +13,21 @@ from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.services import store
 
 
+def engine_help_refusal(loaded: store.Loaded) -> str | None:
+    """Why the engine may not help anyone with this game while it is played, or None.
+
+    Site policy, as on lichess: no engine help against a human. Hints and live analysis are
+    for practice, an unrated game whose only human player faces AI seats. A rated game is
+    never helped (its result moves ratings, AI opponents included), and a game with two or
+    more humans is not analysed by anyone until it ends: a player could otherwise consult the
+    engine directly, or through a second account watching the game."""
+    if loaded.game.is_rated:
+        return "engine help is not available in rated games until they end"
+    if len(loaded.human_seats()) > 1:
+        return "engine help is not available in games against people until they end"
+    return None
+
+
 async def analyze(ctx: AppContext, state: GameState, level: int, top: int) -> AnalysisOut:
     try:
         result = await ctx.ai.analyze(state, level, top)
@@ -25,15 +40,12 @@ async def analyze_game(
     ctx: AppContext, viewer: User, game_id: str, move_number: int | None, level: int, top: int
 ) -> AnalysisOut:
     """The position after ``move_number`` moves (default: the current one) of a game the viewer
-    may see. A rated game is not analysed while it is being played, for anyone: the players
-    could consult the engine (directly or through a second account) mid-game."""
+    may see. While it is being played, only where :func:`engine_help_refusal` allows."""
     loaded = await store.get_game(ctx, game_id, viewer)
     game = loaded.game
-    if game.is_rated and game.status in (GameStatus.ACTIVE, GameStatus.WAITING):
-        raise ApiError(
-            ErrorCode.RESOURCE_ACCESS_DENIED,
-            "a rated game can be analysed once it has ended",
-        )
+    refusal = engine_help_refusal(loaded)
+    if refusal is not None and game.status in (GameStatus.ACTIVE, GameStatus.WAITING):
+        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, refusal)
     number = game.version if move_number is None else move_number
     doc = await store.state_at(ctx, game_id, number, viewer)
     if not doc:

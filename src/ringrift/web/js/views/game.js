@@ -12,7 +12,7 @@ import { makeLabeler, notation, sentence } from "../notation.js";
 import { PLAYER, swatch } from "../players.js";
 import { moveSound, sound, soundToggle } from "../sound.js";
 import { ClockView, seatNote } from "./clock.js";
-import { evaluationButton } from "./game_eval.js";
+import { evaluationButton, practiceGame } from "./game_eval.js";
 import { PresenceView, abortable } from "./presence.js";
 import { InvitePanel, withInvite } from "./invite.js";
 import { RematchPanel } from "./rematch.js";
@@ -531,7 +531,7 @@ export class GameView {
       );
       return;
     }
-    if (!this.meta.isRated && this.model.myTurn) {
+    if (practiceGame(this.meta) && this.model.myTurn) {
       box.append(h("button", { type: "button", class: "secondary", id: "hint-button", onclick: () => this.askHint() }, ["Hint"]));
     }
     if (abortable(status, this.model.state)) { box.append(this.presence.abortButton()); return; }

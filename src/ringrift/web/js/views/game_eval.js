@@ -10,9 +10,17 @@ import { realMoves } from "./movelist.js";
 
 const LEVEL = 5;
 
+/**
+ * A practice game: unrated, and every seat but one is an AI. Only there does the server give
+ * engine help (hint, live evaluation) while the game is played: none against people.
+ */
+export function practiceGame(meta) {
+  return Boolean(meta) && !meta.isRated && meta.seats.filter((s) => !s.isAi).length <= 1;
+}
+
 /** The button for the actions box, or null where the server would refuse. */
 export function evaluationButton(view, status) {
-  const open = status === "completed" || (status === "active" && view.meta && !view.meta.isRated);
+  const open = status === "completed" || (status === "active" && practiceGame(view.meta));
   const box = $("game-eval");
   if (box && (!open || box.dataset.game !== view.gameId)) box.hidden = true;
   if (!open) return null;
