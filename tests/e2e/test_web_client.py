@@ -630,6 +630,8 @@ def test_hint_outlines_the_ai_suggestion(platform: str, browser: Browser) -> Non
     assert play_one_move(tab)
     page.wait_for_function("() => !document.getElementById('hint').textContent.includes('Hint')")
     assert page.locator("#board .cell.hinted").count() == 0
+    # Alone with an AI: no chat panel (the players channel would have no one to read it).
+    assert page.locator("#chat").is_hidden()
     no_errors(tab)
 
 

@@ -5,7 +5,8 @@
 // first history arrives. Per channel the panel keeps the last seq it has, which the game model
 // sends with every join so a reconnect brings exactly what was missed. Muting a channel is a
 // preference of this browser (localStorage): its messages are kept but not shown, counted or
-// announced.
+// announced. A player alone among AI seats has nobody to talk to: with only the players
+// channel to show, the panel stays hidden (`solo`).
 import { api } from "../api.js";
 import { h } from "../dom.js";
 
@@ -23,8 +24,9 @@ function loadMuted() {
 }
 
 export class ChatPanel {
-  constructor(root, gameId, conn, { me }) {
+  constructor(root, gameId, conn, { me, solo = () => false }) {
     this.root = root;
+    this.solo = solo;
     this.gameId = gameId;
     this.conn = conn;
     this.me = me;
@@ -134,7 +136,7 @@ export class ChatPanel {
       ch = { messages: new Map(), last: 0, unread: 0 };
       this.channels.set(name, ch);
       if (this.active === null) this.active = name;
-      this.root.hidden = false;
+      this.root.hidden = this.pointless();
     }
     return ch;
   }
@@ -221,8 +223,19 @@ export class ChatPanel {
 
   // -- rendering --------------------------------------------------------------------------------
 
+  /** After the game's seats changed (someone joined, an AI seat filled). */
+  refreshVisibility() {
+    if (this.channels.size) this.root.hidden = this.pointless();
+  }
+
+  /** Only the players channel, and no other person in the game to read it. */
+  pointless() {
+    return this.solo() && [...this.channels.keys()].every((name) => name === "players");
+  }
+
   render() {
     if (!this.active) return;
+    this.root.hidden = this.pointless();
     const ch = this.channels.get(this.active);
     if (this.seen) ch.unread = 0;
     const total = [...this.channels.values()].reduce((n, c) => n + c.unread, 0);

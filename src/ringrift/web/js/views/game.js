@@ -56,7 +56,9 @@ export class GameView {
     this.clock = new ClockView($("clocks"), { seatName: (n) => this.seatName(n), announce: (t) => { $("announce").textContent = t; } });
     this.offModel = this.model.on((reason, detail) => this.onModel(reason, detail));
     this.presence = new PresenceView(gameId, { onChange: () => this.render(), onEnded: () => this.ended(), onError: (err) => this.showError(err) });
-    this.chat = new ChatPanel($("chat"), gameId, conn, { me });
+    // Every seat taken and only one of them a person: no one to chat with.
+    const solo = () => Boolean(this.meta) && this.meta.openSeats === 0 && this.meta.seats.filter((s) => !s.isAi).length <= 1;
+    this.chat = new ChatPanel($("chat"), gameId, conn, { me, solo });
     this.model.joinExtras = () => this.chat.joinFields();
     this.offFrame = conn.onFrame((frame) => { this.model.handleFrame(frame); this.presence.handleFrame(frame); });
     this.offStatus = conn.onStatus((status) => { if (status === "open") this.model.join(); });
@@ -100,6 +102,7 @@ export class GameView {
     this.meta = game.game;
     if (!this.model.ready && this.meta.clocks) this.clock.update(this.meta.clocks, this.meta.clocks.serverTime, null);
     this.presence.adopt(this.meta.presence, { asOf });
+    this.chat.refreshVisibility();
     this.invitePanel.render();
     this.adoptHistory(moves.moves || []);
     if (this.conn.status === "open") this.model.join();
@@ -170,6 +173,7 @@ export class GameView {
       if (this.closed) return;
       this.meta = data.game;
       this.presence.adopt(this.meta.presence, { asOf });
+    this.chat.refreshVisibility();
       this.render();
     } catch { /* the next frame tries again */ }
   }
