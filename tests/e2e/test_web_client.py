@@ -694,6 +694,21 @@ def test_rated_game_result_shows_rating_changes_and_player_page(
     guest.page.wait_for_selector("#player .rating-chart")
     assert guest.page.locator("#player h1").inner_text() == guest_name
     assert guest.page.locator("#player .history li").count() == 1
+    # Results per board and the game just won, in words, with the opponent and the change.
+    row = guest.page.locator("#player .board-results tbody tr")
+    assert row.count() == 1
+    assert row.first.inner_text().split("\t")[:6] == [
+        "Hex 61, 2 players",
+        "1",
+        "1",
+        "0",
+        "0",
+        "100 %",
+    ]
+    recent = guest.page.locator("#player .recent-games li")
+    assert recent.count() == 1
+    text = recent.first.inner_text()
+    assert "Won" in text and "rated +" in text and "vs " in text, text
     shot(guest.page, "player-phone")
     check_axe(guest.page, "player page")
     no_errors(owner, guest, watcher)

@@ -11,6 +11,7 @@ from ringrift.server.api.deps import Ctx, CurrentUser
 from ringrift.server.api.envelope import ok, user_json
 from ringrift.server.db.models import RatingHistory, User
 from ringrift.server.errors import ApiError, ErrorCode
+from ringrift.server.services import profiles
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -28,7 +29,9 @@ async def me(user: CurrentUser) -> dict[str, Any]:
 async def profile(
     user_id: Annotated[str, Path(min_length=1, max_length=64)], ctx: Ctx, history: Limit = 50
 ) -> dict[str, Any]:
-    """A public profile: stats and the most recent rating history (newest first)."""
+    """A public profile: stats, results per board (``byBoard``), the latest finished public
+    games (``recentGames``, newest first) and the most recent rating history (newest
+    first)."""
     async with ctx.db.session() as session:
         user = await session.get(User, user_id)
         if user is None:
@@ -41,6 +44,8 @@ async def profile(
                 .limit(history)
             )
         ).all()
+        by_board = await profiles.results_by_board(session, user_id)
+        recent = await profiles.recent_games(session, user_id)
     return ok(
         {
             "user": user_json(user, private=False),
@@ -52,6 +57,8 @@ async def profile(
                 "draws": user.draws,
                 "winRate": round(user.wins / user.games_played, 4) if user.games_played else 0.0,
             },
+            "byBoard": [row.to_json() for row in by_board],
+            "recentGames": recent,
             "ratingHistory": [
                 {
                     "gameId": r.game_id,

@@ -7,7 +7,7 @@ import { Connection } from "./socket.js";
 import { GameView } from "./views/game.js";
 import { inviteFromHash } from "./views/invite.js";
 import { renderLeaderboard } from "./views/leaderboard.js";
-import { LiveLobby } from "./views/lobby.js";
+import { BOARD_NAMES, LiveLobby } from "./views/lobby.js";
 import { Pairing } from "./views/pairing.js";
 import { renderPlayer } from "./views/player.js";
 import { renderRules } from "./views/rules.js";
@@ -158,8 +158,6 @@ $("verify-resend").addEventListener("click", async () => {
 });
 
 // -- lobby ----------------------------------------------------------------------------------
-
-const BOARD_NAMES = { square8: "Square 8×8", square19: "Square 19×19", hex8: "Hex 61", hexagonal: "Hex 469" };
 
 function seatText(seat) {
   return seat.isAi ? `AI level ${seat.aiLevel}` : seat.username || "open seat";
