@@ -140,29 +140,19 @@ async def test_game_positions_respect_visibility_and_live_play(client: httpx.Asy
     denied = await client.get(purl, headers=bearer(tc))
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
 
-    # A rated game in play: nobody, its own players included; after it ended: everyone.
-    rated = await _game(client, ta, isRated=True)
-    joined = await client.post(f"/api/games/{rated['id']}/join", headers=bearer(tb))
-    assert joined.status_code == 200, joined.text
-    rurl = f"/api/games/{rated['id']}/analysis"
-    for token in (ta, tb, tc):
-        live = await client.get(rurl, headers=bearer(token))
-        assert live.status_code == 403, live.text
-        assert live.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
-    assert (await client.post(f"/api/games/{rated['id']}/leave", headers=bearer(tb))).is_success
-    ended = await client.get(rurl, params={"level": 1}, headers=bearer(ta))
-    assert ended.status_code == 200, ended.text
-
-    # An unrated game between two people, in play: nobody either (no engine help against a
-    # person); once it has ended: everyone.
-    casual = await _game(client, ta)
-    joined = await client.post(f"/api/games/{casual['id']}/join", headers=bearer(tb))
-    assert joined.status_code == 200, joined.text
-    curl = f"/api/games/{casual['id']}/analysis"
-    for token in (ta, tb, tc):
-        live = await client.get(curl, headers=bearer(token))
-        assert live.status_code == 403, live.text
-        assert "against people" in live.json()["error"]["message"]
-    assert (await client.post(f"/api/games/{casual['id']}/leave", headers=bearer(tb))).is_success
-    ended = await client.get(curl, params={"level": 1}, headers=bearer(tc))
-    assert ended.status_code == 200, ended.text
+    # A game in play between two people, rated or not: nobody may analyse it, its own players
+    # included (no engine help against a person); once it has ended: everyone.
+    for options, reason in (({"isRated": True}, "rated games"), ({}, "against people")):
+        game = await _game(client, ta, **options)
+        joined = await client.post(f"/api/games/{game['id']}/join", headers=bearer(tb))
+        assert joined.status_code == 200, joined.text
+        gurl = f"/api/games/{game['id']}/analysis"
+        for token in (ta, tb, tc):
+            live = await client.get(gurl, headers=bearer(token))
+            assert live.status_code == 403, live.text
+            assert live.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+            assert reason in live.json()["error"]["message"]
+        left = await client.post(f"/api/games/{game['id']}/leave", headers=bearer(tb))
+        assert left.is_success
+        ended = await client.get(gurl, params={"level": 1}, headers=bearer(tc))
+        assert ended.status_code == 200, ended.text
