@@ -271,3 +271,25 @@ def test_result_in_words(page: Page) -> None:
         ["Nobody won", "The game is over."],
     ]
     assert "no rating changed" in seen[5][1]
+
+
+def test_evaluation_shares_of_three_or_four_seats_add_up_to_100(page: Page) -> None:
+    seen = page.evaluate(
+        """async () => {
+          const { seatShares } = await import('/static/js/views/evaluation.js');
+          const seats = (...chances) => chances.map((winChance, i) => ({ player: i + 1, winChance }));
+          return [
+            seatShares(seats(0.48, 0.52, 0.48)),
+            seatShares(seats(0.5, 0.5, 0.5, 0.5)),
+            seatShares(seats(1, 0, 0)),
+            seatShares(seats(0, 0, 0)),
+            seatShares(seats(0.9, 0.2, 0.1, 0.3)),
+          ];
+        }"""
+    )
+    assert seen[0] == [33, 35, 32]  # a tie of remainders goes to the first seat
+    assert seen[1] == [25, 25, 25, 25]
+    assert seen[2] == [100, 0, 0]
+    assert seen[3] == [34, 33, 33]
+    assert all(sum(shares) == 100 for shares in seen)
+    assert seen[4][0] > seen[4][3] > seen[4][1] > seen[4][2]

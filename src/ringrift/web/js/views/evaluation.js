@@ -1,6 +1,7 @@
 // The AI's evaluation of a position in plain words (POST /api/analysis): a bar per seat and a
 // sentence such as "Red is better". The bar shows the analysis' winChance, which squashes the
 // AI's evaluation into 0-100 %: a rough guide, not a measured chance of winning (docs/server.md).
+// With 3-4 seats the bars are shares that add up to 100 % (seatShares).
 import { clear, h } from "../dom.js";
 import { notation } from "../notation.js";
 import { PLAYER, swatch } from "../players.js";
@@ -20,6 +21,27 @@ export function verdict(analysis, name) {
   if (e < 1.5) return `${who} ${is} slightly better.`;
   if (e < 4) return `${who} ${is} better.`;
   return `${who} ${is} clearly winning.`;
+}
+
+/**
+ * Whole percentages of the seats' winChance that add up to 100 (largest remainders get the
+ * spare points). With two seats the chances already add up to 1; with three or four they need
+ * not (each is the seat against its strongest rival), and a player reading "48 %, 52 %, 48 %"
+ * would rightly be puzzled, so they are shown as shares of the whole.
+ */
+export function seatShares(seats) {
+  const raw = seats.map((s) => Math.max(0, s.winChance));
+  const total = raw.reduce((a, b) => a + b, 0);
+  const exact = raw.map((v) => (total > 0 ? (v / total) * 100 : 100 / seats.length));
+  const shares = exact.map(Math.floor);
+  let spare = 100 - shares.reduce((a, b) => a + b, 0);
+  const order = exact.map((v, i) => [v - Math.floor(v), i]).sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+  for (const [, i] of order) {
+    if (spare <= 0) break;
+    shares[i] += 1;
+    spare -= 1;
+  }
+  return shares;
 }
 
 /** Fill ``box`` with the bar(s), the sentence and the details. */
@@ -43,8 +65,9 @@ export function evaluationView(box, analysis, name, at) {
     ]));
   } else {
     const list = h("ul", { class: "eval-seats" });
-    for (const seat of analysis.seats) {
-      const pct = Math.round(seat.winChance * 100);
+    const shares = seatShares(analysis.seats);
+    for (const [i, seat] of analysis.seats.entries()) {
+      const pct = shares[i];
       const bar = h("span", { class: "eval-bar small", "aria-hidden": "true" }, [h("span", { class: "eval-fill" })]);
       bar.firstChild.style.width = `${pct}%`;
       bar.firstChild.style.background = PLAYER[seat.player].color;
