@@ -277,7 +277,8 @@ def test_evaluation_shares_of_three_or_four_seats_add_up_to_100(page: Page) -> N
     seen = page.evaluate(
         """async () => {
           const { seatShares } = await import('/static/js/views/evaluation.js');
-          const seats = (...chances) => chances.map((winChance, i) => ({ player: i + 1, winChance }));
+          const seats = (...chances) =>
+            chances.map((winChance, i) => ({ player: i + 1, winChance }));
           return [
             seatShares(seats(0.48, 0.52, 0.48)),
             seatShares(seats(0.5, 0.5, 0.5, 0.5)),
