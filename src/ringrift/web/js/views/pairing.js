@@ -4,6 +4,7 @@
 import { api, session } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import { plain } from "../messages.js";
+import { BOARD_NAMES } from "./lobby.js";
 
 const POLL_SECONDS = 20; // GET /api/matchmaking?wait=20: answers at once when a match is made
 const DEFAULT_PRESET = "10+5";
@@ -191,8 +192,7 @@ export class Pairing {
   }
 }
 
-const BOARDS = { square8: "Square 8×8", hex8: "Hex 61", square19: "Square 19×19", hexagonal: "Hex 469" };
 
 function describe(body) {
-  return `${BOARDS[body.boardType] || body.boardType}, ${body.maxPlayers} players, ${body.timeControl}, ${body.rated ? "rated" : "unrated"}`;
+  return `${BOARD_NAMES[body.boardType] || body.boardType}, ${body.maxPlayers} players, ${body.timeControl}, ${body.rated ? "rated" : "unrated"}`;
 }
