@@ -59,5 +59,5 @@ export async function renderLeaderboard(hash) {
     h("td", { text: Math.round(p.rating) }),
     h("td", { text: filtered ? p.kindGames : p.gamesPlayed ?? "" }),
     filtered ? h("td", { text: p.kindWins }) : null,
-  ])) : [h("tr", {}, [h("td", { colspan: filtered ? 5 : 4, text: "No rated games of this kind yet." })])]));
+  ])) : [h("tr", {}, [h("td", { colspan: filtered ? 5 : 4, text: filtered ? "No rated games of this kind yet." : "No rated games yet." })])]));
 }
