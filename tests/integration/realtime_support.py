@@ -95,6 +95,7 @@ def app_process(
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_COST_KIB": "1024",
         "LOG_LEVEL": "WARNING",
+        "REPLAY_PREWARM": "false",
     }
     for key, value in settings.items():
         env[key.upper()] = str(value).lower() if isinstance(value, bool) else str(value)

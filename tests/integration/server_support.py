@@ -50,6 +50,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Most tests play rated games with fresh (unverified) accounts; the policy has its own
         # tests in test_server_accounts.py.
         "rated_requires_verified_email": False,
+        # Hundreds of apps start in the suite: none spawns its replay process before it needs
+        # one (test_server_play.py checks the start-up spawn).
+        "replay_prewarm": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import os
 from typing import Any
 
 import httpx
@@ -10,6 +12,7 @@ from server_support import AppFactory, bearer, register
 from sqlalchemy import select
 
 from ringrift.rules import GameState, legal_moves
+from ringrift.server import replaywork
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import GameSnapshot
 from ringrift.server.services.store import SNAPSHOT_INTERVAL
@@ -200,3 +203,18 @@ async def test_hint_is_a_legal_move_for_your_own_turn_in_practice_games(
     rated_id = rated.json()["data"]["game"]["id"]
     refused = await client.get(f"/api/games/{rated_id}/hint", headers=bearer(d["accessToken"]))
     assert refused.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+
+
+async def test_the_replay_worker_starts_with_the_app(app_factory: AppFactory) -> None:
+    """With ``REPLAY_PREWARM`` the worker process starts in the background at start-up, so the
+    first replay of an instance does not wait for an interpreter; without it, on first use."""
+    async with app_factory(replay_prewarm=True) as (app, _client):
+        ctx: AppContext = app.state.ctx
+        await asyncio.wait_for(ctx.replays_ready.wait(), 60)
+        pool = ctx.replay_executor()
+        assert isinstance(pool, concurrent.futures.ProcessPoolExecutor)
+        worker = await asyncio.get_running_loop().run_in_executor(pool, replaywork.ready)
+        assert worker != os.getpid()
+    async with app_factory(replay_prewarm=False) as (app, _client):
+        await asyncio.sleep(0.5)
+        assert not app.state.ctx.replays_ready.is_set()

@@ -346,6 +346,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         # Seat presence (heartbeats, reconciliation) and withdrawal of abandoned seats.
         presence = asyncio.create_task(hub.presence.run(), name="presence")
         abandoner = asyncio.create_task(abandonment.run_sweeper(ctx), name="abandonment-sweep")
+        background = [presence, abandoner, guard, matchmaker, flag_sweeper, sweeper]
+        if ctx.settings.replay_prewarm:
+            background.append(asyncio.create_task(ctx.prewarm_replays(), name="replay-prewarm"))
         log.info(
             "ringrift app started",
             extra={"database": ctx.db.backend, "env": ctx.settings.ringrift_env},
@@ -356,7 +359,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             # Shutdown never hangs: each step gets a bounded wait (a dependency that went
             # away must not keep the process, or a test, from ending).
             await _bounded(hub.close_all(), "sockets")
-            tasks = [presence, abandoner, guard, matchmaker, flag_sweeper, sweeper]
+            tasks = list(background)
             if watcher is not None:
                 tasks.append(watcher)
             for task in tasks:

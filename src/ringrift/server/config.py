@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     chat_history_limit: int = Field(default=100, ge=1, le=500)
     # Worker processes that rebuild replayed positions (0 = a thread of the app process).
     replay_workers: int = Field(default=1, ge=0, le=16)
+    # Start them with the app (in the background) rather than on the first replay, which would
+    # otherwise wait about a second for the interpreter to start.
+    replay_prewarm: bool = True
 
     # WebSocket.
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from ringrift.server.security.passwords import Passwords
 from ringrift.server.security.throttle import LoginThrottle, ThrottleLimits
 from ringrift.server.security.tokens import TokenService
 from ringrift.server.tracing import Tracing
+
+log = logging.getLogger(__name__)
 
 POSITION_CACHE_SIZE = 4096
 REPLAY_CACHE_SIZE = 256
@@ -66,6 +69,8 @@ class AppContext:
     # Replays in flight on this instance (more wait their turn) and the process pool.
     replay_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     _replay_pool: concurrent.futures.ProcessPoolExecutor | None = None
+    # Set once a replay worker process has answered (``prewarm_replays``).
+    replays_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def build(cls, settings: Settings, *, tracing: Tracing | None = None) -> AppContext:
@@ -159,6 +164,21 @@ class AppContext:
                 initializer=replaywork.lower_priority,
             )
         return self._replay_pool
+
+    async def prewarm_replays(self) -> None:
+        """Start the replay worker process now (``REPLAY_PREWARM``), so that the first replay
+        of this instance does not wait for it; a failure is logged and left to the first
+        replay, which starts the pool again."""
+        executor = self.replay_executor()
+        if executor is None:
+            self.replays_ready.set()
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, replaywork.ready)
+        except Exception:
+            log.warning("replay worker did not start; the first replay retries", exc_info=True)
+            return
+        self.replays_ready.set()
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic

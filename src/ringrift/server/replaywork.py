@@ -25,6 +25,11 @@ def lower_priority(increment: int = WORKER_NICENESS) -> None:
     os.nice(increment)
 
 
+def ready() -> int:
+    """A no-op job that makes the pool start a worker process; its pid."""
+    return os.getpid()
+
+
 def replay(
     base_doc: dict[str, Any], moves: Sequence[dict[str, Any]], game_id: str
 ) -> dict[str, Any]:
