@@ -160,8 +160,12 @@ def test_every_board_and_level(client: httpx.Client, board: str, players: int) -
         )
         assert response.status_code == 200, response.text
         assert_legal(raw, response.json()["move"])
-        # The level's scaled budget, with slack for HTTP and parsing.
-        assert response.json()["thinking_time_ms"] <= 5000 * SCALE * 1.1
+        # Within the level's scaled budget (250 ms at level 10, the largest), with 10 % plus
+        # 150 ms of slack: at this scale one descheduling of the service on a loaded two-core
+        # machine is as long as the margin (a fresh-clone run measured 294 ms). An unscaled or
+        # ignored budget (5,000 ms) still fails by far. Budget adherence at real budgets is
+        # measured by the arena ladder (README, "AI think-time budget").
+        assert response.json()["thinking_time_ms"] <= 5000 * SCALE * 1.1 + 150
 
 
 def test_same_seed_same_move_at_the_random_level(client: httpx.Client) -> None:
