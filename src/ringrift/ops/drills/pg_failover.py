@@ -136,6 +136,15 @@ def committed_moves(stack: Stack, game_ids: list[str]) -> dict[str, set[int]]:
     return found
 
 
+def _error_code(response: httpx.Response | None) -> str:
+    if response is None:
+        return ""
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "(no error envelope)"
+
+
 @register
 class PgFailover(Drill):
     name = "pg-failover"
@@ -202,6 +211,22 @@ class PgFailover(Drill):
                 "the app reports the database down (/ready 503)",
                 response is not None,
                 f"after {detect_s:.2f}s" if response else f"not within {DETECT_SECONDS:.0f}s",
+            )
+
+            # What a player meets meanwhile: a request that needs the database is refused at
+            # once with a code. It is also all that Prometheus sees of an outage shorter than
+            # a scrape (ringrift_db_unavailable_total, the alert's rate() branch): without it
+            # the alert depended on the playing client happening to hit the gap.
+            game_path = f"/api/games/{data.games[0].game['id']}"
+            refused, seconds, error = ctx.api.timed("GET", game_path)
+            code = _error_code(refused)
+            rec.check(
+                "a request needing the database is answered 503 SERVER_DATABASE_UNAVAILABLE",
+                refused is not None
+                and refused.status_code == 503
+                and code == "SERVER_DATABASE_UNAVAILABLE",
+                f"HTTP {refused.status_code if refused is not None else error} {code} "
+                f"in {seconds * 1000:.0f} ms",
             )
 
             with rec.step("Operator: pg_ctl promote the standby, then drop synchronous mode"):
