@@ -28,7 +28,10 @@ async def finalize(
                 select(User)
                 .where(User.id.in_([s.user_id for s in humans]))
                 .order_by(User.id)
-                .with_for_update()
+                # FOR NO KEY UPDATE: games that end together lock their players in one order,
+                # and moves being inserted meanwhile (whose foreign key takes FOR KEY SHARE on
+                # the same users) are not blocked: plain FOR UPDATE deadlocked with them.
+                .with_for_update(key_share=True)
             )
         ).all()
     }
