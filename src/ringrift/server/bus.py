@@ -216,7 +216,7 @@ class EventBus:
             return
         if channel != EVENTS_CHANNEL or not isinstance(data, str):
             return
-        if data.startswith(self._own_prefix):
+        if self.is_own(data):
             return  # our own events were delivered locally when published
         try:
             event = codec.loads(data)
@@ -227,6 +227,10 @@ class EventBus:
             return  # our own events were delivered locally when published
         self.metrics.bus_received.labels(kind="event").inc()
         self._dispatch(event)
+
+    def is_own(self, data: str) -> bool:
+        """Whether a bus payload is one this instance published (its origin comes first)."""
+        return data.startswith(self._own_prefix)
 
     def _fire(self, hooks: list[Callable[[], None]]) -> None:
         for hook in hooks:

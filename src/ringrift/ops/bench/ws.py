@@ -261,8 +261,8 @@ def run_ws_bench(
             redis_url=redis.url,
             limits_off=True,
             LOG_LEVEL="WARNING",
-            DB_POOL_SIZE="20",
-            DB_MAX_OVERFLOW="20",
+            DB_POOL_SIZE="40",
+            DB_MAX_OVERFLOW="0",
         )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
