@@ -208,35 +208,32 @@ async def _play_human_move(
     token_version: int | None,
 ) -> Committed | None:
     token_of = None if token_version is None else user.id
+
+    async def read(session: AsyncSession) -> tuple[store.Loaded, GameSeat, Position]:
+        loaded = await store.load(
+            session, game_id, with_usernames=with_usernames, token_of=token_of, state=False
+        )
+        _check_token(loaded, token_version)
+        seat = seat_for_move(loaded, user, expected_version)
+        assert loaded is not None
+        return loaded, seat, await store.current_position(ctx, session, loaded.game)
+
+    def plan(loaded: store.Loaded, seat: GameSeat, before: Position) -> list[Planned]:
+        planned = planned_human_move(loaded.game, seat, before, user, move_json)
+        return [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
+
     if ctx.db.backend == "postgresql":
         # One transaction for read and write: under READ COMMITTED the versioned UPDATE still
         # sees (and loses to) a move committed after our read.
         async with ctx.db.session() as session:
-            loaded = await store.load(
-                session, game_id, with_usernames=with_usernames, token_of=token_of, state=False
-            )
-            _check_token(loaded, token_version)
-            seat = seat_for_move(loaded, user, expected_version)
-            assert loaded is not None
-            before = await store.current_position(ctx, session, loaded.game)
-            planned = planned_human_move(loaded.game, seat, before, user, move_json)
-            chain = [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
-            committed = await commit(ctx, loaded, expected_version, before, chain, session)
-    else:
-        # SQLite cannot upgrade a read transaction to a write once another writer committed
-        # (a snapshot conflict, not a wait), so the read ends before the write begins.
-        async with ctx.db.session() as session:
-            loaded = await store.load(
-                session, game_id, with_usernames=with_usernames, token_of=token_of, state=False
-            )
-            _check_token(loaded, token_version)
-            seat = seat_for_move(loaded, user, expected_version)
-            assert loaded is not None
-            before = await store.current_position(ctx, session, loaded.game)
-        planned = planned_human_move(loaded.game, seat, before, user, move_json)
-        chain = [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
-        committed = await commit(ctx, loaded, expected_version, before, chain)
-    return committed
+            loaded, seat, before = await read(session)
+            chain = plan(loaded, seat, before)
+            return await commit(ctx, loaded, expected_version, before, chain, session)
+    # SQLite cannot upgrade a read transaction to a write once another writer committed
+    # (a snapshot conflict, not a wait), so the read ends before the write begins.
+    async with ctx.db.session() as session:
+        loaded, seat, before = await read(session)
+    return await commit(ctx, loaded, expected_version, before, plan(loaded, seat, before))
 
 
 def _check_token(loaded: store.Loaded | None, token_version: int | None) -> None:
