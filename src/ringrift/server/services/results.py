@@ -12,6 +12,19 @@ from ringrift.server.db.models import Game, GameSeat, RatingHistory, User, utcno
 from ringrift.server.services import ratings
 
 
+async def lock_players(session: AsyncSession, user_ids: Sequence[str]) -> dict[str, User]:
+    """Lock the players of a game that ends, in id order, and return them by id.
+
+    FOR NO KEY UPDATE: games that end together lock their players in one order, and moves
+    being inserted meanwhile (whose foreign key on ``users`` takes FOR KEY SHARE) are not
+    blocked. Plain FOR UPDATE conflicts with FOR KEY SHARE and deadlocked with them under load.
+    """
+    rows = await session.scalars(
+        select(User).where(User.id.in_(user_ids)).order_by(User.id).with_for_update(key_share=True)
+    )
+    return {u.id: u for u in rows.all()}
+
+
 async def finalize(
     session: AsyncSession, game: Game, seats: Sequence[GameSeat], ranks: Sequence[int]
 ) -> None:
@@ -21,20 +34,7 @@ async def finalize(
     humans = [s for s in seats if not s.is_ai and s.user_id]
     if not humans:
         return
-    users = {
-        u.id: u
-        for u in (
-            await session.scalars(
-                select(User)
-                .where(User.id.in_([s.user_id for s in humans]))
-                .order_by(User.id)
-                # FOR NO KEY UPDATE: games that end together lock their players in one order,
-                # and moves being inserted meanwhile (whose foreign key takes FOR KEY SHARE on
-                # the same users) are not blocked: plain FOR UPDATE deadlocked with them.
-                .with_for_update(key_share=True)
-            )
-        ).all()
-    }
+    users = await lock_players(session, [s.user_id for s in humans if s.user_id])
     now = utcnow()
     for seat in humans:
         user = users.get(seat.user_id or "")
