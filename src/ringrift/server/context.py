@@ -161,7 +161,7 @@ class AppContext:
             self._replay_pool = concurrent.futures.ProcessPoolExecutor(
                 self.settings.replay_workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=replaywork.lower_priority,
+                initializer=replaywork.start_worker,
             )
         return self._replay_pool
 

@@ -5,6 +5,8 @@ rules engine, so a worker starts fast."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +22,25 @@ WITHDRAW = "withdraw"
 WORKER_NICENESS = 10
 
 
-def lower_priority(increment: int = WORKER_NICENESS) -> None:
-    """The worker process's initializer: yield the CPU to the app's event loop."""
+# How often a worker checks that the app that started it is still there.
+ORPHAN_CHECK_SECONDS = 1.0
+
+
+def start_worker(increment: int = WORKER_NICENESS) -> None:
+    """The worker process's initializer: yield the CPU to the app's event loop, and exit once
+    the app is gone. An app killed with SIGKILL (or by a supervisor's timeout) never shuts its
+    pool down, and a worker holds both ends of its call queue, so it would otherwise wait for
+    work forever (``bench ws`` left such orphans behind)."""
     os.nice(increment)
+    threading.Thread(
+        target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watch", daemon=True
+    ).start()
+
+
+def _exit_when_orphaned(parent: int, interval: float = ORPHAN_CHECK_SECONDS) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
 
 
 def ready() -> int:
