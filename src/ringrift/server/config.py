@@ -79,8 +79,13 @@ class Settings(BaseSettings):
     # Database behaviour.
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     db_command_timeout_seconds: float = Field(default=10.0, gt=0)
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Kept connections, plus a little overflow. Overflow connections are closed when they come
+    # back, so a pool that lives on overflow under load opens a PostgreSQL backend per burst
+    # (`bench ws` saw over 100 backends started in 15 s with 10+10); 20 kept connections carry
+    # one process at saturation. Several workers or instances multiply this against
+    # PostgreSQL's max_connections (100 by default).
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0)
     # None = migrate automatically for SQLite only; True/False forces it for any backend.
