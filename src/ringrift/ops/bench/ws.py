@@ -24,18 +24,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
 import os
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ringrift.ops.bench.api import _process, sign_up, summarize
+from ringrift.ops.bench.cpu import postmaster_pid, tree_cpu_seconds
 from ringrift.ops.bench.env import bench_env
 from ringrift.ops.services import PostgresCluster, RedisServer, free_port
 
@@ -153,7 +156,10 @@ async def _round(
     seed: int,
     think_s: float,
     board: str = "square8",
+    watch: dict[str, Callable[[], float]] | None = None,
 ) -> dict[str, Any]:
+    """One round; ``watch`` names CPU clocks (the app's and the database's process trees, this
+    client) whose seconds per committed move are reported."""
     from websockets.asyncio.client import connect
 
     headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
@@ -188,9 +194,11 @@ async def _round(
                 game.players[seat] = _Player(ws, game_id, seat, game)
                 await ws.send(json.dumps({"t": "join", "d": {"gameId": game_id}}))
             sessions.append(game)
+        cpu_before = {name: clock() for name, clock in (watch or {}).items()}
         started = time.perf_counter()
         await asyncio.gather(*(g.play(moves, think_s) for g in sessions))
         elapsed = time.perf_counter() - started
+        cpu_spent = {name: clock() - cpu_before[name] for name, clock in (watch or {}).items()}
     finally:
         for ws in sockets:
             with contextlib.suppress(Exception):
@@ -212,6 +220,12 @@ async def _round(
         "errorCodes": dict(
             collections.Counter(str(e.get("code")) for g in sessions for e in g.errors)
         ),
+        # CPU milliseconds per committed move, per process tree: stable where the rates swing.
+        "cpuMsPerCommitted": {
+            name: round(1000 * spent / committed, 3) for name, spent in cpu_spent.items()
+        }
+        if (committed := sum(g.version for g in sessions))
+        else {},
         "maxVersion": max((v for g in sessions for v, _ in g.ack_by_version), default=0),
         "early": _window(sessions, EARLY),
         "late": _window(sessions, LATE),
@@ -219,14 +233,20 @@ async def _round(
 
 
 async def _measure(
-    base: str, levels: list[int], moves: int, seed: int, think_ms: list[int], board: str
+    base: str,
+    levels: list[int],
+    moves: int,
+    seed: int,
+    think_ms: list[int],
+    board: str,
+    watch: dict[str, Callable[[], float]] | None = None,
 ) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         tokens = await _setup_users(http)
     # Warm-up: one short game (connections, statement caches, lazy imports).
     await _round(base, tokens, 1, 4, seed, 0.0)
     return [
-        await _round(base, tokens, n, moves, seed + n, think / 1000, board)
+        await _round(base, tokens, n, moves, seed + n, think / 1000, board, watch)
         for think in think_ms
         for n in levels
     ]
@@ -245,6 +265,8 @@ def run_ws_bench(
 ) -> dict[str, Any]:
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     run_dir = Path(tempfile.mkdtemp(prefix="ringrift-wsbench-"))
+    # The client is this process alone (the app is its child, so not its process tree).
+    watch: dict[str, Callable[[], float]] = {"client": time.process_time}
     with contextlib.ExitStack() as stack:
         if not database_url:
             log("starting a private PostgreSQL cluster and redis-server ...")
@@ -252,6 +274,8 @@ def run_ws_bench(
             stack.callback(pg.destroy)
             pg.start()
             database_url = pg.url()
+            if (postmaster := postmaster_pid(pg.data_dir)) is not None:
+                watch["database"] = functools.partial(tree_cpu_seconds, postmaster)
         redis = RedisServer(run_dir / "redis")
         stack.callback(redis.destroy)
         redis.start()
@@ -266,7 +290,7 @@ def run_ws_bench(
         )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        stack.enter_context(
+        app = stack.enter_context(
             _process(
                 [
                     sys.executable,
@@ -284,7 +308,8 @@ def run_ws_bench(
             )
         )
         log(f"app at {base}; games per round: {levels}, {moves} moves per game ...")
-        rounds = asyncio.run(_measure(base, levels, moves, seed, think_ms or [0], board))
+        watch["app"] = functools.partial(tree_cpu_seconds, app.pid)
+        rounds = asyncio.run(_measure(base, levels, moves, seed, think_ms or [0], board, watch))
     return {
         "benchmark": "ws-move-round-trip",
         "board": board,
