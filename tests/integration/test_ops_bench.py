@@ -22,6 +22,9 @@ def test_bench_ws_plays_more_games_than_the_per_user_socket_cap() -> None:
     assert round_["ack"]["n"] == games * 3
     assert 0 < round_["ack"]["p50"] <= round_["ack"]["p95"] <= round_["ack"]["max"]
     assert round_["committedPerSecond"] >= round_["movesPerSecond"] > 0
+    cpu = round_["cpuMsPerCommitted"]
+    assert set(cpu) == {"app", "database", "client"}
+    assert all(ms > 0 for ms in cpu.values()), cpu
 
 
 def test_bench_replay_json_reports_every_sample() -> None:
