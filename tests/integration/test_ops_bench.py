@@ -38,6 +38,7 @@ def test_bench_replay_json_reports_every_sample() -> None:
     assert report["version"] == 40 and report["concurrentReplays"] == 3
     assert report["replay"]["n"] == 12 and report["healthIdle"]["n"] == 100
     assert report["healthDuringReplays"]["n"] >= 1
-    for key in ("replay", "healthIdle", "healthDuringReplays"):
+    assert report["healthDuringReplaysSameClient"]["n"] >= 1
+    for key in ("replay", "healthIdle", "healthDuringReplays", "healthDuringReplaysSameClient"):
         figures = report[key]
         assert 0 < figures["p50"] <= figures["p95"] <= figures["max"], (key, figures)

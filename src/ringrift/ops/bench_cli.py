@@ -56,6 +56,7 @@ def bench_replay(
         ("GET /states/{n}", "replay"),
         ("/health, idle", "healthIdle"),
         (f"/health, {result['concurrentReplays']} replays in flight", "healthDuringReplays"),
+        ("  same, polled by the replaying client", "healthDuringReplaysSameClient"),
     )
     for label, key in rows:
         figures = result[key]

@@ -7,13 +7,18 @@ square19 game over REST up to ``--moves`` versions (random legal moves), then me
 * ``replay``: ``--samples`` sequential requests for random move numbers (first requests are
   mostly cache misses: a snapshot plus up to 31 moves in a worker thread);
 * ``health``: ``GET /health`` every 10 ms while ``--concurrent`` replay requests of uncached
-  move numbers are in flight, against ``healthIdle`` without them.
+  move numbers are in flight, against ``healthIdle`` without them. The poller runs in a process
+  of its own (``healthDuringReplays``), like a load balancer's health check: polled from the
+  benchmark's event loop (``healthDuringReplaysSameClient``), a /health answer also waits for
+  that loop to read twenty large replay responses, which is the client's latency, not the app's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import multiprocessing
 import random
 import sys
 import tempfile
@@ -59,6 +64,25 @@ async def _timed_get(http: httpx.AsyncClient, url: str, headers: dict[str, str])
     return (time.perf_counter() - started) * 1000
 
 
+def _poll_health(port: int, stop: Any, ready: Any, results: Any, interval: float = 0.01) -> None:
+    """``GET /health`` every ``interval`` on one keep-alive connection until ``stop`` is set;
+    the latencies (ms) go to ``results``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    samples: list[float] = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"/health answered {response.status}")
+        samples.append((time.perf_counter() - started) * 1000)
+        ready.set()
+        time.sleep(interval)
+    connection.close()
+    results.put(samples)
+
+
 async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict[str, Any]:
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=concurrent + 10)
@@ -80,17 +104,32 @@ async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict
                 busy.append(await _timed_get(http, "/health", {}))
                 await asyncio.sleep(0.01)
 
-        poller = asyncio.create_task(poll_health())
-        for start in range(0, len(untouched), concurrent):
-            chunk = untouched[start : start + concurrent]
-            await asyncio.gather(*(_timed_get(http, f"{url}/{n}", headers) for n in chunk))
-        done.set()
-        await poller
+        spawn = multiprocessing.get_context("spawn")
+        stop, ready, results = spawn.Event(), spawn.Event(), spawn.Queue()
+        port = int(base.rsplit(":", 1)[1])
+        outside = spawn.Process(target=_poll_health, args=(port, stop, ready, results))
+        outside.start()
+        try:
+            await asyncio.to_thread(ready.wait, 60)
+            poller = asyncio.create_task(poll_health())
+            for start in range(0, len(untouched), concurrent):
+                chunk = untouched[start : start + concurrent]
+                await asyncio.gather(*(_timed_get(http, f"{url}/{n}", headers) for n in chunk))
+            done.set()
+            await poller
+            stop.set()
+            polled: list[float] = await asyncio.to_thread(results.get, True, 60)
+        finally:
+            stop.set()
+            await asyncio.to_thread(outside.join, 30)
+            if outside.is_alive():
+                outside.kill()
     return {
         "version": version,
         "replay": summarize(replay),
         "healthIdle": summarize(idle),
-        "healthDuringReplays": summarize(busy),
+        "healthDuringReplays": summarize(polled),
+        "healthDuringReplaysSameClient": summarize(busy),
         "concurrentReplays": concurrent,
     }
 
