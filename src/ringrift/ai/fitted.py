@@ -4,8 +4,15 @@ how a player is given that evaluator (``ringrift arena --eval-a FILE``).
 A weights file is JSON: ``format`` ("ringrift-eval-weights"), ``version``, ``board``,
 ``players``, ``features`` (names, see `ringrift.ai.features.Feature`), ``weights`` (one per
 feature), ``seed``, ``recipe`` (the data and fit settings) and ``report`` (the log-losses the
-fit measured). The model: seat ``q`` wins with probability ``sigmoid(w . x)``, where ``x`` is
-q's feature vector minus the mean of its opponents'.
+fit measured) and ``model``, one of `Model`:
+
+* ``opponents-mean`` (the default, and what a file without ``model`` holds): seat ``q`` wins
+  with probability ``sigmoid(w . x)``, where ``x`` is q's feature vector minus the mean of its
+  opponents';
+* ``softmax``: every seat has a score ``z_q = w . x_q`` of its own features, and the winner is a
+  softmax over the seats (a conditional logit). A seat is evaluated as ``z_q`` minus the
+  log-sum-exp of its opponents' scores: a smooth "minus the best opponent", the shape of the
+  hand-written evaluation, which the mean of the opponents dilutes with four players.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,14 @@ from ringrift.rules import GameState
 
 WEIGHTS_FORMAT = "ringrift-eval-weights"
 WEIGHTS_VERSION = 1
+
+
+class Model(StrEnum):
+    """How a weights file's linear scores become an evaluation (module docstring)."""
+
+    OPPONENTS_MEAN = "opponents-mean"
+    SOFTMAX = "softmax"
+
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 """Where the weights files that ship with the package live, one per board and player count."""
@@ -66,6 +82,14 @@ def sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+def softmax_logit(scores: Sequence[float], index: int) -> float:
+    """``scores[index]`` minus the log-sum-exp of the other scores: the log-odds of that seat
+    winning against the field under a softmax over the seats."""
+    others = [z for i, z in enumerate(scores) if i != index]
+    top = max(others)
+    return scores[index] - top - math.log(sum(math.exp(z - top) for z in others))
+
+
 def dot(w: Sequence[float], x: Sequence[float]) -> float:
     return sum(a * b for a, b in zip(w, x, strict=True))
 
@@ -82,12 +106,14 @@ class EvalWeights:
     recipe: dict[str, Any]
     report: dict[str, Any]
     version: int = WEIGHTS_VERSION
+    model: Model = Model.OPPONENTS_MEAN
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["format"] = WEIGHTS_FORMAT
         data["features"] = list(self.features)
         data["weights"] = list(self.weights)
+        data["model"] = self.model.value
         return data
 
     @classmethod
@@ -103,6 +129,9 @@ class EvalWeights:
         unknown = sorted(set(features) - {f.value for f in FEATURES})
         if unknown:
             raise ValueError(f"unknown features in weights file: {', '.join(unknown)}")
+        model = data.get("model", Model.OPPONENTS_MEAN.value)
+        if model not in {m.value for m in Model}:
+            raise ValueError(f"unknown model {model!r} in weights file")
         return cls(
             board=str(data["board"]),
             players=int(data["players"]),
@@ -111,6 +140,7 @@ class EvalWeights:
             seed=int(data["seed"]),
             recipe=dict(data.get("recipe", {})),
             report=dict(data.get("report", {})),
+            model=Model(model),
         )
 
     def save(self, path: Path) -> None:
@@ -145,7 +175,11 @@ class FittedEvaluation:
     def evaluate(self, s: GameState, player: int) -> float:
         if s.game_status != "active":
             return WIN_SCORE if s.winner == player else -WIN_SCORE
-        z = dot(self.coef, relative_features(seat_features(s), player))
+        per_seat = seat_features(s)
+        if self.weights.model == Model.SOFTMAX:
+            z = softmax_logit([dot(self.coef, v) for v in per_seat[1:]], player - 1)
+        else:
+            z = dot(self.coef, relative_features(per_seat, player))
         return max(-WIN_SCORE + 1, min(WIN_SCORE - 1, z * VALUE_SCALE))
 
 

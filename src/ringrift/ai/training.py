@@ -23,7 +23,7 @@ from typing import Any
 
 from ringrift.ai.evaluation import DEFAULT_WEIGHTS, VALUE_SCALE, Weights
 from ringrift.ai.features import BASE_FEATURES, FEATURES, relative_features
-from ringrift.ai.fitted import EvalWeights, dot, sigmoid
+from ringrift.ai.fitted import EvalWeights, Model, dot, sigmoid
 from ringrift.ai.selfplay import read_games, read_manifest
 
 EPS = 1e-12
@@ -115,6 +115,87 @@ def fit_logistic(
     return w
 
 
+Position = tuple[list[list[float]], list[float]]
+"""One position for the softmax model: each seat's features (seat order) and the share of the
+win each seat got (1 for the winner; split between seats that tie for first)."""
+
+
+def winner_shares(ranks: list[int] | None) -> list[float] | None:
+    """The win as shares per seat from final ranks; None for a game without a winner."""
+    if ranks is None:
+        return None
+    first = [1.0 if r == 1 else 0.0 for r in ranks]
+    total = sum(first)
+    return [f / total for f in first] if total else None
+
+
+def game_positions(record: dict[str, Any], names: list[str]) -> list[Position]:
+    """The softmax model's positions of a game record (none for a draw)."""
+    shares = winner_shares(record["ranks"])
+    if shares is None:
+        return []
+    index = [names.index(f.value) for f in FEATURES]
+    return [
+        ([[v[i] for i in index] for v in pos["features"]], shares) for pos in record["positions"]
+    ]
+
+
+def softmax_loss(w: list[float], data: list[Position]) -> float:
+    """Mean cross-entropy of the winner under a softmax over the seats' scores."""
+    total = 0.0
+    for seats, shares in data:
+        z = [dot(w, x) for x in seats]
+        top = max(z)
+        lse = top + math.log(sum(math.exp(v - top) for v in z))
+        total -= sum(y * (v - lse) for v, y in zip(z, shares, strict=True) if y)
+    return total / max(1, len(data))
+
+
+def fit_softmax(
+    data: list[Position], *, l2: float = 1e-3, iterations: int = 25, tol: float = 1e-9
+) -> list[float]:
+    """Minimise the winner's mean cross-entropy under a softmax over the seats' linear scores
+    (a conditional logit) plus l2/2 |w|^2, by Newton's method from w = 0. The gradient of one
+    position is ``sum_q (p_q - y_q) x_q``, its Hessian the covariance of the seats' features
+    under ``p``."""
+    if not data:
+        raise ValueError("no training positions")
+    if l2 <= 0:
+        raise ValueError("l2 must be positive (it keeps the Newton system well posed)")
+    k = len(data[0][0][0])
+    n = len(data)
+    w = [0.0] * k
+    for _ in range(iterations):
+        grad = [l2 * wi for wi in w]
+        hess = [[l2 if i == j else 0.0 for j in range(k)] for i in range(k)]
+        for seats, shares in data:
+            z = [dot(w, x) for x in seats]
+            top = max(z)
+            e = [math.exp(v - top) for v in z]
+            total = sum(e)
+            p = [v / total for v in e]
+            mean = [sum(pq * x[i] for pq, x in zip(p, seats, strict=True)) for i in range(k)]
+            for pq, yq, x in zip(p, shares, seats, strict=True):
+                g = (pq - yq) / n
+                d = [x[i] - mean[i] for i in range(k)]
+                h = pq / n
+                for i in range(k):
+                    grad[i] += g * x[i]
+                    di = h * d[i]
+                    if di:
+                        row = hess[i]
+                        for j in range(i + 1):
+                            row[j] += di * d[j]
+        for i in range(k):
+            for j in range(i):
+                hess[j][i] = hess[i][j]
+        step = _solve(hess, grad)
+        w = [wi - si for wi, si in zip(w, step, strict=True)]
+        if max(abs(s) for s in step) < tol:
+            break
+    return w
+
+
 def hand_logit(per_seat: list[list[float]], seat: int, w: Weights = DEFAULT_WEIGHTS) -> float:
     """The hand-written evaluation's logit for a seat (its score minus the best opponent's,
     over VALUE_SCALE), from the seats' base features (index 0 unused)."""
@@ -161,7 +242,12 @@ class FitReport:
 
 
 def fit_directory(
-    data_dir: Path, *, seed: int = 0, validation: float = 0.2, l2: float = 1e-3
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    validation: float = 0.2,
+    l2: float = 1e-3,
+    model: Model = Model.OPPONENTS_MEAN,
 ) -> EvalWeights:
     """Fit weights to a self-play directory. Games (not positions) are split into training
     and validation sets by a seeded shuffle, so one game never feeds both."""
@@ -180,6 +266,10 @@ def fit_directory(
     n_val = max(1, round(len(games) * validation))
     val_games = [games[i] for i in order[:n_val]]
     train_games = [games[i] for i in order[n_val:]]
+    if model == Model.SOFTMAX:
+        return _fit_softmax_directory(
+            data_dir, manifest, train_games, val_games, seed, validation, l2
+        )
     train = [e for g in train_games for e in game_examples(g, names)]
     val = [e for g in val_games for e in game_examples(g, names)]
     w = fit_logistic(train, l2=l2)
@@ -214,4 +304,47 @@ def fit_directory(
         seed=seed,
         recipe=recipe,
         report=dataclasses.asdict(report),
+    )
+
+
+def _fit_softmax_directory(
+    data_dir: Path,
+    manifest: dict[str, Any],
+    train_games: list[dict[str, Any]],
+    val_games: list[dict[str, Any]],
+    seed: int,
+    validation: float,
+    l2: float,
+) -> EvalWeights:
+    """`fit_directory` for the softmax model; its report compares the winner's cross-entropy
+    with that of a uniform guess (no seat favoured)."""
+    names = list(manifest["features"])
+    train = [p for g in train_games for p in game_positions(g, names)]
+    val = [p for g in val_games for p in game_positions(g, names)]
+    w = fit_softmax(train, l2=l2)
+    uniform = [0.0] * len(w)
+    report = {
+        "train_positions": len(train),
+        "validation_positions": len(val),
+        "train_loss": softmax_loss(w, train),
+        "validation_loss": softmax_loss(w, val),
+        "uniform_validation_loss": softmax_loss(uniform, val),
+    }
+    recipe = {
+        "data": str(data_dir),
+        "manifest": manifest,
+        "games": len(train_games) + len(val_games),
+        "validation_fraction": validation,
+        "l2": l2,
+        "model": "conditional logit: the winner is a softmax over the seats' linear scores",
+    }
+    return EvalWeights(
+        board=str(manifest["board"]),
+        players=int(manifest["players"]),
+        features=tuple(f.value for f in FEATURES),
+        weights=tuple(w),
+        seed=seed,
+        recipe=recipe,
+        report=report,
+        model=Model.SOFTMAX,
     )

@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ringrift.ai.arena import DEFAULT_MOVE_CAP
+from ringrift.ai.fitted import EvalWeights, Model
 from ringrift.ai.selfplay import SelfPlayConfig, prepare, run_selfplay
 from ringrift.ai.training import fit_directory
 
@@ -119,6 +120,14 @@ def train_eval(
         float, typer.Option("--validation", help="Fraction of games held out.")
     ] = 0.2,
     l2: Annotated[float, typer.Option("--l2", help="L2 regularisation strength.")] = 1e-3,
+    model: Annotated[
+        Model,
+        typer.Option(
+            "--model",
+            help="opponents-mean: a seat's features minus its opponents' mean (logistic); "
+            "softmax: the winner as a softmax over the seats' scores.",
+        ),
+    ] = Model.OPPONENTS_MEAN,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the evaluation's weights to game outcomes (logistic regression) and compare the
@@ -128,7 +137,7 @@ def train_eval(
             raise ValueError(f"{data} is not a directory")
         if not out.parent.is_dir():
             raise ValueError(f"cannot write {out}: {out.parent} is not a directory")
-        weights = fit_directory(data, seed=seed, validation=validation, l2=l2)
+        weights = fit_directory(data, seed=seed, validation=validation, l2=l2, model=model)
     except ValueError as error:
         _fail(str(error))
         return
@@ -137,6 +146,10 @@ def train_eval(
         typer.echo(json.dumps(weights.to_json(), indent=2))
         return
     r = weights.report
+    if weights.model == Model.SOFTMAX:
+        _print_softmax_report(weights)
+        _print_weights(weights, out)
+        return
     table = Table(title=f"log-loss on {weights.board} {weights.players}p (lower is better)")
     for col in ("split", "examples", "fitted", "hand-written"):
         table.add_column(col, justify="right")
@@ -158,6 +171,27 @@ def train_eval(
         f"{r['hand_rescaled_scale']:.3f}: {r['hand_rescaled_validation_log_loss']:.4f}; "
         f"of a fit on its features only: {r['base_only_validation_log_loss']:.4f}"
     )
+    _print_weights(weights, out)
+
+
+def _print_softmax_report(weights: EvalWeights) -> None:
+    r = weights.report
+    table = Table(
+        title=f"winner cross-entropy on {weights.board} {weights.players}p (lower is better)"
+    )
+    for col in ("split", "positions", "fitted", "uniform"):
+        table.add_column(col, justify="right")
+    table.add_row("train", str(r["train_positions"]), f"{r['train_loss']:.4f}", "")
+    table.add_row(
+        "validation",
+        str(r["validation_positions"]),
+        f"{r['validation_loss']:.4f}",
+        f"{r['uniform_validation_loss']:.4f}",
+    )
+    Console().print(table)
+
+
+def _print_weights(weights: EvalWeights, out: Path) -> None:
     weight_table = Table(title=f"weights written to {out}")
     weight_table.add_column("feature")
     weight_table.add_column("weight", justify="right")
