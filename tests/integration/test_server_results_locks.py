@@ -16,7 +16,12 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from ringrift.ops.services import PostgresCluster
 from ringrift.server.db.models import Game, MoveRecord, User
@@ -49,19 +54,25 @@ async def _user_and_game(engine: AsyncEngine) -> tuple[str, str]:
         return user.id, game.id
 
 
+async def _insert_move(session: AsyncSession, game_id: str, user_id: str) -> None:
+    """Begin a transaction that inserts a move by ``user_id`` and leave it open: its foreign
+    key holds FOR KEY SHARE on the user's row until it ends."""
+    await session.begin()
+    session.add(
+        MoveRecord(
+            game_id=game_id, move_number=1, player=1, move={}, user_id=user_id, state_hash="h"
+        )
+    )
+    await session.flush()
+
+
 async def test_ending_a_game_is_not_blocked_by_a_move_insert_of_the_same_player(
     engine: AsyncEngine,
 ) -> None:
     user_id, game_id = await _user_and_game(engine)
     sessions = async_sessionmaker(engine)
     async with sessions() as mover, sessions() as ender:
-        await mover.begin()
-        mover.add(
-            MoveRecord(
-                game_id=game_id, move_number=1, player=1, move={}, user_id=user_id, state_hash="h"
-            )
-        )
-        await mover.flush()  # the INSERT holds FOR KEY SHARE on the user, uncommitted
+        await _insert_move(mover, game_id, user_id)
         held = await mover.scalar(
             text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' "
@@ -91,13 +102,7 @@ async def test_plain_for_update_is_what_blocked(engine: AsyncEngine) -> None:
     user_id, game_id = await _user_and_game(engine)
     sessions = async_sessionmaker(engine)
     async with sessions() as mover, sessions() as ender:
-        await mover.begin()
-        mover.add(
-            MoveRecord(
-                game_id=game_id, move_number=1, player=1, move={}, user_id=user_id, state_hash="h"
-            )
-        )
-        await mover.flush()
+        await _insert_move(mover, game_id, user_id)
         await ender.begin()
         await ender.execute(text("SET LOCAL lock_timeout = '200ms'"))
         with pytest.raises(DBAPIError, match="lock timeout"):

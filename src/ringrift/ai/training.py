@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,26 +85,42 @@ def fit_logistic(
     """Minimise mean log-loss + l2/2 |w|^2 by Newton's method from w = 0."""
     if not data:
         raise ValueError("no training examples")
-    if l2 <= 0:
-        raise ValueError("l2 must be positive (it keeps the Newton system well posed)")
-    k = len(data[0][0])
     n = len(data)
-    w = [0.0] * k
-    for _ in range(iterations):
-        grad = [l2 * wi for wi in w]
-        hess = [[l2 if i == j else 0.0 for j in range(k)] for i in range(k)]
+
+    def accumulate(w: list[float], grad: list[float], hess: list[list[float]]) -> None:
         for x, y in data:
             p = sigmoid(dot(w, x))
             g = (p - y) / n
             h = p * (1.0 - p) / n
-            for i in range(k):
-                xi = x[i]
+            for i, xi in enumerate(x):
                 if xi:
                     grad[i] += g * xi
-                    hx = h * xi
-                    row = hess[i]
-                    for j in range(i + 1):
-                        row[j] += hx * x[j]
+                    _add_outer(hess[i], h * xi, x, i)
+
+    return _newton(len(data[0][0]), accumulate, l2=l2, iterations=iterations, tol=tol)
+
+
+Accumulate = Callable[[list[float], list[float], list[list[float]]], None]
+"""Adds the data's gradient and the lower triangle of its Hessian at ``w`` (``_newton``)."""
+
+
+def _add_outer(row: list[float], scale: float, x: Sequence[float], i: int) -> None:
+    """Row ``i`` of the lower triangle of ``scale * x x^T`` (x[i] already in ``scale``)."""
+    for j in range(i + 1):
+        row[j] += scale * x[j]
+
+
+def _newton(
+    k: int, accumulate: Accumulate, *, l2: float, iterations: int, tol: float
+) -> list[float]:
+    """Newton's method from w = 0 for a convex loss plus l2/2 |w|^2 over ``k`` weights."""
+    if l2 <= 0:
+        raise ValueError("l2 must be positive (it keeps the Newton system well posed)")
+    w = [0.0] * k
+    for _ in range(iterations):
+        grad = [l2 * wi for wi in w]
+        hess = [[l2 if i == j else 0.0 for j in range(k)] for i in range(k)]
+        accumulate(w, grad, hess)
         for i in range(k):
             for j in range(i):
                 hess[j][i] = hess[i][j]
@@ -160,14 +176,10 @@ def fit_softmax(
     under ``p``."""
     if not data:
         raise ValueError("no training positions")
-    if l2 <= 0:
-        raise ValueError("l2 must be positive (it keeps the Newton system well posed)")
     k = len(data[0][0][0])
     n = len(data)
-    w = [0.0] * k
-    for _ in range(iterations):
-        grad = [l2 * wi for wi in w]
-        hess = [[l2 if i == j else 0.0 for j in range(k)] for i in range(k)]
+
+    def accumulate(w: list[float], grad: list[float], hess: list[list[float]]) -> None:
         for seats, shares in data:
             z = [dot(w, x) for x in seats]
             top = max(z)
@@ -181,19 +193,10 @@ def fit_softmax(
                 h = pq / n
                 for i in range(k):
                     grad[i] += g * x[i]
-                    di = h * d[i]
-                    if di:
-                        row = hess[i]
-                        for j in range(i + 1):
-                            row[j] += di * d[j]
-        for i in range(k):
-            for j in range(i):
-                hess[j][i] = hess[i][j]
-        step = _solve(hess, grad)
-        w = [wi - si for wi, si in zip(w, step, strict=True)]
-        if max(abs(s) for s in step) < tol:
-            break
-    return w
+                    if d[i]:
+                        _add_outer(hess[i], h * d[i], d, i)
+
+    return _newton(k, accumulate, l2=l2, iterations=iterations, tol=tol)
 
 
 def hand_logit(per_seat: list[list[float]], seat: int, w: Weights = DEFAULT_WEIGHTS) -> float:
