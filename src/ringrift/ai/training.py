@@ -291,22 +291,8 @@ def fit_directory(
         mean_log_loss(scale, hand_val),
         mean_log_loss(base_w, [(x[:k], y) for x, y in val]),
     )
-    recipe = {
-        "data": str(data_dir),
-        "manifest": manifest,
-        "games": len(games),
-        "validation_fraction": validation,
-        "l2": l2,
-        "model": "logistic regression on seat features minus the opponents' mean",
-    }
-    return EvalWeights(
-        board=str(manifest["board"]),
-        players=int(manifest["players"]),
-        features=tuple(f.value for f in FEATURES),
-        weights=tuple(w),
-        seed=seed,
-        recipe=recipe,
-        report=dataclasses.asdict(report),
+    return _weights_file(
+        data_dir, manifest, len(games), validation, l2, seed, w, dataclasses.asdict(report)
     )
 
 
@@ -333,13 +319,34 @@ def _fit_softmax_directory(
         "validation_loss": softmax_loss(w, val),
         "uniform_validation_loss": softmax_loss(uniform, val),
     }
+    games = len(train_games) + len(val_games)
+    return _weights_file(data_dir, manifest, games, validation, l2, seed, w, report, Model.SOFTMAX)
+
+
+MODEL_DESCRIPTIONS = {
+    Model.OPPONENTS_MEAN: "logistic regression on seat features minus the opponents' mean",
+    Model.SOFTMAX: "conditional logit: the winner is a softmax over the seats' linear scores",
+}
+
+
+def _weights_file(
+    data_dir: Path,
+    manifest: dict[str, Any],
+    games: int,
+    validation: float,
+    l2: float,
+    seed: int,
+    w: list[float],
+    report: dict[str, Any],
+    model: Model = Model.OPPONENTS_MEAN,
+) -> EvalWeights:
     recipe = {
         "data": str(data_dir),
         "manifest": manifest,
-        "games": len(train_games) + len(val_games),
+        "games": games,
         "validation_fraction": validation,
         "l2": l2,
-        "model": "conditional logit: the winner is a softmax over the seats' linear scores",
+        "model": MODEL_DESCRIPTIONS[model],
     }
     return EvalWeights(
         board=str(manifest["board"]),
@@ -349,5 +356,5 @@ def _fit_softmax_directory(
         seed=seed,
         recipe=recipe,
         report=report,
-        model=Model.SOFTMAX,
+        model=model,
     )
