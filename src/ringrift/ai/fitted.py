@@ -82,12 +82,16 @@ def sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+def logsumexp(values: Sequence[float]) -> float:
+    """``log(sum(exp(v)))`` without overflow."""
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
 def softmax_logit(scores: Sequence[float], index: int) -> float:
     """``scores[index]`` minus the log-sum-exp of the other scores: the log-odds of that seat
     winning against the field under a softmax over the seats."""
-    others = [z for i, z in enumerate(scores) if i != index]
-    top = max(others)
-    return scores[index] - top - math.log(sum(math.exp(z - top) for z in others))
+    return scores[index] - logsumexp([z for i, z in enumerate(scores) if i != index])
 
 
 def dot(w: Sequence[float], x: Sequence[float]) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ringrift.ai.evaluation import DEFAULT_WEIGHTS, VALUE_SCALE, Weights
 from ringrift.ai.features import BASE_FEATURES, FEATURES, relative_features
-from ringrift.ai.fitted import EvalWeights, Model, dot, sigmoid
+from ringrift.ai.fitted import EvalWeights, Model, dot, logsumexp, sigmoid
 from ringrift.ai.selfplay import read_games, read_manifest
 
 EPS = 1e-12
@@ -39,10 +39,15 @@ def seat_target(ranks: list[int] | None, seat: int) -> float:
     return (n - ranks[seat - 1]) / (n - 1)
 
 
+def _feature_order(names: list[str]) -> list[int]:
+    """Where each of `FEATURES` sits in stored feature vectors named ``names``."""
+    return [names.index(f.value) for f in FEATURES]
+
+
 def game_examples(record: dict[str, Any], names: list[str]) -> list[Example]:
     """One example per (sampled position, seat) of a game record. ``names`` are the feature
     names stored with the data; the model uses `FEATURES` (missing ones are an error)."""
-    index = [names.index(f.value) for f in FEATURES]
+    index = _feature_order(names)
     out: list[Example] = []
     for pos in record["positions"]:
         per_seat = [[]] + [[v[i] for i in index] for v in pos["features"]]
@@ -150,7 +155,7 @@ def game_positions(record: dict[str, Any], names: list[str]) -> list[Position]:
     shares = winner_shares(record["ranks"])
     if shares is None:
         return []
-    index = [names.index(f.value) for f in FEATURES]
+    index = _feature_order(names)
     return [
         ([[v[i] for i in index] for v in pos["features"]], shares) for pos in record["positions"]
     ]
@@ -161,8 +166,7 @@ def softmax_loss(w: list[float], data: list[Position]) -> float:
     total = 0.0
     for seats, shares in data:
         z = [dot(w, x) for x in seats]
-        top = max(z)
-        lse = top + math.log(sum(math.exp(v - top) for v in z))
+        lse = logsumexp(z)
         total -= sum(y * (v - lse) for v, y in zip(z, shares, strict=True) if y)
     return total / max(1, len(data))
 
@@ -271,7 +275,7 @@ def fit_directory(
     train_games = [games[i] for i in order[n_val:]]
     if model == Model.SOFTMAX:
         return _fit_softmax_directory(
-            data_dir, manifest, train_games, val_games, seed, validation, l2
+            data_dir, manifest, names, train_games, val_games, seed, validation, l2
         )
     train = [e for g in train_games for e in game_examples(g, names)]
     val = [e for g in val_games for e in game_examples(g, names)]
@@ -299,6 +303,7 @@ def fit_directory(
 def _fit_softmax_directory(
     data_dir: Path,
     manifest: dict[str, Any],
+    names: list[str],
     train_games: list[dict[str, Any]],
     val_games: list[dict[str, Any]],
     seed: int,
@@ -307,7 +312,6 @@ def _fit_softmax_directory(
 ) -> EvalWeights:
     """`fit_directory` for the softmax model; its report compares the winner's cross-entropy
     with that of a uniform guess (no seat favoured)."""
-    names = list(manifest["features"])
     train = [p for g in train_games for p in game_positions(g, names)]
     val = [p for g in val_games for p in game_positions(g, names)]
     w = fit_softmax(train, l2=l2)
