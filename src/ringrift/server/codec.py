@@ -19,6 +19,17 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def dumps_bytes(value: Any) -> bytes:
+    """:func:`dumps` without decoding the result to ``str`` (a response body)."""
+    return orjson.dumps(value)
+
+
+def raw(text: bytes | str) -> Any:
+    """JSON text placed as is inside a document that :func:`dumps` writes (``{}`` when empty,
+    the position of a game that has none yet)."""
+    return orjson.Fragment(text or b"{}")
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON; raises ``JSONDecodeError`` (a ValueError) on bad input. Integers beyond
     64 bits are refused (orjson), which no field of ours needs."""

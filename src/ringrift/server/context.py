@@ -61,11 +61,9 @@ class AppContext:
     # Background AI turns of this instance: game id -> task, and games to run once more.
     ai_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     ai_rerun: set[str] = field(default_factory=set)
-    # Parsed positions per (game id, version), and replayed position documents per (game, n).
+    # Parsed positions per (game id, version), and replayed positions (JSON) per (game, n).
     positions: PositionCache = field(default_factory=lambda: PositionCache(POSITION_CACHE_SIZE))
-    replays: LRU[tuple[str, int], dict[str, Any]] = field(
-        default_factory=lambda: LRU(REPLAY_CACHE_SIZE)
-    )
+    replays: LRU[tuple[str, int], bytes] = field(default_factory=lambda: LRU(REPLAY_CACHE_SIZE))
     # Replays in flight on this instance (more wait their turn) and the process pool.
     replay_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     _replay_pool: concurrent.futures.ProcessPoolExecutor | None = None

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, Table, Text, bindparam, select
+from sqlalchemy import cast as cast_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import defer
 
 from ringrift.rules import new_game
+from ringrift.server import codec
 from ringrift.server.context import AppContext
 from ringrift.server.db.models import (
     Game,
@@ -29,7 +31,7 @@ from ringrift.server.db.models import (
 )
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.positions import Position
-from ringrift.server.replaywork import replay
+from ringrift.server.replaywork import NewGame, replay
 from ringrift.server.services import invites
 
 SNAPSHOT_INTERVAL = 32
@@ -170,53 +172,85 @@ def initial_doc(
 
 
 # --- replays --------------------------------------------------------------------------------
+#
+# A replay's statements are built once and run as Core statements on the session's connection
+# (no ORM state), and positions and moves are read as JSON text that only the worker parses:
+# twenty replays at once must leave the event loop free for everything else (``bench replay``).
+
+_GAMES = cast(Table, Game.__table__)
+_SEATS = cast(Table, GameSeat.__table__)
+_SNAPSHOTS = cast(Table, GameSnapshot.__table__)
+_MOVES = cast(Table, MoveRecord.__table__)
+_REPLAY_HEADER = select(
+    _GAMES.c.version,
+    _GAMES.c.board_type,
+    _GAMES.c.max_players,
+    _GAMES.c.rules_options,
+    _GAMES.c.is_private,
+    _GAMES.c.invite_token,
+    select(_SEATS.c.id)
+    .where(_SEATS.c.game_id == _GAMES.c.id, _SEATS.c.user_id == bindparam("viewer"))
+    .limit(1)
+    .scalar_subquery()
+    .label("seat_id"),
+).where(_GAMES.c.id == bindparam("game_id"))
+_CURRENT_TEXT = select(cast_(_GAMES.c.state, Text)).where(_GAMES.c.id == bindparam("game_id"))
+_SNAPSHOT_TEXT = (
+    select(_SNAPSHOTS.c.move_number, cast_(_SNAPSHOTS.c.state, Text))
+    .where(_SNAPSHOTS.c.game_id == bindparam("game_id"))
+    .where(_SNAPSHOTS.c.move_number <= bindparam("upto"))
+    .order_by(_SNAPSHOTS.c.move_number.desc())
+    .limit(1)
+)
+_MOVE_TEXTS = (
+    select(cast_(_MOVES.c.move, Text))
+    .where(_MOVES.c.game_id == bindparam("game_id"))
+    .where(_MOVES.c.move_number > bindparam("after"))
+    .where(_MOVES.c.move_number <= bindparam("upto"))
+    .order_by(_MOVES.c.move_number)
+)
 
 
 @dataclass(frozen=True)
 class _ReplayHeader:
     version: int
-    board_type: str
-    max_players: int
-    rules_options: dict[str, Any] | None
+    new_game: NewGame
 
 
 async def _replay_header(
-    session: AsyncSession, game_id: str, viewer: User, invite: str | None
+    connection: AsyncConnection, game_id: str, viewer: User, invite: str | None
 ) -> _ReplayHeader:
     """What a replay needs of the game (not its stored position), after the visibility check:
     public games for anyone logged in, private ones for their players and invitees."""
     row = (
-        await session.execute(
-            select(
-                Game.version,
-                Game.board_type,
-                Game.max_players,
-                Game.rules_options,
-                Game.is_private,
-                Game.invite_token,
-            ).where(Game.id == game_id)
-        )
+        await connection.execute(_REPLAY_HEADER, {"game_id": game_id, "viewer": viewer.id})
     ).first()
     if row is None:
         raise ApiError(ErrorCode.GAME_NOT_FOUND)
     if row.is_private:
-        seated = await session.scalar(
-            select(GameSeat.id).where(GameSeat.game_id == game_id, GameSeat.user_id == viewer.id)
-        )
         header = Game(is_private=True, invite_token=row.invite_token)
-        invites.check_access(header, seated is not None, viewer, invite)
-    return _ReplayHeader(row.version, row.board_type, row.max_players, row.rules_options)
+        invites.check_access(header, row.seat_id is not None, viewer, invite)
+    return _ReplayHeader(row.version, NewGame(row.board_type, row.max_players, row.rules_options))
 
 
 async def state_at(
     ctx: AppContext, game_id: str, move_number: int, viewer: User, invite: str | None = None
 ) -> dict[str, Any]:
-    """The position after the first ``move_number`` moves of a game ``viewer`` may see: the
-    nearest snapshot at or before it plus the moves after it, applied in a worker process (or
-    thread, ``REPLAY_WORKERS=0``) so the event loop stays free. Positions of past versions never
-    change, so they are cached."""
+    """:func:`state_json`, parsed ({} for a game without a position yet)."""
+    text = await state_json(ctx, game_id, move_number, viewer, invite)
+    return codec.loads(text) if text else {}
+
+
+async def state_json(
+    ctx: AppContext, game_id: str, move_number: int, viewer: User, invite: str | None = None
+) -> bytes:
+    """The position after the first ``move_number`` moves of a game ``viewer`` may see, as
+    JSON: the nearest snapshot at or before it plus the moves after it, applied in a worker
+    process (or thread, ``REPLAY_WORKERS=0``) so the event loop stays free. Positions of past
+    versions never change, so they are cached. Empty for a game without a position yet."""
     async with ctx.db.session() as session:
-        game = await _replay_header(session, game_id, viewer, invite)
+        connection = await session.connection()
+        game = await _replay_header(connection, game_id, viewer, invite)
         if move_number > game.version:
             raise ApiError(
                 ErrorCode.VALIDATION_FAILED,
@@ -224,42 +258,28 @@ async def state_at(
                 details=[{"field": "move_number", "problem": "beyond the last move"}],
             )
         if move_number == game.version:
-            current = await session.scalar(select(Game.state).where(Game.id == game_id))
-            return current if current is not None else {}
+            current = await connection.scalar(_CURRENT_TEXT, {"game_id": game_id})
+            return current.encode() if current is not None and current != "null" else b""
         cached = ctx.replays.get((game_id, move_number))
         if cached is not None:
             return cached
         snapshot = (
-            await session.execute(
-                select(GameSnapshot.move_number, GameSnapshot.state)
-                .where(GameSnapshot.game_id == game_id, GameSnapshot.move_number <= move_number)
-                .order_by(GameSnapshot.move_number.desc())
-                .limit(1)
-            )
+            await connection.execute(_SNAPSHOT_TEXT, {"game_id": game_id, "upto": move_number})
         ).first()
-        base = snapshot.move_number if snapshot is not None else 0
+        base = snapshot[0] if snapshot is not None else 0
         moves = list(
             (
-                await session.scalars(
-                    select(MoveRecord.move)
-                    .where(
-                        MoveRecord.game_id == game_id,
-                        MoveRecord.move_number > base,
-                        MoveRecord.move_number <= move_number,
-                    )
-                    .order_by(MoveRecord.move_number)
+                await connection.scalars(
+                    _MOVE_TEXTS, {"game_id": game_id, "after": base, "upto": move_number}
                 )
             ).all()
         )
     if len(moves) != move_number - base:
         raise ApiError(ErrorCode.SERVER_INTERNAL_ERROR, "the stored move list has a gap")
-    if snapshot is not None:
-        base_doc = snapshot.state
-    else:
-        base_doc = initial_doc(game.board_type, game.max_players, game.rules_options, game_id)
+    start: str | NewGame = snapshot[1] if snapshot is not None else game.new_game
     loop = asyncio.get_running_loop()
     async with ctx.replay_slots:
-        doc = await loop.run_in_executor(ctx.replay_executor(), replay, base_doc, moves, game_id)
+        doc = await loop.run_in_executor(ctx.replay_executor(), replay, start, moves, game_id)
     ctx.replays.put((game_id, move_number), doc)
     return doc
 
