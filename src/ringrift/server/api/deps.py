@@ -16,7 +16,11 @@ from ringrift.server.services import auth as auth_service
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    """The app's context. ``async`` although it awaits nothing: FastAPI runs a plain ``def``
+    dependency in its thread pool, and this one is part of nearly every request, /health
+    included (a thread hop and a GIL hand-over each, which under load put /health behind
+    everything else the loop had queued)."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 
