@@ -26,7 +26,11 @@ def bench_api(
 
 
 def bench_replay(
-    moves: Annotated[int, typer.Option(help="Versions of the square19 game.", min=10)] = 1000,
+    moves: Annotated[int, typer.Option(help="Versions of the game (at most).", min=10)] = 1000,
+    board: Annotated[
+        str, typer.Option(help="Board of the game (random hexagonal 4p games last longest).")
+    ] = "hexagonal",
+    players: Annotated[int, typer.Option(help="Players of the game.", min=2, max=4)] = 4,
     samples: Annotated[int, typer.Option(help="Sequential replay requests.", min=1)] = 200,
     concurrent: Annotated[
         int, typer.Option(help="Replays in flight while /health is timed.", min=1)
@@ -42,14 +46,23 @@ def bench_replay(
     from rich.table import Table
 
     from ringrift.ops.bench.replay import run_replay_bench
+    from ringrift.rules import BOARD_TYPES
 
+    if board not in BOARD_TYPES:
+        raise typer.BadParameter(f"unknown board {board!r}; choose from {', '.join(BOARD_TYPES)}")
     result = run_replay_bench(
-        moves=moves, samples=samples, concurrent=concurrent, database_url=database_url
+        moves=moves,
+        samples=samples,
+        concurrent=concurrent,
+        database_url=database_url,
+        board=board,
+        players=players,
     )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    table = Table(title=f"Replays of a {result['version']}-version square19 game (ms)")
+    title = f"Replays of a {result['version']}-version {result['board']} {players}p game (ms)"
+    table = Table(title=title)
     for column in ("request", "n", "p50", "p95", "max"):
         table.add_column(column, justify="right" if column != "request" else "left")
     rows = (

@@ -2,7 +2,9 @@
 whether replays starve the event loop (``/health`` latency while they run).
 
 It starts ``ringrift serve`` on a private PostgreSQL cluster (or ``--database-url``), plays one
-square19 game over REST up to ``--moves`` versions (random legal moves), then measures:
+game over REST up to ``--moves`` versions (random legal moves; by default on the hexagonal
+board with four players, whose random games run past 1,000 moves, where a two-player square19
+game ends near 600), then measures:
 
 * ``replay``: ``--samples`` sequential requests for random move numbers (first requests are
   mostly cache misses: a snapshot plus up to 31 moves in a worker thread);
@@ -32,17 +34,27 @@ from ringrift.ops.bench.api import _process, sign_up, summarize
 from ringrift.ops.bench.env import bench_env
 from ringrift.ops.services import PostgresCluster, free_port
 
+# Rounds of ``--concurrent`` uncached replays while /health is polled (about 60 polls per 5
+# rounds on a 2-core box: 10 rounds give its p95 more than a handful of samples to rest on).
+ROUNDS = 10
 
-async def _long_game(http: httpx.AsyncClient, moves: int, rng: random.Random) -> dict[str, Any]:
+
+async def _long_game(
+    http: httpx.AsyncClient, moves: int, rng: random.Random, board: str, players: int
+) -> dict[str, Any]:
     from ringrift.rules import GameState, legal_moves
 
-    tokens = [await sign_up(http, "rb", "bench-pass-1") for _ in range(2)]
+    tokens = [await sign_up(http, "rb", "bench-pass-1") for _ in range(players)]
     auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
     created = await http.post(
-        "/api/games", json={"boardType": "square19", "maxPlayers": 2}, headers=auth[0]
+        "/api/games", json={"boardType": board, "maxPlayers": players}, headers=auth[0]
     )
+    created.raise_for_status()
     game_id = created.json()["data"]["game"]["id"]
-    game = (await http.post(f"/api/games/{game_id}/join", headers=auth[1])).json()["data"]["game"]
+    for seat in auth[1:]:
+        joined = await http.post(f"/api/games/{game_id}/join", headers=seat)
+        joined.raise_for_status()
+        game = joined.json()["data"]["game"]
     while game["version"] < moves and game["status"] == "active":
         state = GameState.from_json(game["state"])
         move = rng.choice(legal_moves(state)).to_json()
@@ -83,11 +95,13 @@ def _poll_health(port: int, stop: Any, ready: Any, results: Any, interval: float
     results.put(samples)
 
 
-async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict[str, Any]:
+async def _measure(
+    base: str, moves: int, samples: int, concurrent: int, board: str, players: int
+) -> dict[str, Any]:
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=concurrent + 10)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        game = await _long_game(http, moves, rng)
+        game = await _long_game(http, moves, rng, board, players)
         headers, version = game["authHeaders"], game["version"]
         url = f"/api/games/{game['id']}/states"
         replay = [
@@ -95,7 +109,7 @@ async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict
             for _ in range(samples)
         ]
         idle = [await _timed_get(http, "/health", {}) for _ in range(100)]
-        untouched = [n for n in range(version) if n % 7 == 3][: concurrent * 5]
+        untouched = [n for n in range(version) if n % 4 == 3][: concurrent * ROUNDS]
         busy: list[float] = []
         done = asyncio.Event()
 
@@ -125,6 +139,8 @@ async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict
             if outside.is_alive():
                 outside.kill()
     return {
+        "board": board,
+        "players": players,
         "version": version,
         "replay": summarize(replay),
         "healthIdle": summarize(idle),
@@ -135,7 +151,13 @@ async def _measure(base: str, moves: int, samples: int, concurrent: int) -> dict
 
 
 def run_replay_bench(
-    *, moves: int = 1000, samples: int = 200, concurrent: int = 20, database_url: str = ""
+    *,
+    moves: int = 1000,
+    samples: int = 200,
+    concurrent: int = 20,
+    database_url: str = "",
+    board: str = "hexagonal",
+    players: int = 4,
 ) -> dict[str, Any]:
     from rich.console import Console
 
@@ -159,6 +181,6 @@ def run_replay_bench(
                 f"{base}/health",
             )
         )
-        console.print(f"app at {base}; playing a square19 game to {moves} moves ...")
-        result = asyncio.run(_measure(base, moves, samples, concurrent))
+        console.print(f"app at {base}; playing a {board} {players}p game to {moves} moves ...")
+        result = asyncio.run(_measure(base, moves, samples, concurrent, board, players))
     return {"benchmark": "replay", "database": database_url.split("://")[0], **result}

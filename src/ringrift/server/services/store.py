@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Text, bindparam, select
+from sqlalchemy import Select, Table, Text, bindparam, func, literal, select, union_all
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import defer
@@ -195,20 +195,30 @@ _REPLAY_HEADER = select(
     .label("seat_id"),
 ).where(_GAMES.c.id == bindparam("game_id"))
 _CURRENT_TEXT = select(cast_(_GAMES.c.state, Text)).where(_GAMES.c.id == bindparam("game_id"))
-_SNAPSHOT_TEXT = (
-    select(_SNAPSHOTS.c.move_number, cast_(_SNAPSHOTS.c.state, Text))
+# The newest snapshot at or before move ``upto`` and the moves after it, in one statement: the
+# snapshot first (kind 0, at most one row), then the moves in order (kind 1).
+_SNAPSHOT_AT = (
+    select(func.max(_SNAPSHOTS.c.move_number))
     .where(_SNAPSHOTS.c.game_id == bindparam("game_id"))
     .where(_SNAPSHOTS.c.move_number <= bindparam("upto"))
-    .order_by(_SNAPSHOTS.c.move_number.desc())
-    .limit(1)
+    .scalar_subquery()
 )
-_MOVE_TEXTS = (
-    select(cast_(_MOVES.c.move, Text))
-    .where(_MOVES.c.game_id == bindparam("game_id"))
-    .where(_MOVES.c.move_number > bindparam("after"))
-    .where(_MOVES.c.move_number <= bindparam("upto"))
-    .order_by(_MOVES.c.move_number)
-)
+_REPLAY_ROWS = union_all(
+    select(
+        literal(0).label("kind"),
+        _SNAPSHOTS.c.move_number.label("number"),
+        cast_(_SNAPSHOTS.c.state, Text).label("doc"),
+    ).where(_SNAPSHOTS.c.game_id == bindparam("game_id"), _SNAPSHOTS.c.move_number == _SNAPSHOT_AT),
+    select(
+        literal(1).label("kind"),
+        _MOVES.c.move_number.label("number"),
+        cast_(_MOVES.c.move, Text).label("doc"),
+    ).where(
+        _MOVES.c.game_id == bindparam("game_id"),
+        _MOVES.c.move_number > func.coalesce(_SNAPSHOT_AT, 0),
+        _MOVES.c.move_number <= bindparam("upto"),
+    ),
+).order_by("kind", "number")
 
 
 @dataclass(frozen=True)
@@ -263,20 +273,15 @@ async def state_json(
         cached = ctx.replays.get((game_id, move_number))
         if cached is not None:
             return cached
-        snapshot = (
-            await connection.execute(_SNAPSHOT_TEXT, {"game_id": game_id, "upto": move_number})
-        ).first()
-        base = snapshot[0] if snapshot is not None else 0
-        moves = list(
-            (
-                await connection.scalars(
-                    _MOVE_TEXTS, {"game_id": game_id, "after": base, "upto": move_number}
-                )
-            ).all()
-        )
+        rows = (
+            await connection.execute(_REPLAY_ROWS, {"game_id": game_id, "upto": move_number})
+        ).all()
+    snapshot = rows[0] if rows and rows[0].kind == 0 else None
+    base = snapshot.number if snapshot is not None else 0
+    moves = [row.doc for row in rows if row.kind == 1]
     if len(moves) != move_number - base:
         raise ApiError(ErrorCode.SERVER_INTERNAL_ERROR, "the stored move list has a gap")
-    start: str | NewGame = snapshot[1] if snapshot is not None else game.new_game
+    start: str | NewGame = snapshot.doc if snapshot is not None else game.new_game
     loop = asyncio.get_running_loop()
     async with ctx.replay_slots:
         doc = await loop.run_in_executor(ctx.replay_executor(), replay, start, moves, game_id)
