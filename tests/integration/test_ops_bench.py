@@ -25,6 +25,10 @@ def test_bench_ws_plays_more_games_than_the_per_user_socket_cap() -> None:
     cpu = round_["cpuMsPerCommitted"]
     assert set(cpu) == {"app", "database", "client"}
     assert all(ms > 0 for ms in cpu.values()), cpu
+    # The app's own histogram saw exactly the acknowledged moves of the round.
+    server = round_["serverAck"]
+    assert server["n"] == games * 3, server
+    assert 0 < server["p50AtMost"] <= server["p95AtMost"], server
 
 
 def test_bench_replay_json_reports_every_sample() -> None:

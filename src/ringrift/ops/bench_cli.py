@@ -145,7 +145,8 @@ def bench_ws(
     title = f"WebSocket move round trip (ms), {board}, {moves} moves per game, {workers} worker(s)"
     table = Table(title=title)
     columns = ("games", "think ms", "moves", "moves/s", "committed/s", "ack p50", "ack p95")
-    for column in (*columns, "event p50", "event p95", "p95 v<40", "p95 v480-519"):
+    extra = ("app ack p95 <=", "event p50", "event p95", "p95 v<40", "p95 v480-519")
+    for column in (*columns, *extra):
         table.add_column(column, justify="right")
     nan = {"p50": float("nan"), "p95": float("nan")}
     for row in result["rounds"]:
@@ -158,6 +159,7 @@ def bench_ws(
             f"{row['committedPerSecond']:.1f}",
             f"{row['ack']['p50']:.2f}",
             f"{row['ack']['p95']:.2f}",
+            str((row["serverAck"] or {}).get("p95AtMost") or "-"),
             f"{event['p50']:.2f}",
             f"{event['p95']:.2f}",
             f"{(row['early'] or nan)['p95']:.2f}",

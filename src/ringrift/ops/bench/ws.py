@@ -148,6 +148,39 @@ def _window(sessions: list[_Game], window: tuple[int, int]) -> dict[str, float] 
     return summarize(values) if values else None
 
 
+SERVER_MOVE_METRIC = "ringrift_ws_move_duration_seconds"
+
+
+async def _server_move_buckets(http: httpx.AsyncClient) -> dict[float, float]:
+    """The app's cumulative histogram of acknowledged move frames (receipt to ack, measured
+    inside the app): upper bound (s) -> count."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await http.get("/metrics")
+    response.raise_for_status()
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name != SERVER_MOVE_METRIC:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket") and sample.labels.get("outcome") == "ok":
+                buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def server_quantiles(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
+    """p50 and p95 of the moves between two histogram readings, as the upper bound (ms) of
+    the bucket each falls in (the app's buckets are coarse: 1, 2.5, 5, 10, 25, 50 ms ...)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    result: dict[str, Any] = {"n": int(total)}
+    for name, q in (("p50AtMost", 0.5), ("p95AtMost", 0.95)):
+        bound = next((b for b, c in zip(bounds, counts, strict=True) if c >= q * total), None)
+        result[name] = None if bound is None or not total else round(bound * 1000, 1)
+    return result
+
+
 async def _round(
     base: str,
     tokens: list[str],
@@ -157,9 +190,12 @@ async def _round(
     think_s: float,
     board: str = "square8",
     watch: dict[str, Callable[[], float]] | None = None,
+    server_metrics: bool = False,
 ) -> dict[str, Any]:
     """One round; ``watch`` names CPU clocks (the app's and the database's process trees, this
-    client) whose seconds per committed move are reported."""
+    client) whose seconds per committed move are reported. ``server_metrics`` (one app process:
+    with several, /metrics answers for whichever took the request) adds the app's own ack
+    latency, which leaves out the client's and the network's share."""
     from websockets.asyncio.client import connect
 
     headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
@@ -194,11 +230,14 @@ async def _round(
                 game.players[seat] = _Player(ws, game_id, seat, game)
                 await ws.send(json.dumps({"t": "join", "d": {"gameId": game_id}}))
             sessions.append(game)
-        cpu_before = {name: clock() for name, clock in (watch or {}).items()}
-        started = time.perf_counter()
-        await asyncio.gather(*(g.play(moves, think_s) for g in sessions))
-        elapsed = time.perf_counter() - started
-        cpu_spent = {name: clock() - cpu_before[name] for name, clock in (watch or {}).items()}
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            server_before = await _server_move_buckets(http) if server_metrics else {}
+            cpu_before = {name: clock() for name, clock in (watch or {}).items()}
+            started = time.perf_counter()
+            await asyncio.gather(*(g.play(moves, think_s) for g in sessions))
+            elapsed = time.perf_counter() - started
+            cpu_spent = {name: clock() - cpu_before[name] for name, clock in (watch or {}).items()}
+            server_after = await _server_move_buckets(http) if server_metrics else {}
     finally:
         for ws in sockets:
             with contextlib.suppress(Exception):
@@ -211,6 +250,7 @@ async def _round(
         "moves": len(ack_ms),
         "movesPerSecond": round(len(ack_ms) / elapsed, 1) if elapsed else 0.0,
         "ack": summarize(ack_ms),
+        "serverAck": server_quantiles(server_before, server_after) if server_metrics else None,
         "event": summarize(event_ms) if event_ms else None,
         # Committed moves per second: every version, bookkeeping the server played included.
         "committedPerSecond": round(sum(g.version for g in sessions) / elapsed, 1)
@@ -240,13 +280,14 @@ async def _measure(
     think_ms: list[int],
     board: str,
     watch: dict[str, Callable[[], float]] | None = None,
+    server_metrics: bool = False,
 ) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         tokens = await _setup_users(http)
     # Warm-up: one short game (connections, statement caches, lazy imports).
     await _round(base, tokens, 1, 4, seed, 0.0)
     return [
-        await _round(base, tokens, n, moves, seed + n, think / 1000, board, watch)
+        await _round(base, tokens, n, moves, seed + n, think / 1000, board, watch, server_metrics)
         for think in think_ms
         for n in levels
     ]
@@ -309,7 +350,9 @@ def run_ws_bench(
         )
         log(f"app at {base}; games per round: {levels}, {moves} moves per game ...")
         watch["app"] = functools.partial(tree_cpu_seconds, app.pid)
-        rounds = asyncio.run(_measure(base, levels, moves, seed, think_ms or [0], board, watch))
+        rounds = asyncio.run(
+            _measure(base, levels, moves, seed, think_ms or [0], board, watch, workers == 1)
+        )
     return {
         "benchmark": "ws-move-round-trip",
         "board": board,
