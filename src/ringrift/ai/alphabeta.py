@@ -67,12 +67,14 @@ class AlphaBetaPlayer:
         if self.evaluator is not None:
             search.evaluate = self.evaluator
         root_moves = ordered_moves(state, moves, search.rng)
-        best_move, best_value = root_moves[0], 0.0
+        best_move, best_value, reached = root_moves[0], 0.0, 0
         for depth in deepening_schedule(self.max_depth, every_depth=self.every_depth):
             try:
                 move, value, complete = search.root(state, root_moves, depth)
             except SearchTimeout:
                 break
+            if complete:
+                reached = depth
             if move is not None:
                 best_move, best_value = move, value
                 # Search the best move first next time.
@@ -80,7 +82,9 @@ class AlphaBetaPlayer:
                 root_moves.insert(0, move)
             if not complete or abs(best_value) >= WIN_SCORE:
                 break
-        return AIDecision(best_move, best_value, limits.elapsed_ms(), self.level, limits.nodes)
+        return AIDecision(
+            best_move, best_value, limits.elapsed_ms(), self.level, limits.nodes, reached
+        )
 
 
 def deepening_schedule(max_depth: int, *, every_depth: bool = False) -> list[int]:

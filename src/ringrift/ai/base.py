@@ -14,13 +14,16 @@ from ringrift.rules import GameState, Move, legal_moves
 @dataclass(frozen=True)
 class AIDecision:
     """What an AI player chose, with its own evaluation (from the mover's point of view),
-    the wall-clock time it spent and the ladder level that produced it (0 outside the ladder)."""
+    the wall-clock time it spent and the ladder level that produced it (0 outside the ladder).
+    ``depth``: the deepest search the choice rests on, in plies (alpha-beta: its last
+    completed iteration; a one-ply player: 1; a random or forced move: 0)."""
 
     move: Move
     evaluation: float
     thinking_time_ms: float
     level: int
     nodes: int = 0
+    depth: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {

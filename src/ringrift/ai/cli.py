@@ -21,6 +21,7 @@ from ringrift.ai.arena import (
     validate_match,
     with_eval_file,
 )
+from ringrift.ai.budgets_cli import budgets
 from ringrift.ai.ladder import LADDER, budget_scale, check_level
 
 arena_app = typer.Typer(
@@ -319,6 +320,9 @@ def ladder(
             f"{ratings.get(level, 0.0):.0f}",
         )
     Console().print(table)
+
+
+arena_app.command("budgets")(budgets)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m ringrift.ai.cli`

@@ -108,13 +108,15 @@ class HeuristicPlayer:
         if not scored:
             move = ordered_moves(state, moves, rng)[0]
             return AIDecision(move, 0.0, limits.elapsed_ms(), self.level, limits.nodes)
+        # One ply, complete only when every move was scored (a timeout leaves a partial ply).
+        depth = 1 if len(scored) == len(moves) else 0
         if self.temperature > 0.0 and len(scored) > 1:
             top = max(v for v, _ in scored)
             weights = [math.exp(max(-50.0, (v - top) / self.temperature)) for v, _ in scored]
             value, move = rng.choices(scored, weights=weights, k=1)[0]
         else:
             value, move = max(scored, key=lambda vm: vm[0])
-        return AIDecision(move, value, limits.elapsed_ms(), self.level, limits.nodes)
+        return AIDecision(move, value, limits.elapsed_ms(), self.level, limits.nodes, depth)
 
     def _value(self, state: GameState, me: int) -> float:
         if self.evaluator is not None:
