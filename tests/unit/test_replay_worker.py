@@ -12,11 +12,14 @@ import time
 from ringrift.server import replaywork
 
 PARENT = """
-import concurrent.futures, multiprocessing, sys, time
+import concurrent.futures, multiprocessing, os, sys, time
 from ringrift.server import replaywork
 
 pool = concurrent.futures.ProcessPoolExecutor(
-    1, mp_context=multiprocessing.get_context("spawn"), initializer=replaywork.start_worker
+    1,
+    mp_context=multiprocessing.get_context("spawn"),
+    initializer=replaywork.start_worker,
+    initargs=(os.getpid(),),
 )
 print(pool.submit(replaywork.ready).result(), flush=True)
 time.sleep(600)
@@ -49,3 +52,24 @@ def test_a_worker_exits_when_its_app_is_killed() -> None:
     finally:
         parent.kill()
         parent.wait(10)
+
+
+LATE = """
+import time
+from ringrift.server import replaywork
+
+replaywork.start_worker(1)  # not this process's parent: its app is already gone
+time.sleep(600)
+"""
+
+
+def test_a_worker_that_starts_after_its_app_died_exits() -> None:
+    """The initializer of a worker spawned while its app shut down runs when the app is gone:
+    it must not take init (its parent by then) for the app."""
+    late = subprocess.Popen([sys.executable, "-c", LATE])
+    try:
+        late.wait(5 * replaywork.ORPHAN_CHECK_SECONDS + 10)
+        assert late.returncode == 0
+    finally:
+        late.kill()
+        late.wait(10)

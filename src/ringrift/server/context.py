@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,7 @@ class AppContext:
                 self.settings.replay_workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=replaywork.start_worker,
+                initargs=(os.getpid(),),
             )
         return self._replay_pool
 

@@ -29,14 +29,17 @@ WORKER_NICENESS = 10
 ORPHAN_CHECK_SECONDS = 1.0
 
 
-def start_worker(increment: int = WORKER_NICENESS) -> None:
-    """The worker process's initializer: yield the CPU to the app's event loop, and exit once
-    the app is gone. An app killed with SIGKILL (or by a supervisor's timeout) never shuts its
-    pool down, and a worker holds both ends of its call queue, so it would otherwise wait for
-    work forever (``bench ws`` left such orphans behind)."""
+def start_worker(parent: int, increment: int = WORKER_NICENESS) -> None:
+    """The worker process's initializer (``parent``: the pid of the app that made the pool):
+    yield the CPU to the app's event loop, and exit once the app is gone. An app killed with
+    SIGKILL (or by a supervisor's timeout) never shuts its pool down, and a worker holds both
+    ends of its call queue, so it would otherwise wait for work forever (``bench ws`` left such
+    orphans behind). The app's pid comes from the app, not from ``getppid()`` here: a worker
+    that starts after its app died (spawned by a replay submitted during shutdown) would read
+    init's pid as its parent and watch init forever."""
     os.nice(increment)
     threading.Thread(
-        target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watch", daemon=True
+        target=_exit_when_orphaned, args=(parent,), name="orphan-watch", daemon=True
     ).start()
 
 
