@@ -283,11 +283,16 @@ class MatchSummary:
         }
 
 
-def validate_match(board: str, players: int, games: int, jobs: int, move_cap: int) -> None:
+def validate_game(board: str, players: int) -> None:
+    """ValueError unless ``board`` is a board type and ``players`` is 2-4."""
     if board not in BOARD_TYPES:
         raise ValueError(f"unknown board {board!r}: use one of {', '.join(BOARD_TYPES)}")
     if not 2 <= players <= 4:
         raise ValueError(f"players must be 2, 3 or 4, got {players}")
+
+
+def validate_match(board: str, players: int, games: int, jobs: int, move_cap: int) -> None:
+    validate_game(board, players)
     if games < 1:
         raise ValueError(f"games must be at least 1, got {games}")
     if jobs < 1:

@@ -18,10 +18,11 @@ from ringrift.ai.arena import (
     ladder_elo,
     parse_competitor,
     run_match,
+    validate_game,
     validate_match,
     with_eval_file,
 )
-from ringrift.ai.budgets_cli import budgets
+from ringrift.ai.budgets import measure, sample_positions
 from ringrift.ai.ladder import LADDER, budget_scale, check_level
 
 arena_app = typer.Typer(
@@ -322,7 +323,78 @@ def ladder(
     Console().print(table)
 
 
-arena_app.command("budgets")(budgets)
+# The bar of ``arena budgets``: every level's p95 think time within 1.1x its budget.
+P95_BAR = 1.1
+
+
+@arena_app.command("budgets")
+def budgets(
+    board: BoardOpt,
+    players: PlayersOpt = 2,
+    low: Annotated[int, typer.Option("--from", help="Lowest level.")] = 1,
+    high: Annotated[int, typer.Option("--to", help="Highest level.")] = 10,
+    positions: Annotated[
+        int, typer.Option("--positions", help="Positions each level decides in.", min=1)
+    ] = 20,
+    seed: SeedOpt = 0,
+    scale: ScaleOpt = None,
+    as_json: JsonOpt = False,
+    save: SaveOpt = None,
+) -> None:
+    """Let each level choose a move in the same POSITIONS positions (sampled from seeded
+    random playouts) at its budget, one decision at a time: think time p50/p95/max against
+    the budget (the bar: p95 <= 1.1x) and the search depth reached."""
+    try:
+        validate_game(board, players)
+        check_level(low)
+        check_level(high)
+        if low > high:
+            raise ValueError("--from must not be above --to")
+        factor = budget_scale(scale)
+        _check_save(save)
+    except ValueError as error:
+        _fail(str(error))
+        return
+    levels = list(range(low, high + 1))
+    sampled = sample_positions(board, players, positions, seed)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), disable=as_json, transient=True) as progress:
+        task = progress.add_task(f"{board} {players}p decisions", total=len(levels) * positions)
+        results = measure(
+            sampled, levels, seed=seed, scale=factor, on_decision=lambda: progress.advance(task)
+        )
+    rows = [r.to_json() for r in results]
+    report: dict[str, object] = {
+        "board": board,
+        "players": players,
+        "positions": positions,
+        "seed": seed,
+        "budgetScale": factor,
+        "plies": sorted(p.move_count for p in sampled),
+        "levels": rows,
+        "allWithinBar": all(r.p95_ratio <= P95_BAR for r in results),
+    }
+    _save(save, report)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(
+        title=f"Think time and depth on {board}, {players} players ({positions} positions)"
+    )
+    for column in ("level", "budget ms", "p50 ms", "p95 ms", "max ms", "p95/budget", "depth"):
+        table.add_column(column, justify="right")
+    for level in rows:
+        think, depth = level["thinkMs"], level["depth"]
+        table.add_row(
+            str(level["level"]),
+            f"{level['budgetMs']:g}",
+            f"{think['p50']:.1f}",
+            f"{think['p95']:.1f}",
+            f"{think['max']:.1f}",
+            f"{level['p95OverBudget']:.2f}",
+            f"{depth['median']:g} ({depth['min']}-{depth['max']})",
+        )
+    Console().print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m ringrift.ai.cli`
