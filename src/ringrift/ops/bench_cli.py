@@ -26,7 +26,9 @@ def bench_api(
 
 
 def bench_replay(
-    moves: Annotated[int, typer.Option(help="Versions of the game (at most).", min=10)] = 1000,
+    moves: Annotated[
+        int, typer.Option(help="Versions to play the game to (fewer if it ends).", min=10)
+    ] = 1000,
     board: Annotated[
         str, typer.Option(help="Board of the game (random hexagonal 4p games last longest).")
     ] = "hexagonal",
