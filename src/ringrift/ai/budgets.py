@@ -31,8 +31,7 @@ def sample_positions(board: str, players: int, count: int, seed: int) -> list[Ga
     rng = random.Random(seed)
     positions: list[GameState] = []
     while len(positions) < count:
-        game = _playout(board, players, rng)
-        choices = [s for s in game if len(legal_moves(s)) > 1]
+        choices = _choices_of_a_playout(board, players, rng)
         wanted = min(count - len(positions), max(1, count // 4), len(choices))
         if wanted == 0:
             continue
@@ -41,14 +40,19 @@ def sample_positions(board: str, players: int, count: int, seed: int) -> list[Ga
     return positions
 
 
-def _playout(board: str, players: int, rng: random.Random) -> list[GameState]:
+def _choices_of_a_playout(board: str, players: int, rng: random.Random) -> list[GameState]:
+    """The positions of one random playout in which the mover had more than one legal move."""
     state = new_game(board, players)
-    seen = [state]
-    while state.game_status == ACTIVE and len(seen) < PLAYOUT_CAP:
-        state = apply_move(state, rng.choice(legal_moves(state)))
+    choices: list[GameState] = []
+    for _ in range(PLAYOUT_CAP):
+        if state.game_status != ACTIVE:
+            break
+        moves = legal_moves(state)
+        if len(moves) > 1:
+            choices.append(state)
+        state = apply_move(state, rng.choice(moves))
         state.history = ()  # positions only; a long history would cost O(moves) per copy
-        seen.append(state)
-    return [s for s in seen if s.game_status == ACTIVE]
+    return choices
 
 
 @dataclass(frozen=True)
