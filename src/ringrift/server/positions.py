@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from ringrift.rules import GameState
+from ringrift.rules import GameState, Move, legal_moves
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -60,6 +61,17 @@ class Position:
         state = GameState.from_json(doc)
         state.history = ()
         return cls(state, doc)
+
+    @cached_property
+    def legal(self) -> tuple[Move, ...]:
+        """The legal moves here, generated once per position: a move asks for them to find
+        forced bookkeeping and again to offer them to the seat to move."""
+        return tuple(legal_moves(self.state))
+
+    @cached_property
+    def legal_json(self) -> list[dict[str, Any]]:
+        """:attr:`legal` in the wire format, built once (shared: do not modify)."""
+        return [move.to_json() for move in self.legal]
 
 
 class PositionCache:

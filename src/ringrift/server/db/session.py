@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 from ringrift.server import codec
 from ringrift.server.config import Settings
+from ringrift.server.db.direct import DirectConnection
 from ringrift.server.db.spans import instrument_engine
 from ringrift.server.security.files import create_private
 from ringrift.server.tracing import Tracing
@@ -212,17 +213,52 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = create_sessionmaker(self.engine)
         self.backend = self.engine.dialect.name
+        # ``direct()`` serves PostgreSQL through asyncpg only.
+        self.has_direct = self.backend == "postgresql" and self.engine.dialect.driver == "asyncpg"
+        self._tracing = tracing
+        self._namespace = make_url(settings.database_url).database or ""
+        if self.backend == "sqlite":
+            self._namespace = Path(self._namespace).name  # the file, not where it lives
         if tracing is not None:
-            namespace = make_url(settings.database_url).database or ""
-            if self.backend == "sqlite":
-                namespace = Path(namespace).name  # the file, not where it lives
-            instrument_engine(self.engine.sync_engine, tracing, self.backend, namespace)
+            instrument_engine(self.engine.sync_engine, tracing, self.backend, self._namespace)
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         try:
             async with self.sessionmaker() as session:
                 yield session
+        except DatabaseUnavailable:
+            raise
+        except Exception as error:
+            if is_database_unavailable(error):
+                raise DatabaseUnavailable(str(error) or type(error).__name__) from error
+            raise
+
+    @contextlib.asynccontextmanager
+    async def direct(self) -> AsyncIterator[DirectConnection]:
+        """A pooled connection for SQL on the driver (``has_direct``; see ``db.direct``),
+        returned on exit. Nothing runs on it through SQLAlchemy, so no transaction is opened:
+        each statement commits on its own. A connection failure is
+        :class:`DatabaseUnavailable`, and the pool replaces that connection and every one
+        opened before it."""
+        if not self.has_direct:
+            raise RuntimeError("direct connections are for PostgreSQL through asyncpg")
+        try:
+            async with self.engine.connect() as connection:
+                fairy = await connection.get_raw_connection()
+                try:
+                    yield DirectConnection(fairy.driver_connection, self._tracing, self._namespace)
+                except Exception as error:
+                    if isinstance(error, TimeoutError):
+                        # A statement past the command timeout: this connection is in an
+                        # unknown state, the others are not.
+                        await connection.invalidate(error)
+                    elif is_database_unavailable(error):
+                        # What SQLAlchemy does when one of its statements finds the server
+                        # gone: this connection and every one opened before it are replaced
+                        # (pooled ones on their next checkout), since they saw the same server.
+                        self.engine.sync_engine.pool._invalidate(fairy, error)
+                    raise
         except DatabaseUnavailable:
             raise
         except Exception as error:

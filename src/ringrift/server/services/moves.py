@@ -28,10 +28,11 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ringrift.rules import IllegalMove, Move, WireFormatError, apply_move, legal_moves
+from ringrift.rules import IllegalMove, Move, WireFormatError, apply_move
 from ringrift.rules.moves import BOOKKEEPING_TYPES
 from ringrift.server import codec, mergepatch
 from ringrift.server.context import AppContext
+from ringrift.server.db.direct import DirectConnection
 from ringrift.server.db.models import (
     Game,
     GameSeat,
@@ -46,7 +47,7 @@ from ringrift.server.domain import WITHDRAWAL_REASONS, EndReason, GameStatus, Mo
 from ringrift.server.errors import ApiError, ErrorCode, TokenRevoked
 from ringrift.server.events import MoveEvent, now_ms
 from ringrift.server.positions import Position
-from ringrift.server.services import results, store, timing
+from ringrift.server.services import pgmoves, results, store, timing
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +98,23 @@ def forced_bookkeeping(position: Position, humans: frozenset[int], game_id: str)
     """The bookkeeping moves the server plays for human seats that have no other choice, in
     order, starting from ``position``."""
     chain: list[Planned] = []
+    current = position
     state = position.state
     while len(chain) < MAX_AUTO_MOVES and state.game_status == GameStatus.ACTIVE:
         if state.current_player not in humans:
             break
-        options = legal_moves(state)
+        options = current.legal
         if len(options) != 1 or options[0].type not in BOOKKEEPING_TYPES:
             break
         seat = state.current_player
         state = apply_move(state, options[0])
-        chain.append(Planned(seat, options[0], Position.of(state, game_id), MoveSource.AUTO, None))
+        current = Position.of(state, game_id)
+        chain.append(Planned(seat, options[0], current, MoveSource.AUTO, None))
     return chain
 
 
 def legal_moves_json(position: Position) -> list[dict[str, Any]]:
-    return [m.to_json() for m in legal_moves(position.state)]
+    return position.legal_json
 
 
 def seat_for_move(loaded: store.Loaded | None, user: User, expected_version: int) -> GameSeat:
@@ -208,32 +211,52 @@ async def _play_human_move(
     token_version: int | None,
 ) -> Committed | None:
     token_of = None if token_version is None else user.id
-
-    async def read(session: AsyncSession) -> tuple[store.Loaded, GameSeat, Position]:
+    if ctx.db.has_direct and not with_usernames:
+        # The socket's path: read and (commonly) write on one driver connection, a statement
+        # each (see ``pgmoves``).
+        async with ctx.db.direct() as direct:
+            loaded = await pgmoves.load(direct, game_id, token_of)
+            _check_token(loaded, token_version)
+            seat = seat_for_move(loaded, user, expected_version)
+            assert loaded is not None
+            before = await pgmoves.current_position(ctx, direct, loaded.game)
+            chain = _human_chain(loaded, seat, before, user, move_json)
+            if not needs_transaction(expected_version, chain):
+                return await commit(ctx, loaded, expected_version, before, chain, direct)
+        # A snapshot, a resignation or the game's end: a session's transaction, once this
+        # connection is back in the pool (holding two at once could starve the pool).
+        return await commit(ctx, loaded, expected_version, before, chain)
+    async with ctx.db.session() as session:
         loaded = await store.load(
             session, game_id, with_usernames=with_usernames, token_of=token_of, state=False
         )
         _check_token(loaded, token_version)
         seat = seat_for_move(loaded, user, expected_version)
         assert loaded is not None
-        return loaded, seat, await store.current_position(ctx, session, loaded.game)
+        before = await store.current_position(ctx, session, loaded.game)
+    # The read is over before the write begins: the versioned UPDATE decides between moves
+    # against the same version, whatever was read (and SQLite cannot upgrade a read
+    # transaction to a write once another writer has committed).
+    chain = _human_chain(loaded, seat, before, user, move_json)
+    return await commit(ctx, loaded, expected_version, before, chain)
 
-    def plan(loaded: store.Loaded, seat: GameSeat, before: Position) -> list[Planned]:
-        planned = planned_human_move(loaded.game, seat, before, user, move_json)
-        return [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), game_id)]
 
-    if ctx.db.backend == "postgresql":
-        # One transaction for read and write: under READ COMMITTED the versioned UPDATE still
-        # sees (and loses to) a move committed after our read.
-        async with ctx.db.session() as session:
-            loaded, seat, before = await read(session)
-            chain = plan(loaded, seat, before)
-            return await commit(ctx, loaded, expected_version, before, chain, session)
-    # SQLite cannot upgrade a read transaction to a write once another writer committed
-    # (a snapshot conflict, not a wait), so the read ends before the write begins.
-    async with ctx.db.session() as session:
-        loaded, seat, before = await read(session)
-    return await commit(ctx, loaded, expected_version, before, plan(loaded, seat, before))
+def _human_chain(
+    loaded: store.Loaded, seat: GameSeat, before: Position, user: User, move_json: Any
+) -> list[Planned]:
+    planned = planned_human_move(loaded.game, seat, before, user, move_json)
+    return [planned, *forced_bookkeeping(planned.after, loaded.human_seats(), loaded.game.id)]
+
+
+def needs_transaction(expected_version: int, chain: Sequence[Planned]) -> bool:
+    """Whether committing ``chain`` writes more than the game row and the move rows: a
+    snapshot, a resignation, or the game's end (results). Such a commit is a transaction of
+    the session; any other is one statement on PostgreSQL (``pgmoves.advance``)."""
+    return (
+        chain[-1].after.state.game_status == GameStatus.COMPLETED
+        or any(isinstance(p.move, Withdrawal) for p in chain)
+        or any((expected_version + i + 1) % store.SNAPSHOT_INTERVAL == 0 for i in range(len(chain)))
+    )
 
 
 def _check_token(loaded: store.Loaded | None, token_version: int | None) -> None:
@@ -259,12 +282,14 @@ async def commit(
     expected_version: int,
     before: Position,
     chain: Sequence[Planned],
-    session: AsyncSession | None = None,
+    direct: DirectConnection | None = None,
 ) -> Committed | None:
-    """Commit ``chain`` (moves ``expected_version + 1 ...``) in one transaction (in ``session``
-    when given, else in one of its own) and publish it; None when another move got there
-    first. The clocks are charged with the commit timestamp in the same UPDATE; ``TimeUp``
-    (nothing written) when the mover's time was already up."""
+    """Commit ``chain`` (moves ``expected_version + 1 ...``) atomically and publish it; None
+    when another move got there first. On PostgreSQL the common commit is one statement on the
+    driver (``pgmoves.advance``, on ``direct`` when the caller holds one); one that
+    ``needs_transaction`` is a transaction of the session (``_write``). The clocks are charged
+    with the commit timestamp in the same UPDATE; ``TimeUp`` (nothing written) when the
+    mover's time was already up."""
     game_id = loaded.game.id
     final = chain[-1].after
     final_state = final.state
@@ -311,15 +336,17 @@ async def commit(
         for p in chain
         if isinstance(p.move, Withdrawal) and p.move.reason == EndReason.RESIGNATION
     ]
-    if session is None:
-        async with ctx.db.session() as own:
-            ok = await _write(
-                own, game_id, expected_version, values, records, snapshots, final, resigned
-            )
+    if ctx.db.has_direct and not needs_transaction(expected_version, chain):
+        if direct is not None:
+            ok = await pgmoves.advance(direct, game_id, expected_version, values, records)
+        else:
+            async with ctx.db.direct() as own:
+                ok = await pgmoves.advance(own, game_id, expected_version, values, records)
     else:
-        ok = await _write(
-            session, game_id, expected_version, values, records, snapshots, final, resigned
-        )
+        async with ctx.db.session() as session:
+            ok = await _write(
+                session, game_id, expected_version, values, records, snapshots, final, resigned
+            )
     if not ok:
         return None
     ctx.positions.put(game_id, new_version, final)
