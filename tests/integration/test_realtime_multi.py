@@ -83,7 +83,8 @@ async def test_the_seat_to_move_on_the_other_instance_gets_its_legal_moves(
     instances: tuple[Process, Process], sockets: list[WS]
 ) -> None:
     """Bus payloads leave out legal moves; the instance holding the socket of the seat to
-    move reads them from the database and puts them on the event."""
+    move puts them on the event, from the position it keeps in step by playing each event's
+    move (``PositionCache.follow``) or, failing that, from the database."""
     a, b = instances
     first, second, game_id = await two_player_game(a.url)
     mover = await _joined_v0(sockets, a.url, first["token"], game_id)

@@ -155,3 +155,35 @@ def test_codec_round_trips_and_refuses_bad_json() -> None:
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
+
+
+def test_an_instance_follows_moves_committed_elsewhere() -> None:
+    """``PositionCache.follow`` plays another instance's move on the cached position before
+    it, and keeps the result only when its hash is the committed one."""
+    rng = random.Random(5)
+    state = new_game("square8", 3)
+    committed: list[tuple[dict[str, Any], Position]] = []  # (move, position after it)
+    for _ in range(60):
+        move = rng.choice(legal_moves(state))
+        state = apply_move(state, move)
+        committed.append((move.to_json(), Position.of(state, "g")))
+    cache = PositionCache(4)
+    first_move, first = committed[0]
+    assert cache.follow("g", 1, first_move, "x") is None  # nothing cached to play it on
+    cache.put("g", 1, Position.parse(json.loads(json.dumps(first.doc))))  # as read from storage
+    for version, (move, after) in enumerate(committed[1:], start=2):
+        expected = codec.position_hash(after.doc, after.state)
+        followed = cache.follow("g", version, move, expected)
+        assert followed is not None and followed.doc == after.doc
+        assert cache.get("g", version) is followed
+        assert cache.follow("g", version, move, "ignored: cached") is followed
+    version = len(committed)
+    move = legal_moves(committed[-1][1].state)[0]
+    after = Position.of(apply_move(committed[-1][1].state, move), "g")
+    # A result other than the committed one is not kept: the database has the truth.
+    assert cache.follow("g", version + 1, move.to_json(), "0" * 64) is None
+    assert cache.get("g", version + 1) is None and cache.get("g", version) is not None
+    # A withdrawal is not a rules move: no position, and no error for the hub to handle.
+    assert cache.follow("g", version + 1, {"type": "withdraw", "player": 1}, "x") is None
+    hashed = codec.position_hash(after.doc, after.state)
+    assert cache.follow("g", version + 1, move.to_json(), hashed) is not None

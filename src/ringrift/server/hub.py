@@ -214,8 +214,18 @@ class Connection:
             return
         offer = sub.seat is not None and sub.seat == event.to_move
         legal = event.legal_moves if offer else None
+        # A player here: keep this instance's position in step with the game, so that neither
+        # the offer below nor the player's next move reads and parses the stored one.
+        position = (
+            None
+            if sub.seat is None
+            else self.ctx.positions.follow(sub.game_id, event.v, event.move, event.hash)
+        )
         if offer and legal is None and event.prompt:
-            legal = await self._legal_at(sub.game_id, event.v)
+            if position is not None:
+                legal = position.legal_json if event.status == ACTIVE else None
+            else:
+                legal = await self._legal_at(sub.game_id, event.v)
         await self.send(
             EventFrame(
                 game_id=sub.game_id,
@@ -239,7 +249,8 @@ class Connection:
 
     async def _legal_at(self, game_id: str, version: int) -> list[dict[str, Any]] | None:
         """Legal moves at ``version`` for an event from another instance (which leaves them out
-        of the bus payload); None when the game has moved on (a later event brings them)."""
+        of the bus payload), read from the database when this instance could not follow the
+        game to that version; None when the game has moved on (a later event brings them)."""
         async with self.ctx.db.session() as session:
             game = await session.get(Game, game_id)
         if game is None or game.version != version or game.status != ACTIVE:

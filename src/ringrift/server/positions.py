@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from ringrift.rules import GameState, Move, legal_moves
+from ringrift.rules import GameState, IllegalMove, Move, WireFormatError, apply_move, legal_moves
+from ringrift.server import codec
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -100,6 +101,31 @@ class PositionCache:
             found = Position.parse(doc)
             self.put(game_id, version, found)
         return found
+
+    def follow(
+        self, game_id: str, version: int, move: dict[str, Any], expected_hash: str
+    ) -> Position | None:
+        """The position at ``version``, reached from the cached one before it by playing
+        ``move`` (a move another instance committed), when its hash is ``expected_hash``;
+        cached. None when neither is cached, the move is not a rules move (a withdrawal) or
+        the result differs from what was committed (then the database has the truth). This
+        keeps an instance whose player waits for another instance's move in step without
+        reading and parsing the stored position."""
+        found = self.get(game_id, version)
+        if found is not None:
+            return found
+        before = self.get(game_id, version - 1)
+        if before is None:
+            return None
+        try:
+            state = apply_move(before.state, Move.from_json(move))
+        except (WireFormatError, IllegalMove):
+            return None
+        after = Position.of(state, game_id)
+        if codec.position_hash(after.doc, after.state) != expected_hash:
+            return None
+        self.put(game_id, version, after)
+        return after
 
     def __len__(self) -> int:
         return len(self._lru)

@@ -482,6 +482,7 @@ def _publish(
             clocks=timers[index] if timers else None,
         )
         # Other instances get the event without legal moves (they are the bulk of a payload):
-        # the one holding the socket of the seat to move reads them from the database.
+        # the one holding the socket of the seat to move plays the event's move on its own
+        # copy of the position (``PositionCache.follow``), or reads them from the database.
         ctx.bus.publish(event.to_json(), remote=replace(event, legal_moves=None).to_json())
         previous = planned.after.doc
