@@ -3,6 +3,7 @@ configuration and production start-up checks (SQLite in a temp dir)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import AsyncIterator
@@ -163,6 +164,23 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
     default = Settings(_env_file=None)  # type: ignore[call-arg]
     assert default.database_url == "sqlite+aiosqlite:///./ringrift.db"
     assert default.should_auto_migrate
+
+
+async def test_the_app_sets_the_collector_thresholds_while_it_runs(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    app = create_app(_settings(tmp_path, gc_thresholds=" 40000, 15,90 "))
+    async with app.router.lifespan_context(app):
+        assert gc.get_threshold() == (40000, 15, 90)
+    assert gc.get_threshold() == before
+    app = create_app(_settings(tmp_path, gc_thresholds=""))  # empty: Python's own
+    async with app.router.lifespan_context(app):
+        assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("value", ["1,2", "1,2,3,4", "0,10,10", "a,b,c", "-5,10,10", "1.5,2,3"])
+def test_bad_collector_thresholds_are_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ValueError, match="gen0,gen1,gen2"):
+        _settings(tmp_path, gc_thresholds=value)
 
 
 def test_json_log_lines_carry_the_request_id() -> None:

@@ -336,6 +336,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         # out of the collector's generations so full collections stay short under load.
         gc.collect()
         gc.freeze()
+        thresholds = gc.get_threshold()
+        if ctx.settings.gc_threshold_values is not None:
+            gc.set_threshold(*ctx.settings.gc_threshold_values)
         # AI turns left due by a restart (or a crashed instance) are picked up here.
         sweeper = asyncio.create_task(ai_turns.sweep(ctx), name="ai-sweep")
         matchmaker = asyncio.create_task(
@@ -368,6 +371,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             await _bounded(asyncio.gather(*tasks, return_exceptions=True), "background tasks")
             await _bounded(ctx.lobby.close(), "lobby feed")
             await _bounded(ctx.close(), "connections")
+            gc.set_threshold(*thresholds)  # the process may go on (tests start many apps)
 
     app = FastAPI(
         title="RingRift API",
