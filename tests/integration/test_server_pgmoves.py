@@ -223,3 +223,26 @@ async def test_an_outage_is_database_unavailable_and_the_pool_recovers(
         async with ctx.db.direct() as direct:
             loaded = await pgmoves.load(direct, game.game_id, None)
         assert loaded is not None and loaded.game.id == game.game_id
+
+
+async def test_a_cancelled_or_timed_out_statement_leaves_no_broken_connection(
+    pg_url: str,
+) -> None:
+    settings = make_settings(pg_url, ai_service_url="", db_command_timeout_seconds=0.5)
+    async with running_app(settings) as (app, _client):
+        ctx: AppContext = app.state.ctx
+
+        async def sleeper(seconds: float) -> None:
+            async with ctx.db.direct() as direct:
+                await direct.fetch(f"SELECT pg_sleep({seconds})")
+
+        task = asyncio.create_task(sleeper(0.4))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(DatabaseUnavailable):  # past the command timeout
+            await sleeper(2)
+        for _ in range(8):  # whatever the pool hands out next works
+            async with ctx.db.direct() as direct:
+                assert (await direct.fetch("SELECT 1 AS one"))[0]["one"] == 1

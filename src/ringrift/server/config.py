@@ -27,7 +27,7 @@ ENV_ALIASES = {
 
 
 def parse_gc_thresholds(value: str) -> tuple[int, int, int] | None:
-    """"gen0,gen1,gen2" as three whole numbers, each at least 1 (None when empty)."""
+    """ "gen0,gen1,gen2" as three whole numbers, each at least 1 (None when empty)."""
     if not value.strip():
         return None
     parts = [part.strip() for part in value.split(",")]
