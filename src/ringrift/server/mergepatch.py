@@ -25,6 +25,13 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             if old is not None:
                 patch[key] = None
         elif isinstance(new, dict) and isinstance(old, dict):
+            if new == old:
+                # Equal subtrees (most of a position: the cells a move did not touch) are
+                # skipped by one comparison in C instead of a walk in Python: a move's diff
+                # went from 86-103 us to 33-39 us. Python's == takes 1 for true and 1.0 for 1
+                # inside such a subtree; positions never change a value's JSON type in place
+                # (test_server_move_path checks whole games as JSON text).
+                continue
             inner = diff(old, new)
             if inner:
                 patch[key] = inner
