@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     # The garbage collector's thresholds (``gc.set_threshold``) while the app runs, as
     # "gen0,gen1,gen2"; empty keeps Python's (700,10,10). With Python's, a full collection
     # over the 200,000+ objects of 300 games' sockets and positions ran every 4 s and paused
-    # the event loop 100-180 ms each time; collecting the youngest generation every 50,000
+    # the event loop up to 184 ms each time; collecting the youngest generation every 50,000
     # net allocations instead lets short-lived objects die of reference counting before they
     # are promoted, and full collections become rare (docs/server.md, "Garbage collection").
     gc_thresholds: str = "50000,20,100"
