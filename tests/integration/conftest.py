@@ -44,6 +44,16 @@ def redis_server() -> Iterator[RedisServer]:
     server.destroy()
 
 
+@pytest.fixture
+def outage_cluster() -> Iterator[PostgresCluster]:
+    """A migrated cluster of the test's own, for a test that stops and restarts it."""
+    cluster = PostgresCluster()
+    cluster.start()
+    asyncio.run(migrate.upgrade(cluster.url()))
+    yield cluster
+    cluster.destroy()
+
+
 @pytest.fixture(scope="module")
 def pg_database(pg_cluster: PostgresCluster) -> Iterator[str]:
     """A migrated PostgreSQL database shared by one test module (for app processes)."""

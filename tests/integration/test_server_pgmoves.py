@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from ringrift.ops.services import PostgresCluster
 from ringrift.server.context import AppContext
-from ringrift.server.db import migrate
 from ringrift.server.db.models import Game, GameSeat, MoveRecord, new_id, utcnow
 from ringrift.server.db.session import DatabaseUnavailable
 from ringrift.server.errors import ApiError, ErrorCode
@@ -191,16 +190,6 @@ async def test_the_position_is_read_when_not_cached_and_refused_when_stale(
         with pytest.raises(ApiError) as refused:
             await pgmoves.current_position(ctx, direct, loaded.game)
     assert refused.value.code == ErrorCode.GAME_VERSION_CONFLICT
-
-
-@pytest.fixture
-def outage_cluster() -> Iterator[PostgresCluster]:
-    """A cluster of its own: this test stops and restarts it."""
-    cluster = PostgresCluster()
-    cluster.start()
-    asyncio.run(migrate.upgrade(cluster.url()))
-    yield cluster
-    cluster.destroy()
 
 
 async def test_an_outage_is_database_unavailable_and_the_pool_recovers(

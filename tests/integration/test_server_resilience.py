@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from server_support import LiveServer, bearer, dead_url, make_settings, register, running_app
 
 from ringrift.ops.services import PostgresCluster, RedisServer, free_port
-from ringrift.server.db import migrate
 
 
 async def _ready(client: httpx.AsyncClient, health_json: bool = False) -> httpx.Response:
@@ -105,16 +103,6 @@ async def test_ready_reports_disabled_and_degraded_dependencies(database_url: st
         assert body["checks"]["aiService"] == {"status": "disabled"}
         user = await register(client)  # the API works without Redis
         assert user["accessToken"]
-
-
-@pytest.fixture
-def outage_cluster() -> Iterator[PostgresCluster]:
-    """A cluster of its own: this test stops and restarts it."""
-    cluster = PostgresCluster()
-    cluster.start()
-    asyncio.run(migrate.upgrade(cluster.url()))
-    yield cluster
-    cluster.destroy()
 
 
 async def test_database_outage_fails_fast_and_recovers(outage_cluster: PostgresCluster) -> None:

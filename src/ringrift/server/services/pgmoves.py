@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import postgresql
 
 from ringrift.server import codec
 from ringrift.server.context import AppContext
@@ -62,34 +63,44 @@ _LOAD = (
 
 _STATE = f"SELECT state FROM {_GAMES.name} WHERE id = $1 AND version = $2"
 
-# $1 game id, $2 expected version, $3 new version, $4 position (JSON text), $5 player to move,
-# $6 commit time, $7.. the move rows as arrays; with clocks, the last two are the clocks (JSON
-# text) and their deadline.
-_ROWS = (
-    "id",
-    "move_number",
-    "player",
-    "move",
-    "user_id",
-    "is_ai",
-    "source",
-    "state_hash",
-)
-_ROW_TYPES = ("varchar", "int", "int", "text", "varchar", "bool", "varchar", "varchar")
+# The move rows travel as one array per column (``unnest``), apart from the game id and the
+# commit time, which are the same for every row; JSON goes as text and is cast back.
+_SHARED = {"game_id": "$1", "created_at": "$6"}
+_ROWS = tuple(column.name for column in _MOVES.c if column.name not in _SHARED)
+_JSON_ROWS = frozenset(column for column in _ROWS if isinstance(_MOVES.c[column].type, JSON))
+
+
+def _array_type(column: str) -> str:
+    if column in _JSON_ROWS:
+        return "text"
+    return str(_MOVES.c[column].type.compile(dialect=postgresql.dialect()))
 
 
 def _advance_sql(with_clocks: bool) -> str:
-    clocks = ", clocks = $15::json, clock_deadline_ms = $16" if with_clocks else ""
-    arrays = ", ".join(f"${7 + i}::{kind}[]" for i, kind in enumerate(_ROW_TYPES))  # $7-$14
+    """$1 game id, $2 expected version, $3 new version, $4 position (JSON text), $5 player to
+    move, $6 commit time, then one array per column of ``_ROWS``; with clocks, the clocks
+    (JSON text) and their deadline after those."""
+    first_array = 7
+    clock_params = first_array + len(_ROWS)
+    clocks = (
+        f", clocks = ${clock_params}::json, clock_deadline_ms = ${clock_params + 1}"
+        if with_clocks
+        else ""
+    )
+    arrays = ", ".join(
+        f"${first_array + i}::{_array_type(column)}[]" for i, column in enumerate(_ROWS)
+    )
+    values = [
+        _SHARED.get(column) or (f"m.{column}::json" if column in _JSON_ROWS else f"m.{column}")
+        for column in (c.name for c in _MOVES.c)
+    ]
     return (
         f"WITH advanced AS (UPDATE {_GAMES.name}"
         f" SET version = $3, state = $4::json, current_player = $5, updated_at = $6{clocks}"
         f" WHERE id = $1 AND version = $2 AND status = '{GameStatus.ACTIVE.value}'"
         " RETURNING id)"
-        f" INSERT INTO {_MOVES.name}"
-        " (id, game_id, move_number, player, move, user_id, is_ai, source, state_hash, created_at)"
-        " SELECT m.id, $1, m.move_number, m.player, m.move::json, m.user_id, m.is_ai, m.source,"
-        " m.state_hash, $6"
+        f" INSERT INTO {_MOVES.name} ({', '.join(c.name for c in _MOVES.c)})"
+        f" SELECT {', '.join(values)}"
         f" FROM unnest({arrays}) AS m({', '.join(_ROWS)})"
         " WHERE EXISTS (SELECT 1 FROM advanced)"
     )
@@ -156,14 +167,10 @@ async def advance(
         codec.dumps(values["state"]),
         values["current_player"],
         values["updated_at"],
-        [r["id"] for r in records],
-        [r["move_number"] for r in records],
-        [r["player"] for r in records],
-        [codec.dumps(r["move"]) for r in records],
-        [r["user_id"] for r in records],
-        [r["is_ai"] for r in records],
-        [r["source"] for r in records],
-        [r["state_hash"] for r in records],
+        *(
+            [codec.dumps(r[column]) if column in _JSON_ROWS else r[column] for r in records]
+            for column in _ROWS
+        ),
     ]
     if with_clocks:
         clocks = values["clocks"]
