@@ -14,7 +14,8 @@ against the row that committed, so of two moves against one version exactly one 
 
 Only the common write comes here: a commit that also writes snapshots, marks a resignation or
 ends the game (and so writes results) goes through the ORM session (``moves._write``). The
-statements are built from the tables' metadata, so a renamed or added column reaches them.
+SELECT's columns and the INSERT's columns, array types and arguments come from the tables'
+metadata, so an added column reaches them; the UPDATE sets the columns a commit changes.
 """
 
 from __future__ import annotations
