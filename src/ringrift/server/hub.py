@@ -52,14 +52,12 @@ from ringrift.server.frames import (
     SyncItem,
     encode,
 )
-from ringrift.server.positions import LRU
 from ringrift.server.presence import Presence, seat_presence, tracked
-from ringrift.server.services import moves, store, timing
+from ringrift.server.services import store, timing
 
 log = logging.getLogger(__name__)
 
 CLOSE_GOING_AWAY = 1001
-LEGAL_CACHE_SIZE = 512
 ACTIVE = GameStatus.ACTIVE.value
 
 
@@ -283,7 +281,6 @@ class Hub:
         self.connections: set[Connection] = set()
         self.by_game: dict[str, set[Connection]] = collections.defaultdict(set)
         self.closing = False
-        self._legal: LRU[tuple[str, int], list[dict[str, Any]]] = LRU(LEGAL_CACHE_SIZE)
         self.presence = Presence(ctx)
 
     def add(self, conn: Connection) -> None:
@@ -335,12 +332,9 @@ class Hub:
                 conn.enqueue(ChatSyncItem(game_id))
 
     def legal_moves_json(self, game: Game) -> list[dict[str, Any]]:
-        key = (game.id, game.version)
-        cached = self._legal.get(key)
-        if cached is None:
-            cached = moves.legal_moves_json(store.position(self.ctx, game))
-            self._legal.put(key, cached)
-        return cached
+        """The legal moves of ``game``'s loaded position, generated once per position (the
+        position cache holds them with it)."""
+        return store.position(self.ctx, game).legal_json
 
     async def presence_of(self, game: Game) -> list[dict[str, Any]] | None:
         """Presence per human seat of a Fischer game (None for other games)."""

@@ -14,7 +14,7 @@ from ringrift.server.api.envelope import ok
 from ringrift.server.domain import GameStatus
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.ratelimit import Bucket
-from ringrift.server.services import moves, store
+from ringrift.server.services import store
 from ringrift.server.services.analysis import engine_help_refusal
 
 router = APIRouter(prefix="/api", tags=["games"])
@@ -38,7 +38,7 @@ async def game_legal_moves(game_id: GameId, user: CurrentUser, ctx: Ctx) -> dict
         position = store.position(ctx, game)
         state = position.state
         if state.game_status == GameStatus.ACTIVE and state.current_player == seat.seat:
-            found = moves.legal_moves_json(position)
+            found = position.legal_json
     return ok({"gameId": game.id, "version": game.version, "moves": found})
 
 

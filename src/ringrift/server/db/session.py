@@ -205,6 +205,10 @@ class DatabaseUnavailable(Exception):
     """Raised (from the original driver error) when the database cannot serve a request."""
 
 
+def _unavailable(error: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(str(error) or type(error).__name__)
+
+
 class Database:
     """Owns the engine and hands out sessions whose connection failures become
     :class:`DatabaseUnavailable` (rendered as 503 ``SERVER_DATABASE_UNAVAILABLE``)."""
@@ -232,7 +236,7 @@ class Database:
             raise
         except Exception as error:
             if is_database_unavailable(error):
-                raise DatabaseUnavailable(str(error) or type(error).__name__) from error
+                raise _unavailable(error) from error
             raise
 
     @contextlib.asynccontextmanager
@@ -250,7 +254,7 @@ class Database:
             fairy = await self.engine.raw_connection()
         except Exception as error:
             if is_database_unavailable(error):
-                raise DatabaseUnavailable(str(error) or type(error).__name__) from error
+                raise _unavailable(error) from error
             raise
         try:
             yield DirectConnection(fairy.driver_connection, self._tracing, self._namespace)
@@ -266,7 +270,7 @@ class Database:
                 # connection and every one opened before it are replaced (pooled ones on their
                 # next checkout), since they saw the same server.
                 await greenlet_spawn(self.engine.sync_engine.pool._invalidate, fairy, error)
-            raise DatabaseUnavailable(str(error) or type(error).__name__) from error
+            raise _unavailable(error) from error
         except asyncio.CancelledError:
             # Cancelled, perhaps in the middle of a statement: not handed out again.
             await greenlet_spawn(fairy.invalidate)
@@ -283,7 +287,7 @@ class Database:
                 await conn.execute(text("SELECT 1"))
         except Exception as error:
             if is_database_unavailable(error):
-                raise DatabaseUnavailable(str(error) or type(error).__name__) from error
+                raise _unavailable(error) from error
             raise
 
     async def dispose(self) -> None:

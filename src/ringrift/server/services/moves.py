@@ -113,10 +113,6 @@ def forced_bookkeeping(position: Position, humans: frozenset[int], game_id: str)
     return chain
 
 
-def legal_moves_json(position: Position) -> list[dict[str, Any]]:
-    return position.legal_json
-
-
 def seat_for_move(loaded: store.Loaded | None, user: User, expected_version: int) -> GameSeat:
     """The seat ``user`` plays in the loaded game, when a move of theirs at
     ``expected_version`` may be considered at all; else the ApiError that refuses it."""
@@ -255,7 +251,7 @@ def needs_transaction(expected_version: int, chain: Sequence[Planned]) -> bool:
     return (
         chain[-1].after.state.game_status == GameStatus.COMPLETED
         or any(isinstance(p.move, Withdrawal) for p in chain)
-        or any((expected_version + i + 1) % store.SNAPSHOT_INTERVAL == 0 for i in range(len(chain)))
+        or any(store.is_snapshot_version(expected_version + i + 1) for i in range(len(chain)))
     )
 
 
@@ -476,7 +472,7 @@ def _publish(
             end_reason=None if active else _end_reason(state.victory_reason).value,
             patch=mergepatch.diff(previous, planned.after.doc),
             to_move=state.current_player if active else None,
-            legal_moves=legal_moves_json(planned.after) if offer else None,
+            legal_moves=planned.after.legal_json if offer else None,
             server_time=stamp,
             prompt=offer,
             clocks=timers[index] if timers else None,

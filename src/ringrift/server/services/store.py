@@ -297,5 +297,10 @@ def snapshot_values(
     return [
         {"game_id": game_id, "move_number": v, "state": doc}
         for v, doc in docs
-        if v % SNAPSHOT_INTERVAL == 0
+        if is_snapshot_version(v)
     ]
+
+
+def is_snapshot_version(version: int) -> bool:
+    """Whether the position after move ``version`` is stored as a snapshot."""
+    return version % SNAPSHOT_INTERVAL == 0
