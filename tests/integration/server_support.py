@@ -120,6 +120,25 @@ class LiveServer:
         self.thread.join(10)
 
 
+def ready_body(
+    base_url: str, accept: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+) -> dict[str, Any]:
+    """Poll ``/ready`` until ``accept`` takes its body, and return that body (or the last one
+    seen, for the caller's assertion, when ``timeout`` passes). An app that has just started
+    answers /health at once but may report a dependency degraded for a few seconds on a busy
+    machine: its first Redis ping (Sentinel lookup, then the primary) or AI probe can outlast
+    the readiness timeouts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            body: dict[str, Any] = httpx.get(f"{base_url}/ready", timeout=5).json()
+        except httpx.HTTPError as error:
+            body = {"error": str(error)}
+        if accept(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.25)
+
+
 def fake_ai_service(mode: str = "first_legal") -> FastAPI:
     """A small AI service speaking the real request/response shape. ``mode``: ``first_legal``
     (plays the first legal move), ``illegal`` (answers with a move that is not legal) or

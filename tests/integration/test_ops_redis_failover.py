@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from server_support import ready_body
 from typer.testing import CliRunner
 
 from ringrift.cli import app as cli
@@ -24,6 +24,10 @@ def ha_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack.up(tmp_path_factory.mktemp("sentinel-stack"), apps=2, redis_sentinel=True)
     yield stack
     stack.down()
+
+
+def _redis_healthy(body: dict[str, Any]) -> bool:
+    return bool(body.get("checks", {}).get("redis", {}).get("status") == "healthy")
 
 
 def _run(*args: str) -> tuple[int, dict[str, Any]]:
@@ -49,8 +53,8 @@ def test_the_apps_reach_redis_through_sentinel(ha_stack: Stack) -> None:
     assert view.port == ha_stack.processes["redis"].port and view.other_sentinels == 2
     assert redisha.replica_in_sync(HOST, ha_stack.processes["redis-replica"].port)
     for name in ha_stack.app_names:
-        ready = httpx.get(f"{ha_stack.url(name)}/ready", timeout=5).json()
-        assert ready["checks"]["redis"]["status"] == "healthy", ready
+        ready = ready_body(ha_stack.url(name), _redis_healthy)
+        assert _redis_healthy(ready), ready
 
 
 def test_redis_outage_then_failover_drills_pass(ha_stack: Stack, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_support import ready_body
 from typer.testing import CliRunner
 
 from ringrift.cli import app as cli
@@ -43,8 +44,8 @@ def test_stack_lifecycle(tmp_path: Path) -> None:
 
         # Both app instances share the database and the keyring.
         app1, app2 = stack.url("app1"), stack.url("app2")
-        ready = httpx.get(f"{app1}/ready", timeout=5).json()
-        assert ready["status"] == "healthy", ready
+        ready = ready_body(app1, lambda body: body.get("status") == "healthy")
+        assert ready.get("status") == "healthy", ready
         reg = httpx.post(
             f"{app1}/api/auth/register",
             json={"email": "st@example.com", "username": "stacky", "password": "pass-word-123"},
