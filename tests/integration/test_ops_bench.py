@@ -4,6 +4,7 @@ the per-user socket cap), and report figures that add up."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 from typer.testing import CliRunner
@@ -14,9 +15,15 @@ from ringrift.ops.bench.ws import run_ws_bench
 
 def test_bench_ws_plays_more_games_than_the_per_user_socket_cap() -> None:
     games = 21  # WS_MAX_SOCKETS_PER_USER is 20: the app's default would close the 21st
+    thresholds = gc.get_threshold()
     result = run_ws_bench(levels=[games], moves=3, think_ms=[0], quiet=True)
+    # The client's collector policy applied during rounds only.
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0
     [round_] = result["rounds"]
     assert round_["games"] == games
+    assert round_["joinSeconds"] > 0
+    client_gc = round_["clientGc"]
+    assert client_gc["collections"] >= 0 and 0 <= client_gc["maxMs"] <= client_gc["totalMs"]
     assert round_["errors"] == 0, round_["errorCodes"]
     assert round_["moves"] == games * 3
     assert round_["ack"]["n"] == games * 3

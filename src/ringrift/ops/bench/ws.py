@@ -16,7 +16,12 @@ latency by game version: ``early`` (versions 1-40, around move 20) against ``lat
 480-520, around move 500), to show that a move's cost does not grow with the game.
 ``movesPerSecond`` of a round without think time is the saturation throughput.
 
-The client runs on the same machine as the server, so the figures include its CPU share.
+The client runs on the same machine as the server, so the figures include its CPU share. Its
+own garbage collections would count as server latency (with Python's thresholds, 1,000 games
+gave the client 15 full collections of up to 322 ms), so during a round it runs with the app's
+default collector policy; ``clientGc`` reports the pauses it still took. A round's clock
+starts once every socket holds its game's state: opening N games at once is a burst of 2N
+joins, timed apart as ``joinSeconds``.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ import asyncio
 import collections
 import contextlib
 import functools
+import gc
 import json
 import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,45 @@ from ringrift.ops.bench.api import _process, sign_up, summarize
 from ringrift.ops.bench.cpu import postmaster_pid, tree_cpu_seconds
 from ringrift.ops.bench.env import bench_env
 from ringrift.ops.services import PostgresCluster, RedisServer, free_port
+
+# The app's default GC_THRESHOLDS (see Settings.gc_thresholds).
+CLIENT_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+class _CollectorWatch:
+    """The load generator's collector during a round: what was alive at the start is frozen
+    (never scanned again), the app's thresholds apply, and every pause is recorded."""
+
+    def __init__(self) -> None:
+        self.pauses_ms: list[float] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses_ms.append((time.perf_counter() - self._started) * 1000)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[_CollectorWatch]:
+        gc.collect()
+        gc.freeze()
+        previous = gc.get_threshold()
+        gc.set_threshold(*CLIENT_GC_THRESHOLDS)
+        gc.callbacks.append(self._callback)
+        try:
+            yield self
+        finally:
+            gc.callbacks.remove(self._callback)
+            gc.set_threshold(*previous)
+            gc.unfreeze()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "collections": len(self.pauses_ms),
+            "maxMs": round(max(self.pauses_ms, default=0.0), 1),
+            "totalMs": round(sum(self.pauses_ms), 1),
+        }
 
 
 class _Player:
@@ -52,6 +97,7 @@ class _Player:
         self.seat = seat
         self.game = game
         self.acks: dict[int, asyncio.Future[float]] = {}
+        self.synced = asyncio.Event()  # the join's first state frame has arrived
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -68,8 +114,10 @@ class _Player:
                 self.game.on_event(self.seat, data, now)
                 if data.get("legalMoves"):
                     self.game.prompts.put_nowait((self.seat, data))
-            elif frame["t"] == "state" and data.get("legalMoves"):
-                self.game.prompts.put_nowait((self.seat, data))
+            elif frame["t"] == "state":
+                self.synced.set()
+                if data.get("legalMoves"):
+                    self.game.prompts.put_nowait((self.seat, data))
             elif frame["t"] == "error":
                 self.game.errors.append(data)
                 future = self.acks.pop(data.get("ack"), None)
@@ -221,6 +269,7 @@ async def _round(
     url = base.replace("http://", "ws://") + "/ws"
     sessions: list[_Game] = []
     sockets: list[Any] = []
+    joins_started = time.perf_counter()
     try:
         for game_id in game_ids:
             game = _Game(game_id, random.Random(rng.random()))
@@ -230,12 +279,21 @@ async def _round(
                 game.players[seat] = _Player(ws, game_id, seat, game)
                 await ws.send(json.dumps({"t": "join", "d": {"gameId": game_id}}))
             sessions.append(game)
+        # The clock starts once every socket holds its game's state: a burst of N joins is
+        # start-up, not play (measured apart as joinSeconds).
+        await asyncio.wait_for(
+            asyncio.gather(*(p.synced.wait() for g in sessions for p in g.players.values())),
+            120,
+        )
+        joined_in = time.perf_counter() - joins_started
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             server_before = await _server_move_buckets(http) if server_metrics else {}
             cpu_before = {name: clock() for name, clock in (watch or {}).items()}
-            started = time.perf_counter()
-            await asyncio.gather(*(g.play(moves, think_s) for g in sessions))
-            elapsed = time.perf_counter() - started
+            collector = _CollectorWatch()
+            with collector.watching():
+                started = time.perf_counter()
+                await asyncio.gather(*(g.play(moves, think_s) for g in sessions))
+                elapsed = time.perf_counter() - started
             cpu_spent = {name: clock() - cpu_before[name] for name, clock in (watch or {}).items()}
             server_after = await _server_move_buckets(http) if server_metrics else {}
     finally:
@@ -247,6 +305,7 @@ async def _round(
     return {
         "games": games,
         "thinkMs": round(think_s * 1000),
+        "joinSeconds": round(joined_in, 2),  # connect + join of every socket, until in sync
         "moves": len(ack_ms),
         "movesPerSecond": round(len(ack_ms) / elapsed, 1) if elapsed else 0.0,
         "ack": summarize(ack_ms),
@@ -266,6 +325,7 @@ async def _round(
         }
         if (committed := sum(g.version for g in sessions))
         else {},
+        "clientGc": collector.summary(),
         "maxVersion": max((v for g in sessions for v, _ in g.ack_by_version), default=0),
         "early": _window(sessions, EARLY),
         "late": _window(sessions, LATE),
