@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from ringrift.ai.evaluation import Weights, board_counts
 from ringrift.rules import GameState
-from ringrift.rules.board import can_reach, find_regions, has_real_action
+from ringrift.rules.board import can_reach, find_regions, has_any_placement
 
 
 class Feature(StrEnum):
@@ -111,7 +111,9 @@ def pressure_features(s: GameState) -> list[list[float]]:
                 threat[q] += len(region)
     out: list[list[float]] = [[]]
     for q in range(1, n + 1):
-        acts = s.in_play(q) and has_real_action(s, q)
+        # R172's real action, from the mobility counted above: a stack that can move or
+        # capture, else a placement (what `has_real_action` checks, without a second scan).
+        acts = s.in_play(q) and (mobile[q] > 0 or (s.hand[q] > 0 and has_any_placement(s, q)))
         lps = s.lps_streak / max(1, s.lps_required) if s.lps_holder == q else 0.0
         out.append(
             [

@@ -29,7 +29,7 @@ from typing import Any
 from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import Player
 from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE
-from ringrift.ai.features import FEATURES, relative_features, seat_features
+from ringrift.ai.features import FEATURES, seat_features
 from ringrift.ai.players import ErringPlayer, HeuristicPlayer
 from ringrift.rules import GameState
 
@@ -183,7 +183,9 @@ class FittedEvaluation:
         if self.weights.model == Model.SOFTMAX:
             z = softmax_logit([dot(self.coef, v) for v in per_seat[1:]], player - 1)
         else:
-            z = dot(self.coef, relative_features(per_seat, player))
+            # w . (x_p - mean of the opponents' x) as one dot product per seat.
+            scores = [dot(self.coef, v) for v in per_seat[1:]]
+            z = scores[player - 1] - (sum(scores) - scores[player - 1]) / (len(scores) - 1)
         return max(-WIN_SCORE + 1, min(WIN_SCORE - 1, z * VALUE_SCALE))
 
 
