@@ -24,7 +24,12 @@ from typing import Any
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import Player
-from ringrift.ai.fitted import load_evaluator, resolve_weights_path, with_evaluator
+from ringrift.ai.fitted import (
+    HANDWRITTEN,
+    load_evaluator,
+    resolve_weights_path,
+    with_evaluator,
+)
 from ringrift.ai.ladder import LADDER, budget_scale, check_level, player_for_level
 from ringrift.ai.mcts import MCTSPlayer
 from ringrift.ai.players import HeuristicPlayer, RandomPlayer
@@ -50,7 +55,8 @@ class Competitor:
     level: int | None = None
     name: str | None = None
     eval_file: str | None = None
-    """A fitted weights file replacing the hand-written evaluation (see `ringrift.ai.fitted`)."""
+    """A fitted weights file replacing the player's own evaluation (see `ringrift.ai.fitted`),
+    or `HANDWRITTEN` for the hand-written one."""
 
     def build(self) -> Player:
         if self.level is not None:
@@ -58,7 +64,9 @@ class Competitor:
         else:
             assert self.name is not None
             player = NAMED[self.name][0]()
-        if self.eval_file is not None:
+        if self.eval_file == HANDWRITTEN:
+            player = with_evaluator(player, None)
+        elif self.eval_file is not None:
             player = with_evaluator(player, load_evaluator(Path(self.eval_file)))
         return player
 
@@ -83,8 +91,12 @@ def parse_competitor(text: str) -> Competitor:
 
 def with_eval_file(c: Competitor, path: Path, *, board: str, players: int) -> Competitor:
     """The competitor playing with a fitted evaluation; checks the file and that the player
-    has an evaluation to replace before any game starts. ``path`` may be the name ``shipped``:
-    the weights file shipped for the board and player count."""
+    has an evaluation to replace before any game starts. ``path`` may be the name ``shipped``
+    (the weights file shipped for the board and player count) or ``hand`` (the hand-written
+    evaluation, which levels 8-10 otherwise replace with the learned one)."""
+    if str(path) == HANDWRITTEN:
+        with_evaluator(c.build(), None)
+        return replace(c, label=f"{c.label}+{HANDWRITTEN}", eval_file=HANDWRITTEN)
     path = resolve_weights_path(path, board=board, players=players)
     with_evaluator(c.build(), load_evaluator(path, board=board, players=players))
     return replace(c, label=f"{c.label}+{path.stem}", eval_file=str(path))

@@ -18,6 +18,7 @@ fit measured) and ``model``, one of `Model`:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import Player
-from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE
+from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE, Evaluator, evaluate
 from ringrift.ai.features import FEATURES, seat_features
 from ringrift.ai.players import ErringPlayer, HeuristicPlayer
 from ringrift.rules import GameState
@@ -48,6 +49,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 """Where the weights files that ship with the package live, one per board and player count."""
 SHIPPED = "shipped"
 """The name that stands for the shipped file of the match's board and player count."""
+HANDWRITTEN = "hand"
+"""The name that stands for the hand-written evaluation (`ringrift.ai.evaluation.evaluate`)."""
 
 
 def shipped_weights_path(board: str, players: int) -> Path:
@@ -189,9 +192,28 @@ class FittedEvaluation:
         return max(-WIN_SCORE + 1, min(WIN_SCORE - 1, z * VALUE_SCALE))
 
 
-def with_evaluator(player: Player, evaluator: FittedEvaluation) -> Player:
+@functools.cache
+def shipped_evaluator(board: str, players: int) -> FittedEvaluation | None:
+    """The evaluation of the weights shipped for a board and player count (loaded once per
+    process), or None when nothing is shipped for that game."""
+    path = shipped_weights_path(board, players)
+    return FittedEvaluation(EvalWeights.load(path)) if path.is_file() else None
+
+
+class LearnedEvaluation:
+    """The ladder's learned evaluation: the shipped fitted evaluation of the position's board
+    and player count, and the hand-written `evaluate` for a game nothing is shipped for (the
+    fallback the issue keeps). Both are on the same scale, so a search can use either."""
+
+    def __call__(self, s: GameState, player: int) -> float:
+        fitted = shipped_evaluator(s.board_type, s.num_players)
+        return evaluate(s, player) if fitted is None else fitted.evaluate(s, player)
+
+
+def with_evaluator(player: Player, evaluator: Evaluator | None) -> Player:
     """Give a heuristic or alpha-beta player (also behind `ErringPlayer`) the evaluator in
-    place of the hand-written evaluation; other players have no evaluation to replace."""
+    place of its own (None: the hand-written evaluation); other players have no evaluation
+    to replace."""
     target = player.inner if isinstance(player, ErringPlayer) else player
     if not isinstance(target, HeuristicPlayer | AlphaBetaPlayer):
         raise ValueError(f"player {player.name!r} does not use an evaluation to replace")

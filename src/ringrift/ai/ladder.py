@@ -8,7 +8,8 @@
 | 4     | one-ply heuristic, best move, with turn completion       | 0.2 s       |
 | 5     | alpha-beta to depth 2 (the mover's whole turn)           | 0.3 s       |
 | 6     | alpha-beta to depth 3, 20% random moves                  | 0.5 s       |
-| 7-10  | alpha-beta, iterative deepening 1, 2, 3, ... up to 8      | 0.625/1.25/2.5/5 s |
+| 7     | alpha-beta, iterative deepening 1, 2, 3, ... up to 8      | 0.625 s     |
+| 8-10  | the same search with the learned evaluation               | 1.25/2.5/5 s |
 
 The levels differ in kind where kind is cheap (sampling temperature, search depth, deliberate
 random moves) and in think time at the top, where each level has twice the time of the one
@@ -17,6 +18,12 @@ in three once the search gets past depth 3, while smaller steps blur into noise.
 search is so much stronger than depth 2 that level 6 plays a random move one time in five,
 which leaves room for level 7 above it. MCTS stays available to the arena but is not on the
 ladder: at equal time it lost to alpha-beta.
+
+On hex8 a doubling of time stopped paying at full budgets (level 8 against level 7 scored
+0.54), so from level 8 up the search also changes what it sees: its leaves are scored by the
+learned evaluation (`ringrift.ai.fitted.LearnedEvaluation`: the weights shipped for the
+game's board and player count, fitted to self-play outcomes, which see last-player-standing
+pressure and forced-elimination exposure; the hand-written evaluation where nothing ships).
 
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
 variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
@@ -32,6 +39,7 @@ from dataclasses import dataclass
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import AIDecision, Player
+from ringrift.ai.fitted import LearnedEvaluation
 from ringrift.ai.players import ErringPlayer, HeuristicPlayer, RandomPlayer
 from ringrift.rules import GameState, Move
 
@@ -48,11 +56,13 @@ class LevelSpec:
     factory: Callable[[], Player]
 
 
-def _deepening(level: int) -> Player:
-    return AlphaBetaPlayer(max_depth=8, every_depth=True, level=level)
+def _deepening(level: int, *, learned: bool = False) -> Player:
+    evaluator = LearnedEvaluation() if learned else None
+    return AlphaBetaPlayer(max_depth=8, every_depth=True, level=level, evaluator=evaluator)
 
 
 DEEPENING = "alpha-beta, iterative deepening through every depth up to 8"
+LEARNED = f"{DEEPENING}, with the learned evaluation where one ships"
 
 LADDER: dict[int, LevelSpec] = {
     spec.level: spec
@@ -96,9 +106,9 @@ LADDER: dict[int, LevelSpec] = {
             ),
         ),
         LevelSpec(7, "alphabeta", DEEPENING, 0.625, lambda: _deepening(7)),
-        LevelSpec(8, "alphabeta", DEEPENING, 1.25, lambda: _deepening(8)),
-        LevelSpec(9, "alphabeta", DEEPENING, 2.5, lambda: _deepening(9)),
-        LevelSpec(10, "alphabeta", DEEPENING, 5.0, lambda: _deepening(10)),
+        LevelSpec(8, "alphabeta", LEARNED, 1.25, lambda: _deepening(8, learned=True)),
+        LevelSpec(9, "alphabeta", LEARNED, 2.5, lambda: _deepening(9, learned=True)),
+        LevelSpec(10, "alphabeta", LEARNED, 5.0, lambda: _deepening(10, learned=True)),
     )
 }
 

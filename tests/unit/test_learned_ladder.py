@@ -1,0 +1,106 @@
+"""Levels 8-10 search with the learned evaluation: which evaluation they use on each game, the
+fallback where nothing ships, the arena's ``--eval-a hand``, and the faster feature pass."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from ringrift.ai.alphabeta import AlphaBetaPlayer
+from ringrift.ai.cli import arena_app
+from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE, evaluate
+from ringrift.ai.features import FEATURES, Feature, relative_features, seat_features
+from ringrift.ai.fitted import (
+    EvalWeights,
+    LearnedEvaluation,
+    Model,
+    dot,
+    shipped_evaluator,
+    shipped_weights_files,
+    shipped_weights_path,
+)
+from ringrift.ai.ladder import player_for_level
+from ringrift.rules import GameState, apply_move, legal_moves, new_game
+from ringrift.rules.board import has_real_action
+
+
+def playout(board: str, players: int, plies: int, seed: int) -> GameState:
+    rng = random.Random(seed)
+    s = new_game(board, players)
+    for _ in range(plies):
+        if s.game_status != "active":
+            break
+        s = apply_move(s, rng.choice(legal_moves(s)))
+    return s
+
+
+def test_levels_8_to_10_search_with_the_learned_evaluation() -> None:
+    for level in (8, 9, 10):
+        player = player_for_level(level)
+        assert isinstance(player, AlphaBetaPlayer)
+        assert isinstance(player.evaluator, LearnedEvaluation)
+    seven = player_for_level(7)
+    assert isinstance(seven, AlphaBetaPlayer) and seven.evaluator is None
+
+
+def test_the_learned_evaluation_is_the_shipped_file_of_the_game() -> None:
+    learned = LearnedEvaluation()
+    for path in shipped_weights_files():
+        weights = EvalWeights.load(path)
+        fitted = shipped_evaluator(weights.board, weights.players)
+        assert fitted is not None and fitted.weights == weights
+        s = playout(weights.board, weights.players, 40, seed=3)
+        for seat in range(1, weights.players + 1):
+            assert learned(s, seat) == fitted.evaluate(s, seat)
+
+
+def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:
+    assert not shipped_weights_path("square19", 4).exists()
+    assert shipped_evaluator("square19", 4) is None
+    s = playout("square19", 4, 30, seed=4)
+    learned = LearnedEvaluation()
+    assert [learned(s, q) for q in range(1, 5)] == [evaluate(s, q) for q in range(1, 5)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    game=st.sampled_from([("square8", 2), ("hex8", 2), ("square8", 3), ("hex8", 3)]),
+    plies=st.integers(min_value=0, max_value=160),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_the_fitted_value_is_the_model_over_every_feature(
+    game: tuple[str, int], plies: int, seed: int
+) -> None:
+    """The evaluator's shortcuts (real action from the mobility count, one dot product per
+    seat) give what the model defines: R172's real action and w . (x - mean of opponents)."""
+    board, players = game
+    s = playout(board, players, plies, seed)
+    per_seat = seat_features(s)
+    real = FEATURES.index(Feature.REAL_ACTION)
+    for q in range(1, players + 1):
+        expected = 1.0 if s.in_play(q) and has_real_action(s, q) else 0.0
+        assert per_seat[q][real] == expected
+    fitted = shipped_evaluator(board, players)
+    assert fitted is not None
+    if s.game_status != "active" or fitted.weights.model != Model.OPPONENTS_MEAN:
+        return
+    for q in range(1, players + 1):
+        z = dot(fitted.coef, relative_features(per_seat, q)) * VALUE_SCALE
+        bound = WIN_SCORE - 1
+        assert fitted.evaluate(s, q) == pytest.approx(max(-bound, min(bound, z)), abs=1e-9)
+
+
+def test_the_arena_can_give_a_level_the_hand_written_evaluation() -> None:
+    common = ["--games", "2", "--jobs", "1", "--move-cap", "12", "--budget-scale", "0.02"]
+    result = CliRunner().invoke(
+        arena_app, ["--a", "8", "--b", "8", "--eval-a", "hand", "--json", *common]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["a"] == "L8+hand"
+    bad = CliRunner().invoke(arena_app, ["--a", "1", "--b", "8", "--eval-a", "hand", *common])
+    assert bad.exit_code == 2 and "does not use an evaluation" in bad.output
