@@ -26,7 +26,7 @@ from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import Player
 from ringrift.ai.fitted import (
     HANDWRITTEN,
-    load_evaluator,
+    load_any_evaluator,
     resolve_weights_path,
     with_evaluator,
 )
@@ -55,8 +55,9 @@ class Competitor:
     level: int | None = None
     name: str | None = None
     eval_file: str | None = None
-    """A fitted weights file replacing the player's own evaluation (see `ringrift.ai.fitted`),
-    or `HANDWRITTEN` for the hand-written one."""
+    """A fitted weights file (see `ringrift.ai.fitted`) or a value network file (see
+    `ringrift.ai.network`) replacing the player's own evaluation, or `HANDWRITTEN` for the
+    hand-written one."""
 
     def build(self) -> Player:
         if self.level is not None:
@@ -67,7 +68,7 @@ class Competitor:
         if self.eval_file == HANDWRITTEN:
             player = with_evaluator(player, None)
         elif self.eval_file is not None:
-            player = with_evaluator(player, load_evaluator(Path(self.eval_file)))
+            player = with_evaluator(player, load_any_evaluator(Path(self.eval_file)))
         return player
 
     def budget(self, scale: float) -> float:
@@ -98,7 +99,7 @@ def with_eval_file(c: Competitor, path: Path, *, board: str, players: int) -> Co
         with_evaluator(c.build(), None)
         return replace(c, label=f"{c.label}+{HANDWRITTEN}", eval_file=HANDWRITTEN)
     path = resolve_weights_path(path, board=board, players=players)
-    with_evaluator(c.build(), load_evaluator(path, board=board, players=players))
+    with_evaluator(c.build(), load_any_evaluator(path, board=board, players=players))
     return replace(c, label=f"{c.label}+{path.stem}", eval_file=str(path))
 
 

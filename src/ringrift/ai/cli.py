@@ -152,23 +152,26 @@ def arena(
         Path | None,
         typer.Option(
             "--eval-a",
-            help="Fitted weights file (ringrift train eval) for A, 'shipped' for the file "
-            "shipped for the board and player count, or 'hand' for the hand-written evaluation.",
+            help="Weights file for A (ringrift train eval, or a network from ringrift train "
+            "net), 'shipped' for the file shipped for the board and player count, or 'hand' "
+            "for the hand-written evaluation.",
         ),
     ] = None,
     eval_b: Annotated[
         Path | None,
         typer.Option(
             "--eval-b",
-            help="Fitted weights file (ringrift train eval) for B, 'shipped' for the file "
-            "shipped for the board and player count, or 'hand' for the hand-written evaluation.",
+            help="Weights file for B (ringrift train eval, or a network from ringrift train "
+            "net), 'shipped' for the file shipped for the board and player count, or 'hand' "
+            "for the hand-written evaluation.",
         ),
     ] = None,
 ) -> None:
     """Play GAMES games of A against B. With more than two players, B fills every other seat.
 
     Named players: random, heuristic, alphabeta, mcts. --eval-a/--eval-b give a heuristic or
-    alpha-beta player a fitted evaluation (or the hand-written one) instead of its own."""
+    alpha-beta player a fitted evaluation, a value network or the hand-written evaluation
+    instead of its own."""
     if ctx.invoked_subcommand is not None:
         return
     if a is None or b is None:

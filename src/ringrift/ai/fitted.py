@@ -231,3 +231,15 @@ def load_evaluator(
     if players is not None and weights.players != players:
         raise ValueError(f"{path} was fitted for {weights.players} players, not {players}")
     return FittedEvaluation(weights)
+
+
+def load_any_evaluator(
+    path: Path, *, board: str | None = None, players: int | None = None
+) -> Evaluator:
+    """`load_evaluator`, or for a value network file (`ringrift.ai.network`, told apart by
+    its ``format`` field) that network's evaluation."""
+    from ringrift.ai.network import NETWORK_FORMAT, file_format, load_network_evaluator
+
+    if file_format(path) == NETWORK_FORMAT:
+        return load_network_evaluator(path, board=board, players=players)
+    return load_evaluator(path, board=board, players=players)

@@ -1,4 +1,5 @@
-"""``ringrift selfplay`` and ``ringrift train eval``: self-play data and a fitted evaluation."""
+"""``ringrift selfplay``, ``ringrift train eval`` and ``ringrift train net``: self-play data, a
+fitted evaluation and a value network."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from ringrift.ai.arena import DEFAULT_MOVE_CAP
 from ringrift.ai.fitted import EvalWeights, Model
+from ringrift.ai.network_training import NetConfig, Stage, train_directory
 from ringrift.ai.selfplay import SelfPlayConfig, prepare, run_selfplay
 from ringrift.ai.training import fit_directory
 
@@ -198,3 +200,99 @@ def _print_weights(weights: EvalWeights, out: Path) -> None:
     for name, w in zip(weights.features, weights.weights, strict=True):
         weight_table.add_row(name, f"{w:+.3f}")
     Console().print(weight_table)
+
+
+_NET = NetConfig()
+
+
+@train_app.command("net")
+def train_net(
+    data: Annotated[Path, typer.Option("--data", help="A self-play directory.")],
+    out: Annotated[Path, typer.Option("--out", help="Network file to write (JSON).")],
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the split, the initial weights and batches.")
+    ] = 0,
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden units.")] = _NET.hidden,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the data.")] = _NET.epochs,
+    lr: Annotated[float, typer.Option("--lr", help="Adam's learning rate.")] = _NET.lr,
+    l2: Annotated[float, typer.Option("--l2", help="Weight decay of the hidden layer.")] = _NET.l2,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Examples per minibatch.")
+    ] = _NET.batch_size,
+    validation: Annotated[
+        float, typer.Option("--validation", help="Fraction of games held out.")
+    ] = _NET.validation,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a small per-cell value network on game outcomes and compare its log-loss with
+    the linear fitted evaluation and the hand-written one."""
+    cfg = NetConfig(
+        hidden=hidden,
+        epochs=epochs,
+        lr=lr,
+        l2=l2,
+        batch_size=batch_size,
+        validation=validation,
+    )
+    try:
+        cfg.validate()
+        if not data.is_dir():
+            raise ValueError(f"{data} is not a directory")
+        if not out.parent.is_dir():
+            raise ValueError(f"cannot write {out}: {out.parent} is not a directory")
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=as_json,
+            transient=True,
+        ) as progress:
+            tasks = {
+                stage: progress.add_task(text, total=None, visible=False)
+                for stage, text in (
+                    (Stage.REPLAY, "replaying games"),
+                    (Stage.LINEAR, "fitting the linear model"),
+                    (Stage.TRAIN, "training epochs"),
+                )
+            }
+
+            def on_progress(stage: Stage, done: int, total: int) -> None:
+                progress.update(tasks[stage], completed=done, total=total, visible=True)
+
+            weights = train_directory(data, seed=seed, cfg=cfg, on_progress=on_progress)
+    except ValueError as error:
+        _fail(str(error))
+        return
+    weights.save(out)
+    if as_json:
+        typer.echo(json.dumps(weights.header(), indent=2))
+        return
+    r = weights.report
+    table = Table(title=f"log-loss on {weights.board} {weights.players}p (lower is better)")
+    for col in ("split", "examples", "network", "linear", "hand-written", "constant"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "train",
+        str(r["train_examples"]),
+        f"{r['train_log_loss']:.4f}",
+        f"{r['linear_train_log_loss']:.4f}",
+        "",
+        f"{r['constant_train_log_loss']:.4f}",
+    )
+    table.add_row(
+        "validation",
+        str(r["validation_examples"]),
+        f"{r['validation_log_loss']:.4f}",
+        f"{r['linear_validation_log_loss']:.4f}",
+        f"{r['hand_validation_log_loss']:.4f}",
+        f"{r['constant_validation_log_loss']:.4f}",
+    )
+    console = Console()
+    console.print(table)
+    size = out.stat().st_size
+    console.print(
+        f"{weights.hidden} hidden units, {weights.header()['parameters']} parameters: "
+        f"{out} ({size / 1024:.0f} KB)"
+    )
