@@ -5,27 +5,18 @@ from __future__ import annotations
 import random
 
 import pytest
+from playout_support import played
 
 from ringrift.ai.alphabeta import _Search
 from ringrift.ai.analysis import MAX_TOP, analyze
 from ringrift.ai.base import Limits
 from ringrift.ai.evaluation import WIN_SCORE, evaluate
-from ringrift.rules import GameState, apply_move, legal_moves, new_game
-
-
-def _played(board: str, players: int, plies: int, seed: int = 3) -> GameState:
-    state = new_game(board, players)
-    rng = random.Random(seed)
-    for _ in range(plies):
-        if state.game_status != "active":
-            break
-        state = apply_move(state, rng.choice(legal_moves(state)))
-    return state
+from ringrift.rules import apply_move, legal_moves, new_game
 
 
 @pytest.mark.parametrize(("board", "players"), [("square8", 2), ("hex8", 3), ("square8", 4)])
 def test_one_ply_levels_score_the_top_moves_exactly(board: str, players: int) -> None:
-    state = _played(board, players, 14)
+    state = played(board, players, 14)
     me = state.current_player
     result = analyze(state, 4, top=5, node_limit=10**9)
     expected = sorted(
@@ -40,7 +31,7 @@ def test_one_ply_levels_score_the_top_moves_exactly(board: str, players: int) ->
 
 
 def test_deeper_levels_keep_the_top_scores_exact() -> None:
-    state = _played("square8", 2, 20, seed=7)
+    state = played("square8", 2, 20, seed=7)
     while len(legal_moves(state)) < 4:
         state = apply_move(state, legal_moves(state)[0])
     me = state.current_player
@@ -55,7 +46,7 @@ def test_deeper_levels_keep_the_top_scores_exact() -> None:
 
 
 def test_two_player_seat_values_are_opposite() -> None:
-    result = analyze(_played("square8", 2, 10), 5, node_limit=10**9)
+    result = analyze(played("square8", 2, 10), 5, node_limit=10**9)
     assert result.seats[0] == pytest.approx(-result.seats[1])
     doc = result.to_json()
     chances = [s["win_chance"] for s in doc["seats"]]
@@ -64,7 +55,7 @@ def test_two_player_seat_values_are_opposite() -> None:
 
 
 def test_finished_game_has_values_and_no_moves() -> None:
-    state = _played("square8", 2, 10_000, seed=1)
+    state = played("square8", 2, 10_000, seed=1)
     assert state.game_status != "active"
     doc = analyze(state, 3).to_json()
     assert doc["best_move"] is None and doc["top_moves"] == []
@@ -75,7 +66,7 @@ def test_finished_game_has_values_and_no_moves() -> None:
 
 
 def test_a_tiny_budget_still_answers_with_a_legal_move() -> None:
-    state = _played("hexagonal", 2, 4)
+    state = played("hexagonal", 2, 4)
     result = analyze(state, 1, budget_s=1e-6)
     assert result.best_move in legal_moves(state)
     assert result.depth == 0 and not result.complete

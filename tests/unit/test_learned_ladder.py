@@ -4,11 +4,11 @@ fallback where nothing ships, the arena's ``--eval-a hand``, and the faster feat
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from playout_support import played
 from typer.testing import CliRunner
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
@@ -25,18 +25,7 @@ from ringrift.ai.fitted import (
     shipped_weights_path,
 )
 from ringrift.ai.ladder import player_for_level
-from ringrift.rules import GameState, apply_move, legal_moves, new_game
 from ringrift.rules.board import has_real_action
-
-
-def playout(board: str, players: int, plies: int, seed: int) -> GameState:
-    rng = random.Random(seed)
-    s = new_game(board, players)
-    for _ in range(plies):
-        if s.game_status != "active":
-            break
-        s = apply_move(s, rng.choice(legal_moves(s)))
-    return s
 
 
 def test_levels_8_to_10_search_with_the_learned_evaluation() -> None:
@@ -54,7 +43,7 @@ def test_the_learned_evaluation_is_the_shipped_file_of_the_game() -> None:
         weights = EvalWeights.load(path)
         fitted = shipped_evaluator(weights.board, weights.players)
         assert fitted is not None and fitted.weights == weights
-        s = playout(weights.board, weights.players, 40, seed=3)
+        s = played(weights.board, weights.players, 40, seed=3)
         for seat in range(1, weights.players + 1):
             assert learned(s, seat) == fitted.evaluate(s, seat)
 
@@ -62,7 +51,7 @@ def test_the_learned_evaluation_is_the_shipped_file_of_the_game() -> None:
 def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:
     assert not shipped_weights_path("square19", 4).exists()
     assert shipped_evaluator("square19", 4) is None
-    s = playout("square19", 4, 30, seed=4)
+    s = played("square19", 4, 30, seed=4)
     learned = LearnedEvaluation()
     assert [learned(s, q) for q in range(1, 5)] == [evaluate(s, q) for q in range(1, 5)]
 
@@ -79,7 +68,7 @@ def test_the_fitted_value_is_the_model_over_every_feature(
     """The evaluator's shortcuts (real action from the mobility count, one dot product per
     seat) give what the model defines: R172's real action and w . (x - mean of opponents)."""
     board, players = game
-    s = playout(board, players, plies, seed)
+    s = played(board, players, plies, seed)
     per_seat = seat_features(s)
     real = FEATURES.index(Feature.REAL_ACTION)
     for q in range(1, players + 1):

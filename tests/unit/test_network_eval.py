@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
+from playout_support import played
 from typer.testing import CliRunner
 
 from ringrift.ai.arena import parse_competitor, with_eval_file
@@ -30,19 +30,9 @@ from ringrift.ai.network import (
 from ringrift.ai.network_training import NetConfig, Stage, train_directory
 from ringrift.ai.selfplay import SelfPlayConfig, run_selfplay
 from ringrift.cli import app
-from ringrift.rules import GameState, apply_move, geometry, legal_moves, new_game
+from ringrift.rules import geometry, new_game
 
 QUICK = NetConfig(hidden=8, epochs=6, batch_size=64)
-
-
-def _played(board: str, players: int, plies: int, seed: int) -> GameState:
-    rng = random.Random(seed)
-    s = new_game(board, players)
-    for _ in range(plies):
-        if s.game_status != "active":
-            break
-        s = apply_move(s, rng.choice(legal_moves(s)))
-    return s
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,7 @@ def net_file(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_input_planes_are_seen_from_the_seat() -> None:
-    s = _played("square8", 2, 40, seed=3)
+    s = played("square8", 2, 40, seed=3)
     n = s.geo.num_cells
     x1, x2 = network_input(s, 1), network_input(s, 2)
     assert x1.shape == x2.shape == (input_size(n),)
@@ -126,7 +116,7 @@ def test_evaluator_is_deterministic_and_on_the_hand_written_scale(net_file: Path
     a = load_network_evaluator(net_file, board="hex8", players=2)
     b = load_any_evaluator(net_file)
     assert isinstance(b, NetworkEvaluation)
-    positions = [_played("hex8", 2, plies, seed) for seed, plies in enumerate((0, 15, 40, 70))]
+    positions = [played("hex8", 2, plies, seed) for seed, plies in enumerate((0, 15, 40, 70))]
     for s in positions:
         if s.game_status != "active":
             continue
@@ -140,7 +130,7 @@ def test_evaluator_is_deterministic_and_on_the_hand_written_scale(net_file: Path
 
 def test_terminal_positions_score_a_win_or_a_loss(net_file: Path) -> None:
     ev = load_network_evaluator(net_file)
-    s = _played("hex8", 2, 10, seed=1).copy()
+    s = played("hex8", 2, 10, seed=1).copy()
     s.game_status, s.winner = "completed", 2
     assert ev(s, 2) == WIN_SCORE and ev(s, 1) == -WIN_SCORE
 

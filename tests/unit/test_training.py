@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playout_support import played
 from typer.testing import CliRunner
 
 from ringrift.ai.evaluation import (
@@ -24,17 +25,7 @@ from ringrift.ai.fitted import EvalWeights, FittedEvaluation, sigmoid
 from ringrift.ai.selfplay import SelfPlayConfig, run_selfplay
 from ringrift.ai.training import fit_logistic, hand_probability, seat_target
 from ringrift.cli import app
-from ringrift.rules import GameState, apply_move, legal_moves, new_game
-
-
-def _played(board: str, players: int, plies: int, seed: int) -> GameState:
-    rng = random.Random(seed)
-    s = new_game(board, players)
-    for _ in range(plies):
-        if s.game_status != "active":
-            break
-        s = apply_move(s, rng.choice(legal_moves(s)))
-    return s
+from ringrift.rules import GameState, new_game
 
 
 def _stack(x: int, y: int, rings: list[int]) -> dict[str, Any]:
@@ -99,7 +90,7 @@ def test_features_see_a_stuck_seat() -> None:
 def test_base_features_reproduce_the_hand_written_evaluation(board: str, players: int) -> None:
     coef = [getattr(DEFAULT_WEIGHTS, f.value) for f in BASE_FEATURES]
     for seed in range(3):
-        s = _played(board, players, 40 + 10 * seed, seed)
+        s = played(board, players, 40 + 10 * seed, seed)
         feats = seat_features(s)
         scores = player_scores(s)
         values = value_vector(s)
@@ -175,7 +166,7 @@ def test_weights_file_round_trips(tmp_path: Path) -> None:
 def test_fitted_evaluation_with_hand_weights_matches_two_players() -> None:
     ev = FittedEvaluation(_hand_weights_file())
     for seed in range(3):
-        s = _played("square8", 2, 50, seed)
+        s = played("square8", 2, 50, seed)
         for q in (1, 2):
             assert ev(s, q) == pytest.approx(evaluate(s, q))
     assert math.isfinite(ev(_stuck_position(), 1))
