@@ -24,6 +24,7 @@ On hex8 a doubling of time stopped paying at full budgets (level 8 against level
 learned evaluation (`ringrift.ai.fitted.LearnedEvaluation`: the weights shipped for the
 game's board and player count, fitted to self-play outcomes, which see last-player-standing
 pressure and forced-elimination exposure; the hand-written evaluation where nothing ships).
+With it the same 100-game match scored 0.86, and level 8 lost no game by last player standing.
 
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
 variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
