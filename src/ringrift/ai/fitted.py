@@ -77,6 +77,15 @@ def resolve_weights_path(path: Path, *, board: str, players: int) -> Path:
     return shipped
 
 
+def read_json_file(path: Path, kind: str) -> Any:
+    """The parsed content of a JSON file; a ValueError naming the ``kind`` of file (weights,
+    network) when it cannot be read or parsed."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {kind} file {path}: {error}") from None
+
+
 def sigmoid(z: float) -> float:
     """The logistic function, without overflow for large ``|z|``."""
     if z >= 0:
@@ -155,10 +164,7 @@ class EvalWeights:
 
     @classmethod
     def load(cls, path: Path) -> EvalWeights:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"cannot read weights file {path}: {error}") from None
+        data = read_json_file(path, "weights")
         try:
             return cls.from_json(data)
         except (KeyError, TypeError) as error:

@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE
 from ringrift.ai.features import FEATURES, relative_features, seat_features
+from ringrift.ai.fitted import read_json_file
 from ringrift.rules import GameState, geometry
 from ringrift.rules.geometry import Coord
 
@@ -278,10 +279,7 @@ class NetworkWeights:
 
     @classmethod
     def load(cls, path: Path) -> NetworkWeights:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"cannot read network file {path}: {error}") from None
+        data = read_json_file(path, "network")
         try:
             return cls.from_json(data)
         except (KeyError, TypeError) as error:
@@ -317,10 +315,7 @@ class NetworkEvaluation:
 def file_format(path: Path) -> str | None:
     """The ``format`` field of a JSON weights file (None when it has none); a ValueError when
     the file cannot be read as JSON."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"cannot read weights file {path}: {error}") from None
+    data = read_json_file(path, "weights")
     fmt = data.get("format") if isinstance(data, dict) else None
     return fmt if isinstance(fmt, str) else None
 

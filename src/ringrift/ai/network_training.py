@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -336,15 +336,4 @@ def train_directory(
         "hand_validation_log_loss": mean_log_loss([1.0], hand_examples(val_games, names)),
         "epoch_validation_log_loss": curve,
     }
-    return NetworkWeights(
-        board=net.board,
-        players=net.players,
-        w1=net.w1,
-        b1=net.b1,
-        w2=net.w2,
-        b2=net.b2,
-        v=net.v,
-        seed=seed,
-        recipe=recipe,
-        report=report,
-    )
+    return replace(net, report=report)
