@@ -25,7 +25,8 @@ from ringrift.ai.fitted import (
     shipped_weights_path,
 )
 from ringrift.ai.ladder import player_for_level
-from ringrift.rules.board import has_real_action
+from ringrift.rules import GameState
+from ringrift.rules.board import find_regions, has_real_action
 
 
 def test_levels_8_to_10_search_with_the_learned_evaluation() -> None:
@@ -65,15 +66,21 @@ def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:
 def test_the_fitted_value_is_the_model_over_every_feature(
     game: tuple[str, int], plies: int, seed: int
 ) -> None:
-    """The evaluator's shortcuts (real action from the mobility count, one dot product per
-    seat) give what the model defines: R172's real action and w . (x - mean of opponents)."""
+    """The evaluator's shortcuts (real action from the mobility count, territory threats from
+    region bitboards, one dot product per seat) give what the model defines: R172's real
+    action, the cells of the regions a seat has no stack in, and w . (x - mean of opponents)."""
     board, players = game
     s = played(board, players, plies, seed)
     per_seat = seat_features(s)
     real = FEATURES.index(Feature.REAL_ACTION)
+    threat = FEATURES.index(Feature.TERRITORY_THREAT)
+    small = [r for r in find_regions(s) if len(r) <= s.geo.num_cells // 2]
     for q in range(1, players + 1):
         expected = 1.0 if s.in_play(q) and has_real_action(s, q) else 0.0
         assert per_seat[q][real] == expected
+        # Territory threat, from bitboards: the cells of the small regions without q's stacks.
+        cells = sum(len(r) for r in small if all(_owner(s, c) != q for c in r))
+        assert per_seat[q][threat] == cells / max(1, s.territory_minimum)
     fitted = shipped_evaluator(board, players)
     assert fitted is not None
     if s.game_status != "active" or fitted.weights.model != Model.OPPONENTS_MEAN:
@@ -82,6 +89,11 @@ def test_the_fitted_value_is_the_model_over_every_feature(
         z = dot(fitted.coef, relative_features(per_seat, q)) * VALUE_SCALE
         bound = WIN_SCORE - 1
         assert fitted.evaluate(s, q) == pytest.approx(max(-bound, min(bound, z)), abs=1e-9)
+
+
+def _owner(s: GameState, cell: int) -> int:
+    stack = s.stacks[cell]
+    return 0 if stack is None else stack[0]
 
 
 def test_the_arena_can_give_a_level_the_hand_written_evaluation() -> None:

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from ringrift.ai.evaluation import Weights, board_counts
 from ringrift.rules import GameState
-from ringrift.rules.board import can_reach, find_regions, has_any_placement
+from ringrift.rules.board import can_reach, has_any_placement, region_masks
 
 
 class Feature(StrEnum):
@@ -102,13 +102,14 @@ def pressure_features(s: GameState) -> list[list[float]]:
             immobile[st[0]] += 1
     threat = [0] * (n + 1)
     half = s.geo.num_cells // 2
-    for region in find_regions(s):
-        if len(region) > half:
+    regions = region_masks(s)
+    for region in regions.regions:
+        size = region.bit_count()
+        if size > half:
             continue  # the main body of the board, not a pocket about to be cut off
-        present = {st[0] for c in region if (st := s.stacks[c]) is not None}
         for q in range(1, n + 1):
-            if q not in present:
-                threat[q] += len(region)
+            if not region & regions.control[q]:  # q has no stack in it
+                threat[q] += size
     out: list[list[float]] = [[]]
     for q in range(1, n + 1):
         # R172's real action, from the mobility counted above: a stack that can move or

@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -107,7 +108,8 @@ def softmax_logit(scores: Sequence[float], index: int) -> float:
 
 
 def dot(w: Sequence[float], x: Sequence[float]) -> float:
-    return sum(a * b for a, b in zip(w, x, strict=True))
+    """The dot product of two vectors of equal length (callers guarantee the length)."""
+    return sum(map(operator.mul, w, x))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ These functions read a ``GameState`` and never change it. Each states the rule i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ringrift.rules.state import GameState
 
@@ -256,6 +258,20 @@ def _grow(comp: int, passable: int, shifts: tuple[int, ...]) -> int:
         comp = grown
 
 
+@functools.lru_cache(maxsize=4096)
+def _components(passable: int, shifts: tuple[int, ...]) -> tuple[int, ...]:
+    """The connected components of a bitboard, lowest bit first. Memoised: they depend on
+    markers and collapsed cells only, which most moves (every placement) leave alone, so a
+    search meets the same layouts again and again."""
+    out = []
+    rest = passable
+    while rest:
+        comp = _grow(rest & -rest, passable, shifts)
+        rest &= ~comp
+        out.append(comp)
+    return tuple(out)
+
+
 def _cells_of(mask: int, bit_cell: dict[int, int]) -> tuple[int, ...]:
     cells = []
     while mask:
@@ -266,7 +282,23 @@ def _cells_of(mask: int, bit_cell: dict[int, int]) -> tuple[int, ...]:
 
 
 def find_regions(s: GameState) -> list[tuple[int, ...]]:
-    """R141/R142: disconnected regions, de-duplicated by cell set, in discovery order.
+    """R141/R142: disconnected regions, de-duplicated by cell set, in discovery order (the
+    cells of `region_masks`)."""
+    bit_cell = s.geo.bit_cell
+    return [_cells_of(mask, bit_cell) for mask in region_masks(s).regions]
+
+
+@dataclass(frozen=True)
+class RegionMasks:
+    """`region_masks`' answer: the disconnected regions as bitboards (bit ``geo.bits[c]`` for
+    cell ``c``) and, per player, the bitboard of the stacks it controls (index 0 unused)."""
+
+    regions: tuple[int, ...]
+    control: tuple[int, ...]
+
+
+def region_masks(s: GameState) -> RegionMasks:
+    """R141/R142: disconnected regions as bitboards, de-duplicated, in discovery order.
 
     Pass A, once per marker colour B present: components of the cells that are neither
     collapsed nor B-markers; a component is disconnected when fewer players control stacks in
@@ -292,37 +324,24 @@ def find_regions(s: GameState) -> list[tuple[int, ...]]:
         elif collapsed[cell]:
             collapsed_mask |= 1 << bits[cell]
     if not any_stack:
-        return []
+        return RegionMasks((), tuple(control))
     active = sum(1 for p in range(1, n + 1) if s.on_board[p] > 0)
     shifts = geo.territory_shifts
     open_cells = geo.valid_mask & ~collapsed_mask
-    found: list[tuple[int, ...]] = []
-    seen: set[int] = set()
+    found: dict[int, None] = {}  # insertion-ordered set
 
-    def components(passable: int) -> list[tuple[int, int]]:
-        out = []
-        rest = passable
-        while rest:
-            comp = _grow(rest & -rest, passable, shifts)
-            rest &= ~comp
-            colours = sum(1 for p in range(1, n + 1) if comp & control[p])
-            out.append((comp, colours))
-        return out
-
-    def add(comp: int) -> None:
-        if comp not in seen:
-            seen.add(comp)
-            found.append(_cells_of(comp, geo.bit_cell))
+    def colours(comp: int) -> int:
+        return sum(1 for p in range(1, n + 1) if comp & control[p])
 
     for colour in range(1, n + 1):
         if marker_masks[colour]:
-            for comp, colours in components(open_cells & ~marker_masks[colour]):
-                if colours < active:
-                    add(comp)
-    for comp, colours in components(open_cells):
-        if colours == 1 and colours < active:
-            add(comp)
-    return found
+            for comp in _components(open_cells & ~marker_masks[colour], shifts):
+                if colours(comp) < active:
+                    found[comp] = None
+    for comp in _components(open_cells, shifts):
+        if 1 == colours(comp) < active:
+            found[comp] = None
+    return RegionMasks(tuple(found), tuple(control))
 
 
 def border_markers(s: GameState, region: tuple[int, ...]) -> list[int]:
