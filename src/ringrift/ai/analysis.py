@@ -6,18 +6,23 @@ root, so that the ``top`` best moves get exact scores rather than only the best 
 chooses the search depth and the time budget (`ANALYSIS_DEPTH`, `ladder.level_budget`); unlike
 the ladder's weak levels the analysis never plays random or sampled moves.
 
-What the numbers mean (all from `evaluation.evaluate`):
+What the numbers mean. Positions are judged by `ANALYSIS_EVALUATION`, the learned evaluation
+of levels 8-10 (`fitted.LearnedEvaluation`): the weights shipped for the game's board and player
+count (square8 and hex8 with 2 and 3 players), the hand-written `evaluation.evaluate` for any
+other game. Both are on one scale:
 
 * a move's ``score`` is the search value for the player to move after that move: that player's
-  static score minus the best rival's, at the end of the line the search expects (paranoid
-  search with three and four players); +-1000 (``WIN_SCORE``) or beyond is a decided game;
-* ``seats`` gives every seat's static evaluation (own score minus the best rival's) at the end
-  of the expected line after the best move, so every seat is judged on the same position;
-* ``win_chance`` squashes a value into [0, 1] with the logistic curve of
-  `evaluation.win_probability` (0.5 = level with the strongest rival, 1 / 0 = a win / loss the
-  search has proven). It is a monotone summary of the evaluation, **not** a measured win rate:
-  nobody has calibrated it against game results, and with 3-4 players the seats' values need
-  not add up to 1.
+  evaluation at the end of the line the search expects (paranoid search with three and four
+  players); +-1000 (``WIN_SCORE``) or beyond is a decided game;
+* ``seats`` gives every seat's evaluation at the end of the expected line after the best move,
+  so every seat is judged on the same position;
+* ``win_chance`` is `evaluation.win_probability` of a value (0 / 1 for a loss / win the search
+  has proven). With shipped weights and two players it is the fitted model's probability that
+  the seat wins, fitted to the results of self-play games (`docs/ai-training.md`), and the two
+  seats' chances add up to 1. With three players it compares the seat with the mean of its
+  rivals (0.5 = level with them); with the hand-written evaluation it is a monotone summary of
+  the score against the best rival. Neither of those two is a calibrated chance, and with 3-4
+  players the seats' values need not add up to 1.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from typing import Any
 
 from ringrift.ai.alphabeta import _Search
 from ringrift.ai.base import Limits, SearchTimeout, ordered_moves, position_key
-from ringrift.ai.evaluation import WIN_SCORE, evaluate, win_probability
+from ringrift.ai.evaluation import WIN_SCORE, Evaluator, win_probability
+from ringrift.ai.fitted import LearnedEvaluation
 from ringrift.ai.ladder import check_level, level_budget
 from ringrift.rules import GameState, Move, apply_move, legal_moves
 
@@ -39,6 +45,8 @@ DEEPEST = 8
 MAX_TOP = 10
 MAX_FORCED_WALK = 64
 TT_SIZE = 200_000
+ANALYSIS_EVALUATION: Evaluator = LearnedEvaluation()
+"""How the analysis judges positions (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +109,11 @@ def analyze(
     budget_scale: float | None = None,
     node_limit: int | None = None,
     seed: int = 0,
+    evaluator: Evaluator = ANALYSIS_EVALUATION,
 ) -> Analysis:
     """Analyse ``state`` at ladder ``level`` (see the module docstring). ``budget_s`` overrides
-    the level's scaled budget; with only ``node_limit`` the result is deterministic."""
+    the level's scaled budget; with only ``node_limit`` the result is deterministic.
+    ``evaluator`` replaces the evaluation (e.g. `evaluation.evaluate`, the hand-written one)."""
     check_level(level)
     if not isinstance(state, GameState):
         raise TypeError("state must be a GameState")
@@ -114,24 +124,27 @@ def analyze(
     limits = Limits(budget_s, node_limit)
     seat_range = range(1, state.num_players + 1)
     if state.game_status != "active":
-        seats = tuple(evaluate(state, q) for q in seat_range)
+        seats = tuple(evaluator(state, q) for q in seat_range)
         return Analysis(None, level, seats, (), 0, True, 0, limits.elapsed_ms())
     collect = gc.isenabled()
     gc.disable()  # as in choose_move: no full GC pass over the search tree mid-search
     try:
-        return _search(state, level, top, limits, seed)
+        return _search(state, level, top, limits, seed, evaluator)
     finally:
         if collect:
             gc.enable()
 
 
-def _search(state: GameState, level: int, top: int, limits: Limits, seed: int) -> Analysis:
+def _search(
+    state: GameState, level: int, top: int, limits: Limits, seed: int, evaluate: Evaluator
+) -> Analysis:
     me = state.current_player
     moves = legal_moves(state)
     if not moves:  # an active position without a move (only a hand-made one): values only
         seats = tuple(evaluate(state, q) for q in range(1, state.num_players + 1))
         return Analysis(me, level, seats, (), 0, True, 0, limits.elapsed_ms())
     search = _Search(me, limits, random.Random(seed), TT_SIZE)
+    search.evaluate = evaluate
     root = ordered_moves(state, moves, search.rng)
     best: list[ScoredMove] = []
     reached = 0

@@ -62,8 +62,9 @@ class SeatValueOut(Out):
     player: int
     evaluation: float
     win_chance: float = Field(
-        description="The evaluation squashed into [0, 1] (0.5 = level with the best rival): "
-        "a monotone summary, not a calibrated probability"
+        description="The evaluation squashed into [0, 1] (0.5 = level). On square8 and hex8 "
+        "with two players, the learned model's chance that the seat wins, fitted to self-play "
+        "results; otherwise a monotone summary, not a calibrated probability"
     )
 
 
