@@ -11,8 +11,9 @@ import httpx
 import pytest
 from server_support import AppFactory, LiveServer, bearer, register
 
+from ringrift.ai.curve import curve, turning_points
 from ringrift.aiservice.app import create_app as create_ai_app
-from ringrift.rules import GameState, apply_move, legal_moves, new_game
+from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
 
 TOKEN = "analysis-proxy-" + "q" * 30
 
@@ -98,10 +99,16 @@ async def test_analysis_is_rate_limited_per_address_and_per_user(app_factory: Ap
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
         assert refused.headers["Retry-After"]
-        # A signed-in player counts on their own account.
+        # A signed-in player counts on their own account, and a game's curve counts too.
         user = await register(client)
         mine = await client.post("/api/analysis", json=body, headers=bearer(user["accessToken"]))
         assert mine.status_code == 200
+        game = await _game(client, user["accessToken"])
+        curve_url = f"/api/games/{game['id']}/analysis/curve"
+        assert (await client.get(curve_url, headers=bearer(user["accessToken"]))).is_success
+        third = await client.get(curve_url, headers=bearer(user["accessToken"]))
+        assert third.status_code == 429
+        assert third.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
 
 
 async def _game(client: httpx.AsyncClient, token: str, **options: Any) -> dict[str, Any]:
@@ -156,3 +163,60 @@ async def test_game_positions_respect_visibility_and_live_play(client: httpx.Asy
         assert left.is_success
         ended = await client.get(gurl, params={"level": 1}, headers=bearer(tc))
         assert ended.status_code == 200, ended.text
+
+
+async def test_a_games_evaluation_curve(client: httpx.AsyncClient) -> None:
+    """The curve of a practice game while it runs and of a finished game between people: the
+    replayed game's own curve (ringrift.ai.curve), refused while people play each other."""
+    a, b, c = await register(client), await register(client), await register(client)
+    ta, tb, tc = a["accessToken"], b["accessToken"], c["accessToken"]
+    game = await _game(client, ta, aiOpponents={"count": 1, "difficulty": [1]})
+    rng = random.Random(3)
+    for _ in range(8):
+        state = GameState.from_json(game["state"])
+        if game["status"] != "active":
+            break
+        move = rng.choice(legal_moves(state)).to_json()
+        response = await client.post(
+            f"/api/games/{game['id']}/moves",
+            json={"move": move, "version": game["version"]},
+            headers=bearer(ta),
+        )
+        assert response.status_code == 200, response.text
+        game = response.json()["data"]["game"]
+    url = f"/api/games/{game['id']}/analysis/curve"
+    response = await client.get(url, headers=bearer(tc))  # an onlooker of a practice game
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["gameId"] == game["id"] and data["version"] == game["version"] > 8
+
+    record = (await client.get(f"/api/games/{game['id']}/moves")).json()["data"]
+    positions = [(0, GameState.from_json(record["initialState"]))]
+    for entry in record["moves"]:
+        positions.append(
+            (entry["moveNumber"], apply_move(positions[-1][1], Move.from_json(entry["move"])))
+        )
+    expected = curve(positions)
+    assert [p["v"] for p in data["points"]] == [p.version for p in expected]
+    assert [p["mover"] for p in data["points"]] == [p.mover for p in expected]
+    for got, want in zip(data["points"], expected, strict=True):
+        assert got["shares"] == pytest.approx(want.shares, abs=1e-4)
+        assert sum(got["shares"]) == pytest.approx(1.0, abs=1e-3)
+    turning = turning_points(expected)
+    assert [t["v"] for t in data["turningPoints"]] == [t.version for t in turning]
+
+    assert (await client.get(url)).status_code == 401
+    missing = await client.get("/api/games/nope/analysis/curve", headers=bearer(ta))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "GAME_NOT_FOUND"
+
+    # People playing each other: no curve for anyone until the game has ended.
+    people = await _game(client, ta)
+    assert (await client.post(f"/api/games/{people['id']}/join", headers=bearer(tb))).is_success
+    purl = f"/api/games/{people['id']}/analysis/curve"
+    live = await client.get(purl, headers=bearer(ta))
+    assert live.status_code == 403 and live.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+    assert (await client.post(f"/api/games/{people['id']}/leave", headers=bearer(tb))).is_success
+    ended = await client.get(purl, headers=bearer(tc))
+    assert ended.status_code == 200, ended.text
+    points = ended.json()["data"]["points"]
+    assert points[0]["v"] == 0 and points[0]["mover"] is None

@@ -1,13 +1,14 @@
 """The CPU part of a replay, run in a worker process (``AppContext.replay_pool``) so the
-event loop of the app never waits for the GIL while positions are rebuilt. Imports only the
-rules engine, so a worker starts fast."""
+event loop of the app never waits for the GIL while positions are rebuilt, and the evaluation
+curve of a game (the one job that needs the AI). Imports only the rules engine, so a worker
+starts fast; the AI is imported on a worker's first curve."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,10 @@ class NewGame:
     players: int
     rules_options: dict[str, Any] | None
 
+    def state(self) -> GameState:
+        options = dict(self.rules_options) if self.rules_options else None
+        return new_game(self.board_type, self.players, options)
+
 
 def replay(base: str | NewGame, moves: Sequence[str], game_id: str) -> bytes:
     """The position document (JSON) after applying recorded moves, as JSON text, to ``base``: a
@@ -70,15 +75,38 @@ def replay(base: str | NewGame, moves: Sequence[str], game_id: str) -> bytes:
     ``withdraw`` entry (F-30, written by the server) takes its seat out of the game. Text in,
     bytes out: the app's event loop neither decodes nor re-encodes a position, and a string
     crosses the process boundary far cheaper than the document's many small objects."""
-    if isinstance(base, NewGame):
-        options = dict(base.rules_options) if base.rules_options else None
-        state = new_game(base.board_type, base.players, options)
-    else:
-        state = GameState.from_json(orjson.loads(base))
+    state = base.state() if isinstance(base, NewGame) else GameState.from_json(orjson.loads(base))
     for text in moves:
-        move = orjson.loads(text)
-        if move.get("type") == WITHDRAW:
-            state = withdraw(state, int(move["player"]), str(move["reason"]))
-        else:
-            state = apply_recorded_move(state, Move.from_json(move))
+        state = _apply(state, text)
     return orjson.dumps(Position.of(state, game_id).doc)
+
+
+def _apply(state: GameState, text: str) -> GameState:
+    """One recorded move (JSON text): a rules move, or a ``withdraw`` entry."""
+    move = orjson.loads(text)
+    if move.get("type") == WITHDRAW:
+        return withdraw(state, int(move["player"]), str(move["reason"]))
+    return apply_recorded_move(state, Move.from_json(move))
+
+
+def evaluation_curve(base: NewGame, moves: Sequence[str]) -> bytes:
+    """A whole game's evaluation curve and turning points (`ringrift.ai.curve`) as JSON
+    ``{"points": [...], "turningPoints": [...]}``, replaying every recorded move from the
+    first position. The AI is imported here, on the first curve a worker computes, so that a
+    worker that only replays keeps starting fast."""
+    from ringrift.ai.curve import curve, turning_points
+
+    def positions() -> Iterator[tuple[int, GameState]]:
+        state = base.state()
+        yield 0, state
+        for version, text in enumerate(moves, 1):
+            state = _apply(state, text)
+            yield version, state
+
+    points = curve(positions())
+    return orjson.dumps(
+        {
+            "points": [p.to_json() for p in points],
+            "turningPoints": [t.to_json() for t in turning_points(points)],
+        }
+    )

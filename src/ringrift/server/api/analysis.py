@@ -1,5 +1,6 @@
-"""Position analysis: ``POST /api/analysis`` for any position (signed in or not) and
-``GET /api/games/{id}/analysis`` for a position of a game the caller may see."""
+"""Position analysis: ``POST /api/analysis`` for any position (signed in or not),
+``GET /api/games/{id}/analysis`` for a position of a game the caller may see, and
+``GET /api/games/{id}/analysis/curve`` for the evaluation curve of the whole game."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from ringrift.server.api.account_schemas import error_responses
-from ringrift.server.api.analysis_schemas import AnalysisEnvelope, AnalysisRequest
+from ringrift.server.api.analysis_schemas import (
+    AnalysisEnvelope,
+    AnalysisRequest,
+    CurveEnvelope,
+)
 from ringrift.server.api.deps import Ctx, CurrentUser, OptionalUser, client_address
 from ringrift.server.db.models import User
 from ringrift.server.ratelimit import Bucket
@@ -56,3 +61,17 @@ async def analyze_game_position(
     others answer ``RESOURCE_ACCESS_DENIED`` until they end."""
     await ctx.limiter.enforce(Bucket.ANALYSIS, f"user:{user.id}", ctx.settings.rate_limit_analysis)
     return AnalysisEnvelope(data=await analysis.analyze_game(ctx, user, game_id, v, level, top))
+
+
+@router.get(
+    "/games/{game_id}/analysis/curve",
+    response_model=CurveEnvelope,
+    responses=error_responses(401, 403, 404, 429),
+)
+async def game_evaluation_curve(game_id: GameId, user: CurrentUser, ctx: Ctx) -> CurveEnvelope:
+    """The evaluation curve of a whole game the caller may see: every seat's share of the
+    winning chances at the start and after every turn, and the turning points (the turns
+    that moved a share by at least 0.15). The same rule as the position analysis: while it
+    is played, only practice games. Rate limited with the analysis."""
+    await ctx.limiter.enforce(Bucket.ANALYSIS, f"user:{user.id}", ctx.settings.rate_limit_analysis)
+    return CurveEnvelope(data=await analysis.game_curve(ctx, user, game_id))

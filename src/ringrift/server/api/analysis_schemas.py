@@ -89,6 +89,33 @@ class AnalysisOut(Out):
     move_number: int | None = None
 
 
+class CurvePointOut(Out):
+    v: int = Field(description="recorded moves applied: the position after a turn ended")
+    mover: int | None = Field(description="the seat whose turn ended there (None at the start)")
+    shares: list[float] = Field(
+        description="each seat's share of the winning chances (seat i + 1 at index i), "
+        "adding up to 1; a finished game gives its winner 1"
+    )
+
+
+class TurningPointOut(Out):
+    v: int
+    mover: int = Field(description="the seat whose turn it was")
+    seat: int = Field(description="the seat whose share moved most in that turn")
+    before: float
+    after: float
+
+
+class CurveOut(Out):
+    """A game's evaluation curve: a point at the start and after every turn, and the turns
+    that moved a seat's share by at least 0.15 (at most five, the largest)."""
+
+    game_id: str
+    version: int
+    points: list[CurvePointOut]
+    turning_points: list[TurningPointOut]
+
+
 class PlayedOut(Out):
     player: int
     move: dict[str, Any]
@@ -110,4 +137,5 @@ class SandboxOut(Out):
 
 
 AnalysisEnvelope = Envelope[AnalysisOut]
+CurveEnvelope = Envelope[CurveOut]
 SandboxEnvelope = Envelope[SandboxOut]

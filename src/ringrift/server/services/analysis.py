@@ -5,9 +5,10 @@ the AI client with its in-process fallback."""
 from __future__ import annotations
 
 from ringrift.rules import GameState
-from ringrift.server.api.analysis_schemas import AnalysisOut, AnalysisSource
+from ringrift.server import codec
+from ringrift.server.api.analysis_schemas import AnalysisOut, AnalysisSource, CurveOut
 from ringrift.server.context import AppContext
-from ringrift.server.db.models import User
+from ringrift.server.db.models import Game, User
 from ringrift.server.domain import GameStatus
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.services import store
@@ -41,11 +42,7 @@ async def analyze_game(
 ) -> AnalysisOut:
     """The position after ``move_number`` moves (default: the current one) of a game the viewer
     may see. While it is being played, only where :func:`engine_help_refusal` allows."""
-    loaded = await store.get_game(ctx, game_id, viewer)
-    game = loaded.game
-    refusal = engine_help_refusal(loaded)
-    if refusal is not None and game.status in (GameStatus.ACTIVE, GameStatus.WAITING):
-        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, refusal)
+    game = await _helpable_game(ctx, viewer, game_id)
     number = game.version if move_number is None else move_number
     doc = await store.state_at(ctx, game_id, number, viewer)
     if not doc:
@@ -55,3 +52,22 @@ async def analyze_game(
     out.game_id = game_id
     out.move_number = number
     return out
+
+
+async def game_curve(ctx: AppContext, viewer: User, game_id: str) -> CurveOut:
+    """The evaluation curve of a game the viewer may see, up to its current move (a
+    computer analysis of the whole game); while it is played, only where
+    :func:`engine_help_refusal` allows."""
+    await _helpable_game(ctx, viewer, game_id)
+    version, doc = await store.curve_json(ctx, game_id, viewer)
+    return CurveOut.model_validate({**codec.loads(doc), "gameId": game_id, "version": version})
+
+
+async def _helpable_game(ctx: AppContext, viewer: User, game_id: str) -> Game:
+    """The game, when the viewer may see it and the engine may help with it now."""
+    loaded = await store.get_game(ctx, game_id, viewer)
+    game = loaded.game
+    refusal = engine_help_refusal(loaded)
+    if refusal is not None and game.status in (GameStatus.ACTIVE, GameStatus.WAITING):
+        raise ApiError(ErrorCode.RESOURCE_ACCESS_DENIED, refusal)
+    return game

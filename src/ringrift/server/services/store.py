@@ -31,7 +31,7 @@ from ringrift.server.db.models import (
 )
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.positions import Position
-from ringrift.server.replaywork import NewGame, replay
+from ringrift.server.replaywork import NewGame, evaluation_curve, replay
 from ringrift.server.services import invites
 
 SNAPSHOT_INTERVAL = 32
@@ -287,6 +287,40 @@ async def state_json(
         doc = await loop.run_in_executor(ctx.replay_executor(), replay, start, moves, game_id)
     ctx.replays.put((game_id, move_number), doc)
     return doc
+
+
+_ALL_MOVES = (
+    select(cast_(_MOVES.c.move, Text).label("doc"))
+    .where(_MOVES.c.game_id == bindparam("game_id"))
+    .where(_MOVES.c.move_number <= bindparam("upto"))
+    .order_by(_MOVES.c.move_number)
+)
+
+
+async def curve_json(
+    ctx: AppContext, game_id: str, viewer: User, invite: str | None = None
+) -> tuple[int, bytes]:
+    """The game's version and its evaluation curve up to that version (JSON, see
+    `replaywork.evaluation_curve`) for a game ``viewer`` may see: every move replayed from the
+    first position in a replay worker. A version's curve never changes, so it is cached."""
+    async with ctx.db.session() as session:
+        connection = await session.connection()
+        game = await _replay_header(connection, game_id, viewer, invite)
+        key = (f"curve:{game_id}", game.version)
+        cached = ctx.replays.get(key)
+        if cached is not None:
+            return game.version, cached
+        rows = await connection.execute(_ALL_MOVES, {"game_id": game_id, "upto": game.version})
+        moves = [row.doc for row in rows]
+    if len(moves) != game.version:
+        raise ApiError(ErrorCode.SERVER_INTERNAL_ERROR, "the stored move list has a gap")
+    loop = asyncio.get_running_loop()
+    async with ctx.replay_slots:
+        doc = await loop.run_in_executor(
+            ctx.replay_executor(), evaluation_curve, game.new_game, moves
+        )
+    ctx.replays.put(key, doc)
+    return game.version, doc
 
 
 def snapshot_values(
