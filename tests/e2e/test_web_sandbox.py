@@ -223,3 +223,62 @@ def test_sandbox_in_dark_mode(platform: str, browser: Browser) -> None:
     check_axe(page, "sandbox (dark)")
     shot(page, "sandbox-dark-desktop")
     assert tab.errors == [], tab.errors
+
+
+def test_computer_analysis_of_a_finished_game(platform: str, browser: Browser) -> None:
+    """After a game, "Computer analysis" graphs every seat's chances turn by turn, marks and
+    lists the turning points, and a turning point (or a click on the graph) opens the replay
+    there; at a desktop and a phone viewport, checked with axe."""
+    tab = open_tab(browser, DESKTOP)
+    page = tab.page
+    register(tab, platform)
+    game_id = create_game(tab, vs_ai(rings=None))
+    for _ in range(12):
+        if not play_one_move(tab):
+            break
+    if page.locator("#result").is_hidden():
+        page.click("#resign")
+        page.click("#resign-yes")
+        page.wait_for_selector("#result:not([hidden])")
+    page.get_by_role("button", name="Review the game").click()
+    page.get_by_role("button", name="Computer analysis").click()
+    graph = page.locator("#game-curve svg.curve-graph")
+    graph.wait_for(timeout=30_000)
+    page.evaluate("document.querySelector('#game-curve').scrollIntoView({block: 'end'})")
+    assert page.locator("#game-curve .curve-band").count() == 2  # one band per seat
+    label = graph.get_attribute("aria-label") or ""
+    assert "turns. At the end: Red 0%, Blue 100%." in label  # Red resigned (or lost)
+    marks = page.locator("#game-curve .curve-mark").count()
+    turns = page.locator("#game-curve .curve-turns button")
+    assert turns.count() == marks
+    check_axe(page, "computer analysis (desktop)")
+    shot(page, "game-analysis-desktop")
+    # A click near the start of the graph opens the replay at an early turn.
+    box = graph.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#game .game.replaying")
+    assert "position after move" in (page.locator("#board").get_attribute("aria-label") or "")
+    if not marks:  # a game of random moves against level 1 need not have any
+        assert page.get_by_text("No turning points").is_visible()
+    else:
+        turns.first.click()
+        first = turns.first.inner_text().split(",")[0].removeprefix("Move ")
+        page.wait_for_function(
+            "(n) => document.querySelector('#board').getAttribute('aria-label')"
+            ".endsWith('position after move ' + n)",
+            arg=first,
+        )
+    assert tab.errors == [], tab.errors
+
+    phone = open_tab(browser, PHONE)
+    register(phone, platform)
+    phone.page.goto(f"{platform}/#/game/{game_id}")
+    phone.page.get_by_role("button", name="Review the game").click()
+    phone.page.get_by_role("button", name="Computer analysis").click()
+    phone.page.locator("#game-curve svg.curve-graph").wait_for(timeout=30_000)
+    phone.page.locator("#game-curve").scroll_into_view_if_needed()
+    no_horizontal_scroll(phone.page)
+    check_axe(phone.page, "computer analysis (phone)")
+    shot(phone.page, "game-analysis-phone")
+    assert phone.errors == [], phone.errors

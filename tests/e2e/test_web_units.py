@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 from up_support import running_up
-from web_support import BROWSER_ARGS, CHROMIUM
+from web_support import BROWSER_ARGS, CHROMIUM, SCREENSHOTS
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +294,49 @@ def test_evaluation_shares_of_three_or_four_seats_add_up_to_100(page: Page) -> N
     assert seen[3] == [34, 33, 33]
     assert all(sum(shares) == 100 for shares in seen)
     assert seen[4][0] > seen[4][3] > seen[4][1] > seen[4][2]
+
+
+def test_the_curve_view_draws_bands_marks_and_turning_point_buttons(page: Page) -> None:
+    """`curveView` with three seats and two turning points: one band per seat, a numbered
+    mark per turning point, and each listed turning point opens the replay at its version."""
+    seen = page.evaluate(
+        """async () => {
+          const { curveView } = await import('/static/js/views/game_curve.js');
+          const box = document.createElement('section');
+          box.id = 'curve-unit';
+          box.className = 'eval-box curve-box';
+          box.style.maxWidth = '360px';
+          document.body.append(box);
+          const opened = [];
+          const share = (a, b) => [a, b, 1 - a - b];
+          const points = [[0, null, share(.33, .33)], [3, 1, share(.35, .33)],
+            [5, 2, share(.6, .2)], [9, 3, share(.55, .25)], [12, 1, share(.2, .25)]]
+            .map(([v, mover, shares]) => ({v, mover, shares}));
+          curveView(box, {
+            points,
+            turningPoints: [{v: 5, mover: 2, seat: 1, before: .35, after: .6},
+                            {v: 12, mover: 1, seat: 1, before: .55, after: .2}],
+          }, {name: (n) => ['', 'Red', 'Blue', 'Green'][n], moveNumber: (v) => v + 1,
+              open: (v) => opened.push(v)});
+          const buttons = [...box.querySelectorAll('.curve-turns button')];
+          buttons.forEach((b) => b.click());
+          const out = {
+            bands: box.querySelectorAll('.curve-band').length,
+            marks: [...box.querySelectorAll('.curve-mark-label')].map((t) => t.textContent),
+            labels: buttons.map((b) => b.textContent.trim()),
+            opened,
+            aria: box.querySelector('svg').getAttribute('aria-label'),
+          };
+          return out;
+        }"""
+    )
+    page.locator("#curve-unit").screenshot(path=str(SCREENSHOTS / "curve-three-seats.png"))
+    page.evaluate("document.querySelector('#curve-unit').remove()")
+    assert seen["bands"] == 3
+    assert seen["marks"] == ["1", "2"]
+    assert seen["labels"] == [
+        "Move 6, Blue's turn: Red 35% → 60%",
+        "Move 13, Red's turn: Red 55% → 20%",
+    ]
+    assert seen["opened"] == [5, 12]
+    assert seen["aria"].endswith("4 turns. At the end: Red 20%, Blue 25%, Green 55%.")

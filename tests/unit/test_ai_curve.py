@@ -87,6 +87,8 @@ def test_turning_points_are_the_biggest_swings_in_game_order() -> None:
     assert [(t.before, t.after) for t in found] == [(0.52, 0.8), (0.75, 0.3), (0.34, 0.9)]
     assert [t.version for t in turning_points(points, limit=1)] == [21]
     assert turning_points(points, swing=0.6) == []
+    # A seat leaving the game (a resignation recorded at version 21) is not a turn of play.
+    assert [t.version for t in turning_points(points, exclude={21})] == [6, 12]
 
 
 @settings(max_examples=40, deadline=None)

@@ -11,13 +11,14 @@ number of seats (with two seats they already do); a finished game gives its winn
 
 A turning point is a turn that moved somebody's share by at least `SWING` (0.15): the biggest
 ``limit`` of them, each with the seat whose share moved most, its share before and after, and
-the seat whose turn it was.
+the seat whose turn it was. A seat leaving the game (resigning, losing on time) moves the curve
+but is not a turning point.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,13 +110,19 @@ def curve(
 
 
 def turning_points(
-    points: Sequence[CurvePoint], *, swing: float = SWING, limit: int = MAX_TURNING_POINTS
+    points: Sequence[CurvePoint],
+    *,
+    swing: float = SWING,
+    limit: int = MAX_TURNING_POINTS,
+    exclude: Collection[int] = (),
 ) -> list[TurningPoint]:
     """The turns of ``points`` that moved a seat's share by at least ``swing``: the ``limit``
-    largest, in game order."""
+    largest, in game order. Points at the versions in ``exclude`` are not turns of play (a
+    seat resigning, running out of time or abandoning the game) and are never turning
+    points, though the curve shows their effect."""
     found: list[TurningPoint] = []
     for before, after in itertools.pairwise(points):
-        if after.mover is None:
+        if after.mover is None or after.version in exclude:
             continue
         moved = max(range(len(after.shares)), key=lambda i: abs(after.shares[i] - before.shares[i]))
         point = TurningPoint(

@@ -77,13 +77,12 @@ def replay(base: str | NewGame, moves: Sequence[str], game_id: str) -> bytes:
     crosses the process boundary far cheaper than the document's many small objects."""
     state = base.state() if isinstance(base, NewGame) else GameState.from_json(orjson.loads(base))
     for text in moves:
-        state = _apply(state, text)
+        state = _apply(state, orjson.loads(text))
     return orjson.dumps(Position.of(state, game_id).doc)
 
 
-def _apply(state: GameState, text: str) -> GameState:
-    """One recorded move (JSON text): a rules move, or a ``withdraw`` entry."""
-    move = orjson.loads(text)
+def _apply(state: GameState, move: dict[str, Any]) -> GameState:
+    """One recorded move (parsed JSON): a rules move, or a ``withdraw`` entry."""
     if move.get("type") == WITHDRAW:
         return withdraw(state, int(move["player"]), str(move["reason"]))
     return apply_recorded_move(state, Move.from_json(move))
@@ -96,17 +95,23 @@ def evaluation_curve(base: NewGame, moves: Sequence[str]) -> bytes:
     worker that only replays keeps starting fast."""
     from ringrift.ai.curve import curve, turning_points
 
+    withdrawals: set[int] = set()
+
     def positions() -> Iterator[tuple[int, GameState]]:
         state = base.state()
         yield 0, state
         for version, text in enumerate(moves, 1):
-            state = _apply(state, text)
+            move = orjson.loads(text)
+            if move.get("type") == WITHDRAW:
+                withdrawals.add(version)
+            state = _apply(state, move)
             yield version, state
 
     points = curve(positions())
+    turning = turning_points(points, exclude=withdrawals)
     return orjson.dumps(
         {
             "points": [p.to_json() for p in points],
-            "turningPoints": [t.to_json() for t in turning_points(points)],
+            "turningPoints": [t.to_json() for t in turning],
         }
     )

@@ -12,6 +12,7 @@ import { makeLabeler, notation, sentence } from "../notation.js";
 import { PLAYER, swatch } from "../players.js";
 import { moveSound, sound, soundToggle } from "../sound.js";
 import { ClockView, seatNote } from "./clock.js";
+import { curveButton } from "./game_curve.js";
 import { evaluationButton, practiceGame } from "./game_eval.js";
 import { PresenceView, abortable } from "./presence.js";
 import { InvitePanel, withInvite } from "./invite.js";
@@ -518,6 +519,8 @@ export class GameView {
     const status = this.model.status || this.meta.status;
     const evaluate = evaluationButton(this, status);
     if (evaluate) box.append(evaluate);
+    const analysis = curveButton(this, status);
+    if (analysis) box.append(analysis);
     if (status === "waiting") {
       if (mySeat) box.append(h("button", { type: "button", class: "secondary", onclick: () => this.leave() }, ["Leave"]));
       else if (this.meta.openSeats > 0) box.append(h("button", { type: "button", onclick: () => this.join() }, ["Join this game"]));
