@@ -1,6 +1,7 @@
 """The sandbox in a real browser against ``ringrift up``: an anonymous visitor plays a few
 moves on the board against level 1, asks for a hint (outlined on the board) and the evaluation,
-undoes a move; axe-core on the page; screenshots at phone and desktop; the sound toggle."""
+undoes a move; axe-core on the page; screenshots at phone and desktop; the sound toggle; the
+computer analysis of a finished game."""
 
 from __future__ import annotations
 
