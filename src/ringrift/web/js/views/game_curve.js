@@ -7,7 +7,7 @@ import { api } from "../api.js";
 import { $, h, s } from "../dom.js";
 import { plain } from "../messages.js";
 import { PLAYER, swatch } from "../players.js";
-import { practiceGame } from "./game_eval.js";
+import { analysisOffered } from "./game_eval.js";
 import { realMoves } from "./movelist.js";
 
 const W = 400; // the graph's viewBox; it scales to the box's width
@@ -15,10 +15,7 @@ const H = 150;
 
 /** The button for the actions box, or null where the server would refuse. */
 export function curveButton(view, status) {
-  const open = status === "completed" || (status === "active" && practiceGame(view.meta));
-  const box = $("game-curve");
-  if (box && (!open || box.dataset.game !== view.gameId)) box.hidden = true;
-  if (!open) return null;
+  if (!analysisOffered(view, status, "game-curve")) return null;
   return h("button", { type: "button", class: "secondary", id: "game-curve-button", onclick: () => show(view) }, ["Computer analysis"]);
 }
 

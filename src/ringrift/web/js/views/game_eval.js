@@ -18,12 +18,20 @@ export function practiceGame(meta) {
   return Boolean(meta) && !meta.isRated && meta.seats.filter((s) => !s.isAi).length <= 1;
 }
 
+/**
+ * Whether the server analyses this game now (finished, or a practice game in play); the box
+ * `boxId` is hidden where it does not, or where it still shows another game.
+ */
+export function analysisOffered(view, status, boxId) {
+  const open = status === "completed" || (status === "active" && practiceGame(view.meta));
+  const box = $(boxId);
+  if (box && (!open || box.dataset.game !== view.gameId)) box.hidden = true;
+  return open;
+}
+
 /** The button for the actions box, or null where the server would refuse. */
 export function evaluationButton(view, status) {
-  const open = status === "completed" || (status === "active" && practiceGame(view.meta));
-  const box = $("game-eval");
-  if (box && (!open || box.dataset.game !== view.gameId)) box.hidden = true;
-  if (!open) return null;
+  if (!analysisOffered(view, status, "game-eval")) return null;
   return h("button", { type: "button", class: "secondary", id: "game-eval-button", onclick: () => show(view) }, ["Evaluation"]);
 }
 
