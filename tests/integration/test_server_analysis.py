@@ -209,6 +209,12 @@ async def test_a_games_evaluation_curve(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/games/nope/analysis/curve", headers=bearer(ta))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "GAME_NOT_FOUND"
 
+    # A private game: only its players.
+    private = await _game(client, ta, isPrivate=True)
+    hidden = await client.get(f"/api/games/{private['id']}/analysis/curve", headers=bearer(tc))
+    assert hidden.status_code == 403
+    assert hidden.json()["error"]["code"] == "RESOURCE_ACCESS_DENIED"
+
     # People playing each other: no curve for anyone until the game has ended.
     people = await _game(client, ta)
     assert (await client.post(f"/api/games/{people['id']}/join", headers=bearer(tb))).is_success
