@@ -16,6 +16,7 @@ from ringrift.ai.cli import arena_app
 from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE, evaluate
 from ringrift.ai.features import FEATURES, Feature, relative_features, seat_features
 from ringrift.ai.fitted import (
+    SEARCH_PLAYER_COUNTS,
     EvalWeights,
     LearnedEvaluation,
     Model,
@@ -38,15 +39,23 @@ def test_levels_8_to_10_search_with_the_learned_evaluation() -> None:
     assert isinstance(seven, AlphaBetaPlayer) and seven.evaluator is None
 
 
-def test_the_learned_evaluation_is_the_shipped_file_of_the_game() -> None:
+def test_the_learned_evaluation_is_the_shipped_file_of_a_two_player_game() -> None:
+    """Two-player games search with their shipped file; three-player games, whose files lost
+    inside the search at equal time, with the hand-written evaluation."""
+    assert {2} == SEARCH_PLAYER_COUNTS
     learned = LearnedEvaluation()
+    counts = set()
     for path in shipped_weights_files():
         weights = EvalWeights.load(path)
+        counts.add(weights.players)
         fitted = shipped_evaluator(weights.board, weights.players)
         assert fitted is not None and fitted.weights == weights
         s = played(weights.board, weights.players, 40, seed=3)
         for seat in range(1, weights.players + 1):
-            assert learned(s, seat) == fitted.evaluate(s, seat)
+            searched = fitted.evaluate(s, seat) if weights.players == 2 else evaluate(s, seat)
+            assert learned(s, seat) == searched
+            assert fitted.evaluate(s, seat) != evaluate(s, seat)
+    assert counts == {2, 3}
 
 
 def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:

@@ -7,9 +7,9 @@ chooses the search depth and the time budget (`ANALYSIS_DEPTH`, `ladder.level_bu
 the ladder's weak levels the analysis never plays random or sampled moves.
 
 What the numbers mean. Positions are judged by `ANALYSIS_EVALUATION`, the learned evaluation
-of levels 8-10 (`fitted.LearnedEvaluation`): the weights shipped for the game's board and player
-count (square8 and hex8 with 2 and 3 players), the hand-written `evaluation.evaluate` for any
-other game. Both are on one scale:
+of levels 8-10 (`fitted.LearnedEvaluation`): the weights shipped for two-player games on the
+board (square8 and hex8), the hand-written `evaluation.evaluate` for any other game. Both are
+on one scale:
 
 * a move's ``score`` is the search value for the player to move after that move: that player's
   evaluation at the end of the line the search expects (paranoid search with three and four
@@ -17,12 +17,11 @@ other game. Both are on one scale:
 * ``seats`` gives every seat's evaluation at the end of the expected line after the best move,
   so every seat is judged on the same position;
 * ``win_chance`` is `evaluation.win_probability` of a value (0 / 1 for a loss / win the search
-  has proven). With shipped weights and two players it is the fitted model's probability that
+  has proven). With shipped weights (two players) it is the fitted model's probability that
   the seat wins, fitted to the results of self-play games (`docs/ai-training.md`), and the two
-  seats' chances add up to 1. With three players it compares the seat with the mean of its
-  rivals (0.5 = level with them); with the hand-written evaluation it is a monotone summary of
-  the score against the best rival. Neither of those two is a calibrated chance, and with 3-4
-  players the seats' values need not add up to 1.
+  seats' chances add up to 1. With the hand-written evaluation it is a monotone summary of the
+  score against the best rival, not a calibrated chance, and with 3-4 players the seats'
+  values need not add up to 1.
 """
 
 from __future__ import annotations

@@ -208,13 +208,25 @@ def shipped_evaluator(board: str, players: int) -> FittedEvaluation | None:
     return FittedEvaluation(EvalWeights.load(path)) if path.is_file() else None
 
 
+SEARCH_PLAYER_COUNTS = frozenset({2})
+"""Player counts whose shipped weights `LearnedEvaluation` searches with: where they beat the
+hand-written evaluation inside the level-8 search at equal time (square8 and hex8 two-player:
+0.61 and 0.80 over 200 games). With three players they lost there (rank scores 0.35 on square8
+and 0.46 on hex8, 99 games at 0.125 s a move), though they win as a one-ply evaluation."""
+
+
 class LearnedEvaluation:
     """The ladder's learned evaluation: the shipped fitted evaluation of the position's board
-    and player count, and the hand-written `evaluate` for a game nothing is shipped for (the
-    fallback the issue keeps). Both are on the same scale, so a search can use either."""
+    and player count where it pays inside a search (`SEARCH_PLAYER_COUNTS`), and the
+    hand-written `evaluate` for every other game (the fallback the issue keeps). Both are on
+    the same scale, so a search can use either."""
 
     def __call__(self, s: GameState, player: int) -> float:
-        fitted = shipped_evaluator(s.board_type, s.num_players)
+        fitted = (
+            shipped_evaluator(s.board_type, s.num_players)
+            if s.num_players in SEARCH_PLAYER_COUNTS
+            else None
+        )
         return evaluate(s, player) if fitted is None else fitted.evaluate(s, player)
 
 

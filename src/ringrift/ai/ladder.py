@@ -21,10 +21,11 @@ ladder: at equal time it lost to alpha-beta.
 
 On hex8 a doubling of time stopped paying at full budgets (level 8 against level 7 scored
 0.54), so from level 8 up the search also changes what it sees: its leaves are scored by the
-learned evaluation (`ringrift.ai.fitted.LearnedEvaluation`: the weights shipped for the
-game's board and player count, fitted to self-play outcomes, which see last-player-standing
-pressure and forced-elimination exposure; the hand-written evaluation where nothing ships).
-With it the same 100-game match scored 0.86, and level 8 lost no game by last player standing.
+learned evaluation (`ringrift.ai.fitted.LearnedEvaluation`: in two-player games the weights
+shipped for the board, fitted to self-play outcomes, which see last-player-standing pressure
+and forced-elimination exposure; the hand-written evaluation elsewhere, where the learned one
+did not pay inside the search). With it the same 100-game match scored 0.86, and level 8
+lost no game by last player standing.
 
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
 variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
@@ -63,7 +64,7 @@ def _deepening(level: int, *, learned: bool = False) -> Player:
 
 
 DEEPENING = "alpha-beta, iterative deepening through every depth up to 8"
-LEARNED = f"{DEEPENING}, with the learned evaluation where one ships"
+LEARNED = f"{DEEPENING}, with the learned evaluation in two-player games where one ships"
 
 LADDER: dict[int, LevelSpec] = {
     spec.level: spec
