@@ -208,6 +208,8 @@ async def test_a_games_evaluation_curve(client: httpx.AsyncClient) -> None:
     assert (await client.get(url)).status_code == 401
     missing = await client.get("/api/games/nope/analysis/curve", headers=bearer(ta))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "GAME_NOT_FOUND"
+    garbage = await client.get(f"/api/games/{'x' * 65}/analysis/curve", headers=bearer(ta))
+    assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "VALIDATION_FAILED"
 
     # A private game: only its players.
     private = await _game(client, ta, isPrivate=True)

@@ -22,15 +22,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ringrift.ai.analysis import ANALYSIS_EVALUATION
 from ringrift.ai.evaluation import Evaluator, win_probability
-from ringrift.ai.fitted import LearnedEvaluation
 from ringrift.rules import GameState
 
 SWING = 0.15
 """The least change of a seat's share in one turn that counts as a turning point."""
 MAX_TURNING_POINTS = 5
-
-CURVE_EVALUATION: Evaluator = LearnedEvaluation()
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class TurningPoint:
         }
 
 
-def shares(state: GameState, evaluator: Evaluator = CURVE_EVALUATION) -> tuple[float, ...]:
+def shares(state: GameState, evaluator: Evaluator = ANALYSIS_EVALUATION) -> tuple[float, ...]:
     """Every seat's share of the winning chances in ``state`` (module docstring)."""
     seats = range(1, state.num_players + 1)
     if state.game_status != "active":
@@ -91,7 +89,7 @@ def shares(state: GameState, evaluator: Evaluator = CURVE_EVALUATION) -> tuple[f
 
 
 def curve(
-    positions: Iterable[tuple[int, GameState]], evaluator: Evaluator = CURVE_EVALUATION
+    positions: Iterable[tuple[int, GameState]], evaluator: Evaluator = ANALYSIS_EVALUATION
 ) -> list[CurvePoint]:
     """The curve of a game given as ``(version, position)`` pairs in order, one per recorded
     move from version 0: a point at version 0 and after every turn (module docstring)."""
