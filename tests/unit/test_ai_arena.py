@@ -181,3 +181,18 @@ def test_ladder_strong_budget_scales_each_pair_to_its_stronger_level() -> None:
     # L2 thinks 0.1 s, so pair 1-2 runs at 0.75; L3's 0.15 s gives pair 2-3 a scale of 0.5.
     scales = [pair["budget_scale"] for pair in data["pairs"]]
     assert scales == [pytest.approx(0.75), pytest.approx(0.5)]
+
+
+def test_a_multiplayer_ladder_chains_rank_scores() -> None:
+    runner = CliRunner()
+    args = ["ladder", "--from", "1", "--to", "2", "--players", "3", "--games", "3"]
+    result = runner.invoke(arena_app, [*args, "--jobs", "1", "--seed", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["players"] == 3 and data["pair_score"] == "rank score"
+    (pair,) = data["pairs"]
+    assert pair["players"] == 3 and pair["games"] == 3
+    # Level 2 sat in each of the three seats once, against two copies of level 1.
+    assert pair["a"] == "L2" and pair["b"] == "L1"
+    assert data["weakest_step"] == pair["rank_score_a"]
+    assert data["elo"]["2"] == round(elo_difference(pair["rank_score_a"]), 1)

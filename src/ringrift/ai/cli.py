@@ -233,6 +233,10 @@ def ladder(
     """Play each level against the one below it and chain the results into an Elo table
     (the lowest level is anchored at 0).
 
+    With three or four players the higher level takes one seat in turn and copies of the
+    lower level the others; a pair is scored by the higher level's rank score (the share of
+    the other seats it finished above, so 0.5 is even), and its Elo step is that score's.
+
     One --budget-scale shrinks every budget alike, which at small scales squeezes the top
     levels into the same shallow search. --strong-budget instead gives every pair the same
     wall-clock cost and keeps the ratio of the two budgets, so each step is measured in the
@@ -242,8 +246,6 @@ def ladder(
         check_level(high)
         if low >= high:
             raise ValueError("--from must be below --to")
-        if players != 2:
-            raise ValueError("the Elo ladder is defined for 2-player games")
         validate_match(board, players, games, jobs, move_cap)
         if strong_budget is not None and scale is not None:
             raise ValueError("give --budget-scale or --strong-budget, not both")
@@ -277,7 +279,7 @@ def ladder(
             quiet=as_json,
         )
         matches.append(summary)
-        pair_scores.append((level, level + 1, summary.score_a))
+        pair_scores.append((level, level + 1, summary.rank_score_a))
         if not as_json:
             Console().print(_match_table(summary))
     ratings = ladder_elo(pair_scores)
@@ -290,8 +292,9 @@ def ladder(
         "pairs": [m.to_json() for m in matches],
         "elo": {str(k): round(v, 1) for k, v in sorted(ratings.items())},
         "budgets_s": {str(k): LADDER[k].budget_s for k in range(low, high + 1)},
-        "each_level_beats_lower": all(m.score_a > 0.5 for m in matches),
-        "weakest_step": min(m.score_a for m in matches),
+        "pair_score": "win rate" if players == 2 else "rank score",
+        "each_level_beats_lower": all(m.rank_score_a > 0.5 for m in matches),
+        "weakest_step": min(m.rank_score_a for m in matches),
     }
     _save(save, result)
     if as_json:
@@ -302,8 +305,9 @@ def ladder(
         if strong_budget is None
         else f"each pair scaled so the stronger level thinks {strong_budget:g} s"
     )
-    table = Table(title=f"Elo ladder on {board} ({how})")
-    for col in ("level", "player", "vs lower: budgets s", "score", "95% CI", "Elo"):
+    score_name = "score" if players == 2 else "rank score"
+    table = Table(title=f"Elo ladder on {board}, {players} players ({how})")
+    for col in ("level", "player", "vs lower: budgets s", score_name, "95% CI", "Elo"):
         table.add_column(col, justify="right")
     by_high = {m.a: m for m in matches}
     for level in range(low, high + 1):
@@ -311,8 +315,8 @@ def ladder(
         score, ci, budgets = "-", "-", "-"
         if m is not None:
             data = m.to_json()
-            score = f"{data['win_rate_a']:.3f}"
-            ci = f"[{data['ci95'][0]:.3f}, {data['ci95'][1]:.3f}]"
+            score = f"{data['rank_score_a']:.3f}"
+            ci = f"[{data['rank_ci95'][0]:.3f}, {data['rank_ci95'][1]:.3f}]"
             f = pair_factor[level - 1]
             budgets = f"{LADDER[level].budget_s * f:.3g} vs {LADDER[level - 1].budget_s * f:.3g}"
         table.add_row(
