@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
-from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, MID_TURN_PHASES
+from ringrift.ai.alphabeta import MAX_FORCED_CHAIN
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
 from ringrift.ai.players import ErringPlayer
 from ringrift.rules import GameState, apply_move, legal_moves, new_game
@@ -27,15 +27,11 @@ def position(board: str, players: int, plies: int, seed: int) -> GameState:
     return state
 
 
-def minimax(state: GameState, depth: int, me: int, extensions: int = 0, extended: int = 0) -> float:
+def minimax(state: GameState, depth: int, me: int) -> float:
     """Paranoid minimax without pruning, with the same conventions as the player: leaves are
-    evaluated as they stand (unless a turn extension is left and the mover is mid-turn) and
-    single forced moves are followed without spending depth."""
+    evaluated as they stand and single forced moves are followed without spending depth."""
     if depth <= 0:
-        mid_turn = state.current_phase in MID_TURN_PHASES and state.game_status == "active"
-        if not (mid_turn and extended < extensions):
-            return evaluate(state, me)
-        depth, extended = 1, extended + 1
+        return evaluate(state, me)
     moves = legal_moves(state) if state.game_status == "active" else []
     chain = 0
     while len(moves) == 1 and chain < MAX_FORCED_CHAIN:
@@ -44,7 +40,7 @@ def minimax(state: GameState, depth: int, me: int, extensions: int = 0, extended
         chain += 1
     if not moves:
         return evaluate(state, me) + (depth if state.winner == me else -depth)
-    values = [minimax(apply_move(state, m), depth - 1, me, extensions, extended) for m in moves]
+    values = [minimax(apply_move(state, m), depth - 1, me) for m in moves]
     return max(values) if state.current_player == me else min(values)
 
 
@@ -68,27 +64,6 @@ def test_deepening_through_every_depth_finds_the_minimax_value() -> None:
     root = [minimax(apply_move(state, m), 2, me) for m in legal_moves(state)]
     decision = AlphaBetaPlayer(max_depth=3, every_depth=True).decide(state, seed=2)
     assert decision.evaluation == pytest.approx(max(root))
-
-
-@pytest.mark.parametrize(
-    ("plies", "seed"), [(60, 1), (40, 2), (80, 2), (40, 9), (60, 11), (80, 11), (40, 15)]
-)
-def test_turn_extensions_search_mid_turn_leaves_one_decision_deeper(plies: int, seed: int) -> None:
-    # Each position has a move after which the mover is still mid-turn (a capture, a chain,
-    # a region to process), so a depth-1 search ends there unless it extends.
-    state = position("square8", 2, plies, seed)
-    me, moves = state.current_player, legal_moves(state)
-    assert any(apply_move(state, m).current_phase in MID_TURN_PHASES for m in moves)
-    for extensions in (0, 1, 2):
-        root = [minimax(apply_move(state, m), 0, me, extensions) for m in moves]
-        decision = AlphaBetaPlayer(max_depth=1, turn_extensions=extensions).decide(state, seed=3)
-        assert decision.evaluation == pytest.approx(max(root))
-        assert root[moves.index(decision.move)] == pytest.approx(max(root))
-    plain = [minimax(apply_move(state, m), 0, me) for m in moves]
-    extended = [minimax(apply_move(state, m), 0, me, 2) for m in moves]
-    assert plain != extended  # the extension looked further somewhere
-    with pytest.raises(ValueError, match="turn_extensions"):
-        AlphaBetaPlayer(turn_extensions=-1)
 
 
 def test_erring_player_errs_at_its_rate_and_otherwise_searches() -> None:

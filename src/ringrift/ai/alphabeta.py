@@ -4,12 +4,6 @@ Several players are reduced to two sides the paranoid way: the searching player 
 own evaluation and every other seat is assumed to minimise it. Depth counts real decisions:
 a position with a single legal move (bookkeeping such as ``no_line_action``) is passed through
 without spending depth.
-
-With ``turn_extensions`` a leaf is not scored while its mover is half-way through a turn with
-a decision left that changes material or territory (an optional or chained capture, R093 and
-R100-R103; a line's reward, R120-R123; a region's collapse, R140-R145): the search extends by
-one decision there, at most ``turn_extensions`` times along a path, so that what the leaf's
-last move set up is counted before the position is judged.
 """
 
 from __future__ import annotations
@@ -29,13 +23,9 @@ from ringrift.ai.base import (
 )
 from ringrift.ai.evaluation import WIN_SCORE, Evaluator, evaluate
 from ringrift.rules import GameState, Move, apply_move, legal_moves
-from ringrift.rules.state import CAPTURE, CHAIN_CAPTURE, LINE_PROCESSING, TERRITORY_PROCESSING
 
 EXACT, LOWER, UPPER = 0, 1, 2
 MAX_FORCED_CHAIN = 64
-MID_TURN_PHASES = frozenset({CAPTURE, CHAIN_CAPTURE, LINE_PROCESSING, TERRITORY_PROCESSING})
-"""Phases in which the mover still has a decision of the same turn that changes material or
-territory; a leaf in one of them is extended when the search has turn extensions left."""
 
 
 class AlphaBetaPlayer:
@@ -50,20 +40,15 @@ class AlphaBetaPlayer:
         tt_size: int = 200_000,
         every_depth: bool = False,
         evaluator: Evaluator | None = None,
-        turn_extensions: int = 0,
     ) -> None:
         if max_depth < 1:
             raise ValueError("max_depth must be at least 1")
-        if turn_extensions < 0:
-            raise ValueError("turn_extensions must not be negative")
         self.max_depth = max_depth
         self.every_depth = every_depth
         self.level = level
         self.tt_size = tt_size
         self.evaluator = evaluator
         """Leaf evaluation; None is the hand-written `evaluate`."""
-        self.turn_extensions = turn_extensions
-        """How many mid-turn leaves a path may extend by one decision (module docstring)."""
         self.name = f"alphabeta{max_depth}"
 
     def decide(
@@ -81,7 +66,6 @@ class AlphaBetaPlayer:
         search = _Search(state.current_player, limits, random.Random(seed), self.tt_size)
         if self.evaluator is not None:
             search.evaluate = self.evaluator
-        search.turn_extensions = self.turn_extensions
         root_moves = ordered_moves(state, moves, search.rng)
         best_move, best_value, reached = root_moves[0], 0.0, 0
         for depth in deepening_schedule(self.max_depth, every_depth=self.every_depth):
@@ -128,7 +112,6 @@ class _Search:
         self.tt_size = tt_size
         self.history: dict[tuple[Any, ...], int] = {}
         self.evaluate: Evaluator = evaluate
-        self.turn_extensions = 0
 
     def root(
         self, state: GameState, moves: list[Move], depth: int
@@ -149,21 +132,11 @@ class _Search:
             alpha = max(alpha, value)
         return best, best_value, True
 
-    def search(
-        self, state: GameState, depth: int, alpha: float, beta: float, extended: int = 0
-    ) -> float:
+    def search(self, state: GameState, depth: int, alpha: float, beta: float) -> float:
         self.limits.tick()
         if depth <= 0:
-            if (
-                extended < self.turn_extensions
-                and state.current_phase in MID_TURN_PHASES
-                and state.game_status == "active"
-            ):
-                depth, extended = 1, extended + 1
-            else:
-                # Leaves are evaluated as they stand (move generation costs more than
-                # evaluation).
-                return self.evaluate(state, self.me)
+            # Leaves are evaluated as they stand (move generation costs more than evaluation).
+            return self.evaluate(state, self.me)
         # Follow forced moves without spending depth.
         moves = legal_moves(state) if state.game_status == "active" else []
         chain = 0
@@ -193,7 +166,7 @@ class _Search:
         if maximising:
             best = -2 * WIN_SCORE
             for move in ordered:
-                value = self.search(apply_move(state, move), depth - 1, alpha, beta, extended)
+                value = self.search(apply_move(state, move), depth - 1, alpha, beta)
                 if value > best:
                     best, best_move = value, move
                 if best > alpha:
@@ -204,7 +177,7 @@ class _Search:
         else:
             best = 2 * WIN_SCORE
             for move in ordered:
-                value = self.search(apply_move(state, move), depth - 1, alpha, beta, extended)
+                value = self.search(apply_move(state, move), depth - 1, alpha, beta)
                 if value < best:
                     best, best_move = value, move
                 if best < beta:
