@@ -192,7 +192,6 @@ def test_a_multiplayer_ladder_chains_rank_scores() -> None:
     assert data["players"] == 3 and data["pair_score"] == "rank score"
     (pair,) = data["pairs"]
     assert pair["players"] == 3 and pair["games"] == 3
-    # Level 2 sat in each of the three seats once, against two copies of level 1.
     assert pair["a"] == "L2" and pair["b"] == "L1"
     assert data["weakest_step"] == pair["rank_score_a"]
     assert data["elo"]["2"] == round(elo_difference(pair["rank_score_a"]), 1)
