@@ -151,6 +151,8 @@ def test_arena_command_rejects_bad_input() -> None:
         ["ladder", "--from", "5", "--to", "3"],
         ["ladder", "--strong-budget", "0.2", "--budget-scale", "0.1"],
         ["ladder", "--strong-budget", "0"],
+        ["ladder", "--players", "5"],
+        ["ladder", "--players", "1"],
         ["--a", "1", "--b", "2", "--save", "/nonexistent/dir/out.json"],
     ):
         result = runner.invoke(arena_app, [*args, "--json"])
