@@ -11,6 +11,7 @@ import typer
 from ringrift.ai.cli import arena_app
 from ringrift.ai.training_cli import selfplay, train_app
 from ringrift.aiservice.cli import ai_app
+from ringrift.cli_help import reflow_app
 from ringrift.ops.backup_cli import backup_app
 from ringrift.ops.bench_cli import register as register_bench
 from ringrift.ops.drill_cli import drill_app
@@ -38,6 +39,7 @@ app.add_typer(arena_app, name="arena")
 app.add_typer(ai_app, name="ai")
 app.command("selfplay")(selfplay)
 app.add_typer(train_app, name="train")
+reflow_app(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
