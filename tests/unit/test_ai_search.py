@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 import pytest
 
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
-from ringrift.ai.alphabeta import MAX_FORCED_CHAIN
+from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, _Search
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
 from ringrift.ai.players import ErringPlayer
-from ringrift.rules import GameState, apply_move, legal_moves, new_game
+from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
 
 
 def position(board: str, players: int, plies: int, seed: int) -> GameState:
@@ -64,6 +65,27 @@ def test_deepening_through_every_depth_finds_the_minimax_value() -> None:
     root = [minimax(apply_move(state, m), 2, me) for m in legal_moves(state)]
     decision = AlphaBetaPlayer(max_depth=3, every_depth=True).decide(state, seed=2)
     assert decision.evaluation == pytest.approx(max(root))
+
+
+def test_a_cut_short_iteration_searches_the_best_depth_one_moves_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = position("square8", 2, 30, 1)  # a placement turn: 156 moves
+    me = state.current_player
+    exact = {m: evaluate(apply_move(state, m), me) for m in legal_moves(state)}
+    orders: dict[int, list[Move]] = {}
+    original = _Search.root
+
+    def spy(search: _Search, s: GameState, moves: list[Move], depth: int) -> Any:
+        orders[depth] = list(moves)
+        return original(search, s, moves, depth)
+
+    monkeypatch.setattr(_Search, "root", spy)
+    # Room for depth 1 and a few dozen depth-2 lines: depth 2 is cut short.
+    decision = AlphaBetaPlayer(max_depth=2).decide(state, seed=3, node_limit=len(exact) + 300)
+    assert decision.depth == 1
+    assert sorted(orders[2], key=exact.__getitem__, reverse=True) == orders[2]
+    assert [exact[m] for m in orders[2][:5]] == sorted(exact.values(), reverse=True)[:5]
 
 
 def test_erring_player_errs_at_its_rate_and_otherwise_searches() -> None:

@@ -75,6 +75,11 @@ class AlphaBetaPlayer:
                 break
             if complete:
                 reached = depth
+            if complete and depth == 1:
+                # Depth 1 scores every root move exactly: search them best first from now
+                # on, so that a deeper iteration cut short by the clock has looked at the
+                # likeliest moves (a placement turn's 150-odd moves rarely all fit at depth 2).
+                root_moves.sort(key=search.root_values.__getitem__, reverse=True)
             if move is not None:
                 best_move, best_value = move, value
                 # Search the best move first next time.
@@ -112,6 +117,8 @@ class _Search:
         self.tt_size = tt_size
         self.history: dict[tuple[Any, ...], int] = {}
         self.evaluate: Evaluator = evaluate
+        self.root_values: dict[Move, float] = {}
+        """Each root move's value in the last root iteration (exact at depth 1, a bound after)."""
 
     def root(
         self, state: GameState, moves: list[Move], depth: int
@@ -122,11 +129,13 @@ class _Search:
         alpha, beta = -2 * WIN_SCORE, 2 * WIN_SCORE
         best: Move | None = None
         best_value = -2 * WIN_SCORE
+        self.root_values = {}
         for move in moves:
             try:
                 value = self.search(apply_move(state, move), depth - 1, alpha, beta)
             except SearchTimeout:
                 return best, best_value, False
+            self.root_values[move] = value
             if value > best_value:
                 best, best_value = move, value
             alpha = max(alpha, value)
