@@ -21,7 +21,7 @@ from rich.table import Table
 
 from ringrift.ai.arena import DEFAULT_MOVE_CAP
 from ringrift.ai.fitted import EvalWeights, Model
-from ringrift.ai.network_training import NetConfig, Stage, train_directory
+from ringrift.ai.network_config import NetConfig, Stage
 from ringrift.ai.selfplay import SelfPlayConfig, prepare, run_selfplay
 from ringrift.ai.training import fit_directory
 
@@ -226,6 +226,9 @@ def train_net(
 ) -> None:
     """Train a small per-cell value network on game outcomes and compare its log-loss with
     the linear fitted evaluation and the hand-written one."""
+    # Imported here so that numpy loads with this command, not whenever the console script runs.
+    from ringrift.ai.network_training import train_directory
+
     cfg = NetConfig(
         hidden=hidden,
         epochs=epochs,

@@ -1,7 +1,10 @@
-"""The console script's help reads as prose at any terminal width."""
+"""The console script: its help reads as prose at any terminal width, and it starts without
+loading what only one command needs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from itertools import pairwise
 
 import pytest
@@ -45,3 +48,10 @@ def test_help_lines_are_not_ragged_in_a_narrow_terminal(command: list[str]) -> N
         goes_on = following.strip(" │") and not following.lstrip(" │").startswith(("-", "╰"))
         if text and goes_on and not text.startswith(("╭", "Usage", "-")):
             assert len(line.rstrip()) > width - 30, f"ragged help line: {line!r}"
+
+
+def test_the_console_script_starts_without_numpy() -> None:
+    # numpy is for `ringrift train net` alone; every other command should not pay for it.
+    probe = "import sys, ringrift.cli; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
