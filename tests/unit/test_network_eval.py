@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -161,6 +162,25 @@ def test_weights_file_round_trip_and_checks(net_file: Path, tmp_path: Path) -> N
     zeros = tuple(0.0 for _ in FEATURES)
     EvalWeights("hex8", 2, tuple(f.value for f in FEATURES), zeros, 0, {}, {}).save(fitted)
     assert isinstance(load_any_evaluator(fitted, board="hex8"), FittedEvaluation)
+
+
+def test_any_evaluator_reads_its_file_once(
+    net_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted = tmp_path / "fitted.json"
+    zeros = tuple(0.0 for _ in FEATURES)
+    EvalWeights("hex8", 2, tuple(f.value for f in FEATURES), zeros, 0, {}, {}).save(fitted)
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counting(self: Path, *args: Any, **kwargs: Any) -> str:
+        reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    load_any_evaluator(net_file, board="hex8", players=2)
+    load_any_evaluator(fitted, board="hex8", players=2)
+    assert reads == [net_file, fitted]
 
 
 def test_train_net_cli(data_dir: Path, tmp_path: Path) -> None:

@@ -166,7 +166,11 @@ class EvalWeights:
 
     @classmethod
     def load(cls, path: Path) -> EvalWeights:
-        data = read_json_file(path, "weights")
+        return cls.parse(read_json_file(path, "weights"), path)
+
+    @classmethod
+    def parse(cls, data: Any, path: Path) -> EvalWeights:
+        """`from_json` of the content of the file at ``path``, with errors naming the file."""
         try:
             return cls.from_json(data)
         except (KeyError, TypeError) as error:
@@ -245,21 +249,42 @@ def load_evaluator(
     path: Path, *, board: str | None = None, players: int | None = None
 ) -> FittedEvaluation:
     """Load a weights file; with ``board``/``players``, refuse weights fitted for another game."""
-    weights = EvalWeights.load(path)
-    if board is not None and weights.board != board:
-        raise ValueError(f"{path} was fitted on {weights.board}, not {board}")
-    if players is not None and weights.players != players:
-        raise ValueError(f"{path} was fitted for {weights.players} players, not {players}")
+    return fitted_evaluation(EvalWeights.load(path), path, board=board, players=players)
+
+
+def fitted_evaluation(
+    weights: EvalWeights, path: Path, *, board: str | None = None, players: int | None = None
+) -> FittedEvaluation:
+    """The evaluation of weights read from ``path``, refused when fitted for another game."""
+    check_game(path, "fitted", weights.board, weights.players, board=board, players=players)
     return FittedEvaluation(weights)
+
+
+def check_game(
+    path: Path,
+    made: str,
+    file_board: str,
+    file_players: int,
+    *,
+    board: str | None,
+    players: int | None,
+) -> None:
+    """Refuse a file ``made`` (fitted, trained) for another board or player count."""
+    if board is not None and file_board != board:
+        raise ValueError(f"{path} was {made} on {file_board}, not {board}")
+    if players is not None and file_players != players:
+        raise ValueError(f"{path} was {made} for {file_players} players, not {players}")
 
 
 def load_any_evaluator(
     path: Path, *, board: str | None = None, players: int | None = None
 ) -> Evaluator:
     """`load_evaluator`, or for a value network file (`ringrift.ai.network`, told apart by
-    its ``format`` field) that network's evaluation."""
-    from ringrift.ai.network import NETWORK_FORMAT, file_format, load_network_evaluator
+    its ``format`` field) that network's evaluation. The file is read once."""
+    from ringrift.ai.network import NETWORK_FORMAT, NetworkWeights, network_evaluation
 
-    if file_format(path) == NETWORK_FORMAT:
-        return load_network_evaluator(path, board=board, players=players)
-    return load_evaluator(path, board=board, players=players)
+    data = read_json_file(path, "weights")
+    if isinstance(data, dict) and data.get("format") == NETWORK_FORMAT:
+        weights = NetworkWeights.parse(data, path)
+        return network_evaluation(weights, path, board=board, players=players)
+    return fitted_evaluation(EvalWeights.parse(data, path), path, board=board, players=players)

@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE
 from ringrift.ai.features import FEATURES, relative_features, seat_features
-from ringrift.ai.fitted import read_json_file
+from ringrift.ai.fitted import check_game, read_json_file
 from ringrift.rules import GameState, geometry
 from ringrift.rules.geometry import Coord
 
@@ -279,7 +279,11 @@ class NetworkWeights:
 
     @classmethod
     def load(cls, path: Path) -> NetworkWeights:
-        data = read_json_file(path, "network")
+        return cls.parse(read_json_file(path, "network"), path)
+
+    @classmethod
+    def parse(cls, data: Any, path: Path) -> NetworkWeights:
+        """`from_json` of the content of the file at ``path``, with errors naming the file."""
         try:
             return cls.from_json(data)
         except (KeyError, TypeError) as error:
@@ -312,21 +316,16 @@ class NetworkEvaluation:
         return max(-WIN_SCORE + 1, min(WIN_SCORE - 1, z * VALUE_SCALE))
 
 
-def file_format(path: Path) -> str | None:
-    """The ``format`` field of a JSON weights file (None when it has none); a ValueError when
-    the file cannot be read as JSON."""
-    data = read_json_file(path, "weights")
-    fmt = data.get("format") if isinstance(data, dict) else None
-    return fmt if isinstance(fmt, str) else None
-
-
 def load_network_evaluator(
     path: Path, *, board: str | None = None, players: int | None = None
 ) -> NetworkEvaluation:
     """Load a network file; with ``board``/``players``, refuse one trained for another game."""
-    weights = NetworkWeights.load(path)
-    if board is not None and weights.board != board:
-        raise ValueError(f"{path} was trained on {weights.board}, not {board}")
-    if players is not None and weights.players != players:
-        raise ValueError(f"{path} was trained for {weights.players} players, not {players}")
+    return network_evaluation(NetworkWeights.load(path), path, board=board, players=players)
+
+
+def network_evaluation(
+    weights: NetworkWeights, path: Path, *, board: str | None = None, players: int | None = None
+) -> NetworkEvaluation:
+    """The evaluation of a network read from ``path``, refused when trained for another game."""
+    check_game(path, "trained", weights.board, weights.players, board=board, players=players)
     return NetworkEvaluation(weights)
