@@ -12,7 +12,10 @@ fit measured) and ``model``, one of `Model`:
 * ``softmax``: every seat has a score ``z_q = w . x_q`` of its own features, and the winner is a
   softmax over the seats (a conditional logit). A seat is evaluated as ``z_q`` minus the
   log-sum-exp of its opponents' scores: a smooth "minus the best opponent", the shape of the
-  hand-written evaluation, which the mean of the opponents dilutes with four players.
+  hand-written evaluation, which the mean of the opponents dilutes with four players;
+* ``best-opponent``: ``z_q`` minus the best opponent's score, exactly the shape of the
+  hand-written evaluation, which is this model with its weights divided by ``VALUE_SCALE``
+  and zero for the features it lacks. Tuned by play (`ringrift.ai.tuning`), not fitted.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Model(StrEnum):
 
     OPPONENTS_MEAN = "opponents-mean"
     SOFTMAX = "softmax"
+    BEST_OPPONENT = "best-opponent"
 
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -197,6 +201,9 @@ class FittedEvaluation:
         per_seat = seat_features(s)
         if self.weights.model == Model.SOFTMAX:
             z = softmax_logit([dot(self.coef, v) for v in per_seat[1:]], player - 1)
+        elif self.weights.model == Model.BEST_OPPONENT:
+            scores = [dot(self.coef, v) for v in per_seat[1:]]
+            z = scores[player - 1] - max(v for q, v in enumerate(scores) if q != player - 1)
         else:
             # w . (x_p - mean of the opponents' x) as one dot product per seat.
             scores = [dot(self.coef, v) for v in per_seat[1:]]
@@ -216,7 +223,8 @@ SEARCH_PLAYER_COUNTS = frozenset({2})
 """Player counts whose shipped weights `LearnedEvaluation` searches with: where they beat the
 hand-written evaluation inside the level-8 search at equal time (square8 and hex8 two-player:
 0.61 and 0.80 over 200 games). With three players they lost there (rank scores 0.35 on square8
-and 0.46 on hex8, 99 games at 0.125 s a move), though they win as a one-ply evaluation."""
+and 0.46 on hex8, 99 games at 0.125 s a move), and so did the square8 four-player file tuned
+by play (0.49, 100 games), though they win as a one-ply evaluation."""
 
 
 class LearnedEvaluation:

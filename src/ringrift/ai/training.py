@@ -260,6 +260,10 @@ def fit_directory(
     and validation sets by a seeded shuffle, so one game never feeds both."""
     if not 0.0 < validation < 1.0:
         raise ValueError("the validation fraction must be between 0 and 1")
+    if model == Model.BEST_OPPONENT:
+        raise ValueError(
+            "the best-opponent model is tuned by play (ringrift train tune), not fitted"
+        )
     manifest = read_manifest(data_dir)
     names = list(manifest["features"])
     missing = [f.value for f in FEATURES if f.value not in names]

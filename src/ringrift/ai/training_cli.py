@@ -1,5 +1,5 @@
-"""``ringrift selfplay``, ``ringrift train eval`` and ``ringrift train net``: self-play data, a
-fitted evaluation and a value network."""
+"""``ringrift selfplay``, ``ringrift train eval``, ``ringrift train net`` and ``ringrift train
+tune``: self-play data, a fitted evaluation, a value network and an evaluation tuned by play."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ from ringrift.ai.fitted import EvalWeights, Model
 from ringrift.ai.network_config import NetConfig, Stage
 from ringrift.ai.selfplay import SelfPlayConfig, prepare, run_selfplay
 from ringrift.ai.training import fit_directory
+from ringrift.ai.tuning import Iteration, TuneConfig, hand_theta, load_progress, run_tuning
 
-train_app = typer.Typer(help="Fit AI evaluation weights to self-play data.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Fit AI evaluation weights to self-play data, or tune them by play.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -299,3 +302,86 @@ def train_net(
         f"{weights.hidden} hidden units, {weights.header()['parameters']} parameters: "
         f"{out} ({size / 1024:.0f} KB)"
     )
+
+
+_TUNE = TuneConfig(board="square8", players=2, iterations=1)
+
+
+@train_app.command("tune")
+def train_tune(
+    board: Annotated[str, typer.Option("--board", help="square8, square19, hex8 or hexagonal.")],
+    players: Annotated[int, typer.Option("--players", help="Players per game (2-4).")],
+    iterations: Annotated[int, typer.Option("--iterations", help="SPSA iterations in all.")],
+    out: Annotated[Path, typer.Option("--out", help="Weights file to write (JSON).")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbations.")] = 0,
+    level: Annotated[
+        int, typer.Option("--level", help="Ladder level (2-10) whose evaluation plays.")
+    ] = _TUNE.level,
+    nodes: Annotated[
+        int, typer.Option("--nodes", help="Node limit per decision (keeps games deterministic).")
+    ] = _TUNE.node_limit,
+    pairs: Annotated[
+        int, typer.Option("--pairs", help="Perturbations per iteration, two games each.")
+    ] = _TUNE.pairs,
+    c: Annotated[
+        float, typer.Option("--c", help="Perturbation size at the first iteration.")
+    ] = _TUNE.c,
+    a: Annotated[float, typer.Option("--a", help="Step size at the first iteration.")] = _TUNE.a,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
+    move_cap: Annotated[
+        int, typer.Option("--move-cap", help="Moves after which a game is a draw.")
+    ] = DEFAULT_MOVE_CAP,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tune the evaluation by play (SPSA), starting from the hand-written evaluation: each
+    iteration plays slightly changed weights against their mirror image and moves the
+    weights towards the side that ranked better.
+
+    Deterministic for a seed and resumable: OUT is rewritten after every iteration, and
+    rerunning the same command (or with more --iterations) continues from it."""
+    cfg = TuneConfig(board, players, iterations, seed, level, nodes, pairs, c, a, move_cap)
+    try:
+        cfg.validate()
+        if not out.parent.is_dir():
+            raise ValueError(f"cannot write {out}: {out.parent} is not a directory")
+        _, done = load_progress(cfg, out)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[result]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=as_json,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(
+                f"tuning L{level} {board} {players}p",
+                total=iterations,
+                completed=done,
+                result="",
+            )
+
+            def on_iteration(it: Iteration) -> None:
+                text = f"largest step {it.step:.4f}"
+                progress.update(task, completed=it.index + 1, result=text)
+
+            weights = run_tuning(cfg, out, workers=workers, on_iteration=on_iteration)
+    except ValueError as error:
+        _fail(str(error))
+        return
+    if as_json:
+        typer.echo(json.dumps(weights.to_json(), indent=2))
+        return
+    Console().print(
+        f"{iterations} iterations ({iterations * 2 * pairs} games in all); "
+        f"{iterations - done} run now"
+    )
+    start = hand_theta()
+    table = Table(title=f"weights written to {out}")
+    for col in ("feature", "hand-written", "tuned"):
+        table.add_column(col, justify="right" if col != "feature" else "left")
+    for name, w0, w in zip(weights.features, start, weights.weights, strict=True):
+        table.add_row(name, f"{w0:+.3f}", f"{w:+.3f}")
+    Console().print(table)
