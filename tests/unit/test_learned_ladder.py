@@ -55,7 +55,7 @@ def test_the_learned_evaluation_is_the_shipped_file_of_a_two_player_game() -> No
             searched = fitted.evaluate(s, seat) if weights.players == 2 else evaluate(s, seat)
             assert learned(s, seat) == searched
             assert fitted.evaluate(s, seat) != evaluate(s, seat)
-    assert counts == {2, 3}
+    assert counts == {2, 3, 4}
 
 
 def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:
@@ -68,7 +68,9 @@ def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    game=st.sampled_from([("square8", 2), ("hex8", 2), ("square8", 3), ("hex8", 3)]),
+    game=st.sampled_from(
+        [("square8", 2), ("hex8", 2), ("square8", 3), ("hex8", 3), ("square8", 4)]
+    ),
     plies=st.integers(min_value=0, max_value=160),
     seed=st.integers(min_value=0, max_value=10_000),
 )
@@ -92,10 +94,14 @@ def test_the_fitted_value_is_the_model_over_every_feature(
         assert per_seat[q][threat] == cells / max(1, s.territory_minimum)
     fitted = shipped_evaluator(board, players)
     assert fitted is not None
-    if s.game_status != "active" or fitted.weights.model != Model.OPPONENTS_MEAN:
+    if s.game_status != "active" or fitted.weights.model == Model.SOFTMAX:
         return
+    scores = [dot(fitted.coef, per_seat[q]) for q in range(1, players + 1)]
     for q in range(1, players + 1):
-        z = dot(fitted.coef, relative_features(per_seat, q)) * VALUE_SCALE
+        if fitted.weights.model == Model.BEST_OPPONENT:
+            z = (scores[q - 1] - max(scores[: q - 1] + scores[q:])) * VALUE_SCALE
+        else:
+            z = dot(fitted.coef, relative_features(per_seat, q)) * VALUE_SCALE
         bound = WIN_SCORE - 1
         assert fitted.evaluate(s, q) == pytest.approx(max(-bound, min(bound, z)), abs=1e-9)
 
