@@ -69,7 +69,14 @@ def test_the_learned_evaluation_falls_back_to_the_hand_written_one() -> None:
 @settings(max_examples=25, deadline=None)
 @given(
     game=st.sampled_from(
-        [("square8", 2), ("hex8", 2), ("square8", 3), ("hex8", 3), ("square8", 4)]
+        [
+            ("square8", 2),
+            ("hex8", 2),
+            ("square8", 3),
+            ("hex8", 3),
+            ("square8", 4),
+            ("hex8", 4),
+        ]
     ),
     plies=st.integers(min_value=0, max_value=160),
     seed=st.integers(min_value=0, max_value=10_000),

@@ -4,10 +4,10 @@ best-opponent model it tunes, its schedule, determinism, resumption and bad inpu
 from __future__ import annotations
 
 import dataclasses
-import random
 from pathlib import Path
 
 import pytest
+from playout_support import played
 from typer.testing import CliRunner
 
 from ringrift.ai.evaluation import evaluate
@@ -16,17 +16,6 @@ from ringrift.ai.fitted import EvalWeights, FittedEvaluation, Model
 from ringrift.ai.selfplay import SelfPlayConfig, run_selfplay
 from ringrift.ai.tuning import TuneConfig, hand_theta, load_progress, run_tuning
 from ringrift.cli import app
-from ringrift.rules import GameState, apply_move, legal_moves, new_game
-
-
-def _played(board: str, players: int, plies: int, seed: int) -> GameState:
-    rng = random.Random(seed)
-    s = new_game(board, players)
-    for _ in range(plies):
-        if s.game_status != "active":
-            break
-        s = apply_move(s, rng.choice(legal_moves(s)))
-    return s
 
 
 @pytest.mark.parametrize(("board", "players"), [("square8", 2), ("hex8", 3), ("square8", 4)])
@@ -44,7 +33,7 @@ def test_the_start_is_exactly_the_hand_written_evaluation(board: str, players: i
         )
     )
     for seed in range(3):
-        s = _played(board, players, 30 + 25 * seed, seed)
+        s = played(board, players, 30 + 25 * seed, seed)
         for q in range(1, players + 1):
             assert start(s, q) == pytest.approx(evaluate(s, q), abs=1e-9)
 

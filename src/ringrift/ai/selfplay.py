@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ringrift.ai.arena import DEFAULT_MOVE_CAP
+from ringrift.ai.arena import DEFAULT_MOVE_CAP, validate_game
 from ringrift.ai.features import FEATURES, seat_features
 from ringrift.ai.ladder import check_level, player_for_level
-from ringrift.rules import BOARD_TYPES, apply_move, legal_moves, new_game
+from ringrift.rules import apply_move, legal_moves, new_game
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -53,10 +53,7 @@ class SelfPlayConfig:
     move_cap: int = DEFAULT_MOVE_CAP
 
     def validate(self) -> None:
-        if self.board not in BOARD_TYPES:
-            raise ValueError(f"unknown board {self.board!r}: use one of {', '.join(BOARD_TYPES)}")
-        if not 2 <= self.players <= 4:
-            raise ValueError(f"players must be 2, 3 or 4, got {self.players}")
+        validate_game(self.board, self.players)
         if self.games < 1:
             raise ValueError(f"games must be at least 1, got {self.games}")
         check_level(self.level)

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ringrift.ai.arena import DEFAULT_MOVE_CAP
+from ringrift.ai.arena import DEFAULT_MOVE_CAP, validate_game
 from ringrift.ai.evaluation import DEFAULT_WEIGHTS, VALUE_SCALE
 from ringrift.ai.features import FEATURES
 from ringrift.ai.fitted import EvalWeights, FittedEvaluation, Model, with_evaluator
 from ringrift.ai.ladder import LADDER, check_level, player_for_level
-from ringrift.rules import BOARD_TYPES, apply_move, legal_moves, new_game
+from ringrift.rules import apply_move, legal_moves, new_game
 
 METHOD = "spsa"
 STABILITY = 50
@@ -77,10 +77,7 @@ class TuneConfig:
     move_cap: int = DEFAULT_MOVE_CAP
 
     def validate(self) -> None:
-        if self.board not in BOARD_TYPES:
-            raise ValueError(f"unknown board {self.board!r}: use one of {', '.join(BOARD_TYPES)}")
-        if not 2 <= self.players <= 4:
-            raise ValueError(f"players must be 2, 3 or 4, got {self.players}")
+        validate_game(self.board, self.players)
         if self.iterations < 1:
             raise ValueError(f"iterations must be at least 1, got {self.iterations}")
         check_level(self.level)
