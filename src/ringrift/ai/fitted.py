@@ -223,8 +223,9 @@ SEARCH_PLAYER_COUNTS = frozenset({2})
 """Player counts whose shipped weights `LearnedEvaluation` searches with: where they beat the
 hand-written evaluation inside the level-8 search at equal time (square8 and hex8 two-player:
 0.61 and 0.80 over 200 games). With three players they lost there (rank scores 0.35 on square8
-and 0.46 on hex8, 99 games at 0.125 s a move), and so did the square8 four-player file tuned
-by play (0.49, 100 games), though they win as a one-ply evaluation."""
+and 0.46 on hex8, 99 games at 0.125 s a move), and the four-player files tuned by play did not
+clearly win there (0.49 on square8 over 100 games, 0.56 [0.49, 0.63] on hex8 over 200), though
+all of them win as a one-ply evaluation."""
 
 
 class LearnedEvaluation:
