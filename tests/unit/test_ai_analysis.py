@@ -20,7 +20,7 @@ def test_one_ply_levels_score_the_top_moves_exactly(board: str, players: int) ->
     state = played(board, players, 14)
     me = state.current_player
     result = analyze(state, 4, top=5, node_limit=10**9)
-    learned = LearnedEvaluation()  # square8 4p ships no weights: the hand-written fallback
+    learned = LearnedEvaluation()  # 3-4 player files are not searched: the hand-written one
     expected = sorted(
         (learned(apply_move(state, m), me) for m in legal_moves(state)), reverse=True
     )[:5]

@@ -17,6 +17,7 @@ from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE, evaluate
 from ringrift.ai.features import FEATURES, Feature, relative_features, seat_features
 from ringrift.ai.fitted import (
     SEARCH_PLAYER_COUNTS,
+    TURN_GAMES,
     EvalWeights,
     LearnedEvaluation,
     Model,
@@ -37,6 +38,23 @@ def test_levels_8_to_10_search_with_the_learned_evaluation() -> None:
         assert isinstance(player.evaluator, LearnedEvaluation)
     seven = player_for_level(7)
     assert isinstance(seven, AlphaBetaPlayer) and seven.evaluator is None
+
+
+def test_level_5_searches_square8_three_and_four_player_games_with_the_shipped_file() -> None:
+    five = player_for_level(5)
+    assert isinstance(five, AlphaBetaPlayer) and isinstance(five.evaluator, LearnedEvaluation)
+    assert five.evaluator.games == TURN_GAMES == {("square8", 3), ("square8", 4)}
+    games = [("square8", 3), ("square8", 4), ("hex8", 3), ("hex8", 4), ("square8", 2)]
+    for board, players in games:
+        s = played(board, players, 40, seed=5)
+        fitted = shipped_evaluator(board, players)
+        assert fitted is not None
+        for seat in range(1, players + 1):
+            if (board, players) in TURN_GAMES:
+                assert five.evaluator(s, seat) == fitted.evaluate(s, seat)
+                assert five.evaluator(s, seat) != evaluate(s, seat)
+            else:
+                assert five.evaluator(s, seat) == evaluate(s, seat)
 
 
 def test_the_learned_evaluation_is_the_shipped_file_of_a_two_player_game() -> None:

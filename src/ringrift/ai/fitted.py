@@ -227,17 +227,36 @@ and 0.46 on hex8, 99 games at 0.125 s a move), and the four-player files tuned b
 clearly win there (0.49 on square8 over 100 games, 0.56 [0.49, 0.63] on hex8 over 200), though
 all of them win as a one-ply evaluation."""
 
+TURN_GAMES = frozenset({("square8", 3), ("square8", 4)})
+"""Games (board, players) whose shipped weights level 5 searches with. Its depth-2 search
+covers the mover's own turn and no reply, the setting in which the three- and four-player files
+win (0.59-0.67 at level 4). On square8 at 0.1 s a move level 5 with them scored rank 0.74 (3p)
+and 0.72 (4p) against level 4, where the hand-written evaluation scored 0.59 and 0.61, and
+level 6 still beat it (0.67 and 0.63). On hex8 level 6 no longer did (0.51 and 0.55), so hex8
+keeps the hand-written evaluation; two-player games keep the ladder measured at full budgets."""
+
 
 class LearnedEvaluation:
     """The ladder's learned evaluation: the shipped fitted evaluation of the position's board
-    and player count where it pays inside a search (`SEARCH_PLAYER_COUNTS`), and the
-    hand-written `evaluate` for every other game (the fallback the issue keeps). Both are on
-    the same scale, so a search can use either."""
+    and player count where it pays, and the hand-written `evaluate` for every other game (the
+    fallback the issue keeps). Both are on the same scale, so a search can use either.
+
+    Where it pays: by default for a deep search, games with `SEARCH_PLAYER_COUNTS` players on
+    any board; with ``games``, the listed (board, players) pairs (`TURN_GAMES` for level 5)."""
+
+    def __init__(self, games: frozenset[tuple[str, int]] | None = None) -> None:
+        self.games = games
+
+    def pays(self, board: str, players: int) -> bool:
+        """Whether this evaluation uses the shipped file of the game (when one ships)."""
+        if self.games is None:
+            return players in SEARCH_PLAYER_COUNTS
+        return (board, players) in self.games
 
     def __call__(self, s: GameState, player: int) -> float:
         fitted = (
             shipped_evaluator(s.board_type, s.num_players)
-            if s.num_players in SEARCH_PLAYER_COUNTS
+            if self.pays(s.board_type, s.num_players)
             else None
         )
         return evaluate(s, player) if fitted is None else fitted.evaluate(s, player)

@@ -6,7 +6,8 @@
 | 2     | one-ply heuristic, softmax sampling at temperature 1     | 0.1 s       |
 | 3     | one-ply heuristic, softmax sampling at temperature 0.25  | 0.15 s      |
 | 4     | one-ply heuristic, best move, with turn completion       | 0.2 s       |
-| 5     | alpha-beta to depth 2 (the mover's whole turn)           | 0.3 s       |
+| 5     | alpha-beta to depth 2 (the mover's whole turn), learned  | 0.3 s       |
+|       | evaluation in square8 3-4 player games                   |             |
 | 6     | alpha-beta to depth 3, 20% random moves                  | 0.5 s       |
 | 7     | alpha-beta, iterative deepening 1, 2, 3, ... up to 8      | 0.625 s     |
 | 8-10  | the same search with the learned evaluation               | 1.25/2.5/5 s |
@@ -27,6 +28,11 @@ and forced-elimination exposure; the hand-written evaluation elsewhere, where th
 did not pay inside the search). With it the same 100-game match scored 0.86, and level 8
 lost no game by last player standing.
 
+With three and four players the shipped files win as a one-ply evaluation but not inside a
+deep search, and level 5's depth-2 search sees no more than level 4's turn completion (the
+mover's own turn). So level 5 scores its leaves with them there (`fitted.TURN_GAMES`),
+which makes it differ from level 4 in what it sees as well as in depth.
+
 Budgets are multiplied by a scale factor: the ``budget_scale`` argument, else the environment
 variable ``RINGRIFT_AI_BUDGET_SCALE``, else 1.0.
 """
@@ -41,7 +47,7 @@ from dataclasses import dataclass
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
 from ringrift.ai.base import AIDecision, Player
-from ringrift.ai.fitted import LearnedEvaluation
+from ringrift.ai.fitted import TURN_GAMES, LearnedEvaluation
 from ringrift.ai.players import ErringPlayer, HeuristicPlayer, RandomPlayer
 from ringrift.rules import GameState, Move
 
@@ -94,9 +100,9 @@ LADDER: dict[int, LevelSpec] = {
         LevelSpec(
             5,
             "alphabeta",
-            "alpha-beta to depth 2",
+            "alpha-beta to depth 2, with the learned evaluation in square8 3-4 player games",
             0.3,
-            lambda: AlphaBetaPlayer(max_depth=2, level=5),
+            lambda: AlphaBetaPlayer(max_depth=2, level=5, evaluator=LearnedEvaluation(TURN_GAMES)),
         ),
         LevelSpec(
             6,
