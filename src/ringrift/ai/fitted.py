@@ -36,7 +36,7 @@ from ringrift.ai.base import Player
 from ringrift.ai.evaluation import VALUE_SCALE, WIN_SCORE, Evaluator, evaluate
 from ringrift.ai.features import FEATURES, seat_features
 from ringrift.ai.players import ErringPlayer, HeuristicPlayer
-from ringrift.rules import GameState
+from ringrift.rules import BOARD_TYPES, GameState
 
 WEIGHTS_FORMAT = "ringrift-eval-weights"
 WEIGHTS_VERSION = 1
@@ -198,16 +198,16 @@ class FittedEvaluation:
     def evaluate(self, s: GameState, player: int) -> float:
         if s.game_status != "active":
             return WIN_SCORE if s.winner == player else -WIN_SCORE
-        per_seat = seat_features(s)
+        # Every model starts from one linear score per seat, z_q = w . x_q.
+        scores = [dot(self.coef, v) for v in seat_features(s)[1:]]
+        mine = scores[player - 1]
         if self.weights.model == Model.SOFTMAX:
-            z = softmax_logit([dot(self.coef, v) for v in per_seat[1:]], player - 1)
+            z = softmax_logit(scores, player - 1)
         elif self.weights.model == Model.BEST_OPPONENT:
-            scores = [dot(self.coef, v) for v in per_seat[1:]]
-            z = scores[player - 1] - max(v for q, v in enumerate(scores) if q != player - 1)
+            z = mine - max(v for q, v in enumerate(scores) if q != player - 1)
         else:
-            # w . (x_p - mean of the opponents' x) as one dot product per seat.
-            scores = [dot(self.coef, v) for v in per_seat[1:]]
-            z = scores[player - 1] - (sum(scores) - scores[player - 1]) / (len(scores) - 1)
+            # w . (x_p - mean of the opponents' x), from the per-seat scores.
+            z = mine - (sum(scores) - mine) / (len(scores) - 1)
         return max(-WIN_SCORE + 1, min(WIN_SCORE - 1, z * VALUE_SCALE))
 
 
@@ -227,6 +227,10 @@ and 0.46 on hex8, 99 games at 0.125 s a move), and the four-player files tuned b
 clearly win there (0.49 on square8 over 100 games, 0.56 [0.49, 0.63] on hex8 over 200), though
 all of them win as a one-ply evaluation."""
 
+SEARCH_GAMES = frozenset((b, n) for b in BOARD_TYPES for n in SEARCH_PLAYER_COUNTS)
+"""`SEARCH_PLAYER_COUNTS` on every board, as the (board, players) pairs `LearnedEvaluation`
+takes."""
+
 TURN_GAMES = frozenset({("square8", 3), ("square8", 4)})
 """Games (board, players) whose shipped weights level 5 searches with. Its depth-2 search
 covers the mover's own turn and no reply, the setting in which the three- and four-player files
@@ -241,16 +245,14 @@ class LearnedEvaluation:
     and player count where it pays, and the hand-written `evaluate` for every other game (the
     fallback the issue keeps). Both are on the same scale, so a search can use either.
 
-    Where it pays: by default for a deep search, games with `SEARCH_PLAYER_COUNTS` players on
-    any board; with ``games``, the listed (board, players) pairs (`TURN_GAMES` for level 5)."""
+    Where it pays: the (board, players) pairs of ``games``, by default `SEARCH_GAMES` (a deep
+    search), `TURN_GAMES` for level 5."""
 
-    def __init__(self, games: frozenset[tuple[str, int]] | None = None) -> None:
+    def __init__(self, games: frozenset[tuple[str, int]] = SEARCH_GAMES) -> None:
         self.games = games
 
     def pays(self, board: str, players: int) -> bool:
         """Whether this evaluation uses the shipped file of the game (when one ships)."""
-        if self.games is None:
-            return players in SEARCH_PLAYER_COUNTS
         return (board, players) in self.games
 
     def __call__(self, s: GameState, player: int) -> float:

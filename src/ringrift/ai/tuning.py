@@ -174,7 +174,6 @@ class Iteration:
     """What one iteration did (for progress reports)."""
 
     index: int
-    games: int
     mean_result: float
     """The mean over its pairs of the plus side's rank-score lead (noise around zero)."""
     step: float
@@ -232,7 +231,7 @@ def run_tuning(
             _write(out, _weights(cfg, theta, k + 1))
             if on_iteration is not None:
                 step = max(abs(dt) for dt in change)
-                on_iteration(Iteration(k, games, sum(pair_results) / cfg.pairs, step))
+                on_iteration(Iteration(k, sum(pair_results) / cfg.pairs, step))
     return _weights(cfg, theta, cfg.iterations)
 
 
