@@ -137,3 +137,14 @@ def test_shipped_names_the_file_of_the_match(tmp_path: Path) -> None:
         arena_app, ["--a", "3", "--b", "3", "--eval-b", "shipped", *game, *common]
     )
     assert bad.exit_code == 2 and "no shipped weights" in bad.output
+
+
+def test_errors_stay_on_one_line_in_a_narrow_terminal(tmp_path: Path) -> None:
+    """A long file path must not wrap the message (a CI run failed on a wrapped "hex8")."""
+    path = tmp_path / ("a-long-directory-name-" * 3) / "weights.json"
+    path.parent.mkdir()
+    hand_weights(board="hex8").save(path)
+    common = ["--a", "3", "--b", "3", "--eval-b", str(path), "--games", "1"]
+    result = CliRunner().invoke(arena_app, common, env={"COLUMNS": "40"})
+    assert result.exit_code == 2
+    assert f"{path} was fitted on hex8, not square8" in result.output

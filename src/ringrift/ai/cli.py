@@ -47,8 +47,10 @@ SaveOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[red]error:[/red] {message}")
+def fail(message: str) -> None:
+    """Print an error on stderr and exit with code 2. The message is never wrapped at the
+    terminal's width, so a long path cannot split it (and scripts can match it)."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
 
 
@@ -175,7 +177,7 @@ def arena(
     if ctx.invoked_subcommand is not None:
         return
     if a is None or b is None:
-        _fail("give both --a and --b (a level 1-10 or random/heuristic/alphabeta/mcts)")
+        fail("give both --a and --b (a level 1-10 or random/heuristic/alphabeta/mcts)")
         return
     try:
         ca, cb = parse_competitor(a), parse_competitor(b)
@@ -187,7 +189,7 @@ def arena(
         factor = budget_scale(scale)
         _check_save(save)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     summary = _play(
         ca,
@@ -254,7 +256,7 @@ def ladder(
         factor = budget_scale(scale) if strong_budget is None else 1.0
         _check_save(save)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     pair_factor = {
         level: factor
@@ -360,7 +362,7 @@ def budgets(
         factor = budget_scale(scale)
         _check_save(save)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     levels = list(range(low, high + 1))
     sampled = sample_positions(board, players, positions, seed)

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ringrift.ai.arena import DEFAULT_MOVE_CAP
+from ringrift.ai.cli import JsonOpt, fail
 from ringrift.ai.fitted import EvalWeights, Model
 from ringrift.ai.network_config import NetConfig, Stage
 from ringrift.ai.selfplay import SelfPlayConfig, prepare, run_selfplay
@@ -29,13 +30,6 @@ from ringrift.ai.tuning import Iteration, TuneConfig, hand_theta, load_progress,
 train_app = typer.Typer(
     help="Fit AI evaluation weights to self-play data, or tune them by play.", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _fail(message: str) -> None:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 def selfplay(
@@ -70,7 +64,7 @@ def selfplay(
             raise ValueError(f"workers must be at least 1, got {workers}")
         missing = prepare(cfg, out)
     except (ValueError, OSError) as error:
-        _fail(str(error))
+        fail(str(error))
         return
     todo = sum(b - a for a, b in missing)
     console = Console(stderr=True)
@@ -144,7 +138,7 @@ def train_eval(
             raise ValueError(f"cannot write {out}: {out.parent} is not a directory")
         weights = fit_directory(data, seed=seed, validation=validation, l2=l2, model=model)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     weights.save(out)
     if as_json:
@@ -269,7 +263,7 @@ def train_net(
 
             weights = train_directory(data, seed=seed, cfg=cfg, on_progress=on_progress)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     weights.save(out)
     if as_json:
@@ -369,7 +363,7 @@ def train_tune(
 
             weights = run_tuning(cfg, out, workers=workers, on_iteration=on_iteration)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     if as_json:
         typer.echo(json.dumps(weights.to_json(), indent=2))
