@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
-from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, _Search
+from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, Haste, _Search
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
 from ringrift.ai.players import ErringPlayer
 from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
@@ -106,6 +106,34 @@ def test_erring_player_errs_at_its_rate_and_otherwise_searches() -> None:
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="error_rate"):
             ErringPlayer(inner, error_rate=bad)
+
+
+def test_hasty_decisions_stop_at_their_depth_in_their_games_only() -> None:
+    state = position("hex8", 2, 40, 2)
+    limit = 4_000
+
+    def deep(seed: int, haste: Haste | None) -> tuple[Move, int]:
+        player = AlphaBetaPlayer(max_depth=8, every_depth=True, haste=haste)
+        decision = player.decide(state, seed=seed, node_limit=limit)
+        return decision.move, decision.depth
+
+    shallow = AlphaBetaPlayer(max_depth=1).decide(state, seed=4, node_limit=limit)
+    always = Haste({("hex8", 2): 1.0}, depth=1)
+    assert deep(4, always) == (shallow.move, 1)
+    assert deep(4, None)[1] >= 2
+    # Another game, or a zero rate: the handicap never strikes and the search is unchanged.
+    for idle in (Haste({("square8", 2): 1.0}), Haste({("hex8", 2): 0.0}), Haste()):
+        assert deep(4, idle) == deep(4, None)
+    # Seeded, from a stream of its own, at about its rate.
+    some = Haste({("hex8", 2): 0.25})
+    strikes = [some.strikes(state, seed) for seed in range(400)]
+    assert strikes == [some.strikes(state, seed) for seed in range(400)]
+    assert 70 <= sum(strikes) <= 130
+    assert some.rate(state) == 0.25 and some.rate(position("hex8", 3, 20, 2)) == 0.0
+    with pytest.raises(ValueError, match="within"):
+        Haste({("hex8", 2): 1.5})
+    with pytest.raises(ValueError, match="depth"):
+        Haste(depth=0)
 
 
 def test_heuristic_picks_the_best_one_ply_move() -> None:

@@ -26,7 +26,7 @@ from ringrift.ai.fitted import (
     shipped_weights_files,
     shipped_weights_path,
 )
-from ringrift.ai.ladder import player_for_level
+from ringrift.ai.ladder import HASTE_GAMES, HASTE_RATES, player_for_level
 from ringrift.rules import GameState
 from ringrift.rules.board import find_regions, has_real_action
 
@@ -38,6 +38,24 @@ def test_levels_8_to_10_search_with_the_learned_evaluation() -> None:
         assert isinstance(player.evaluator, LearnedEvaluation)
     seven = player_for_level(7)
     assert isinstance(seven, AlphaBetaPlayer) and seven.evaluator is None
+
+
+def test_levels_8_and_9_play_hasty_moves_where_time_stopped_paying() -> None:
+    assert {("hex8", 2)} == HASTE_GAMES
+    rates = {}
+    for level in range(5, 11):
+        player = player_for_level(level)
+        search = getattr(player, "inner", player)
+        assert isinstance(search, AlphaBetaPlayer)
+        haste = search.haste
+        if level in (8, 9):
+            assert haste is not None and haste.depth == 1
+            assert dict(haste.rates) == {("hex8", 2): HASTE_RATES[level]}
+            rates[level] = HASTE_RATES[level]
+        else:
+            assert haste is None, level
+    # Level 8 is the hastier: each level above it plays fewer hasty moves, level 10 none.
+    assert 0.0 < rates[9] < rates[8] < 0.5
 
 
 def test_level_5_searches_square8_three_and_four_player_games_with_the_shipped_file() -> None:

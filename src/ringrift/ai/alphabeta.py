@@ -9,6 +9,8 @@ without spending depth.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ringrift.ai.base import (
@@ -28,6 +30,42 @@ EXACT, LOWER, UPPER = 0, 1, 2
 MAX_FORCED_CHAIN = 64
 
 
+@dataclass(frozen=True)
+class Haste:
+    """A handicap for a strong level: on a seeded share of its decisions (``rates``, per
+    (board, players) game; 0 for a game not listed) the search stops at ``depth`` decisions
+    and plays the move that looks best from there.
+
+    The ladder uses it where a doubling of think time stopped paying, so that the levels at
+    the top still differ in strength: a hasty move is plausible (the best at a glance, never a
+    random one) but misses what comes after it (at depth 1, the rest of the turn and the
+    reply). The share is the same at every budget, so the gap it makes does not shrink with
+    the clock."""
+
+    rates: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    depth: int = 1
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise ValueError("a hasty search needs a depth of at least 1")
+        for game, rate in self.rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"haste rate for {game} must be within [0, 1], got {rate}")
+
+    def rate(self, state: GameState) -> float:
+        """The share of hasty decisions in the game of ``state``."""
+        return self.rates.get((state.board_type, state.num_players), 0.0)
+
+    def strikes(self, state: GameState, seed: int | None) -> bool:
+        """Whether this decision is a hasty one: seeded, and drawn from a stream of its own so
+        that the search itself sees the same seed as without the handicap."""
+        rate = self.rate(state)
+        if rate <= 0.0:
+            return False
+        rng = random.Random(None if seed is None else f"haste/{seed}")
+        return rng.random() < rate
+
+
 class AlphaBetaPlayer:
     """Iterative-deepening alpha-beta up to ``max_depth`` plies under a time or node budget
     (depths 1, 2, 4, 6, ..., or every depth with ``every_depth``; see `deepening_schedule`)."""
@@ -40,6 +78,7 @@ class AlphaBetaPlayer:
         tt_size: int = 200_000,
         every_depth: bool = False,
         evaluator: Evaluator | None = None,
+        haste: Haste | None = None,
     ) -> None:
         if max_depth < 1:
             raise ValueError("max_depth must be at least 1")
@@ -49,6 +88,8 @@ class AlphaBetaPlayer:
         self.tt_size = tt_size
         self.evaluator = evaluator
         """Leaf evaluation; None is the hand-written `evaluate`."""
+        self.haste = haste
+        """Hasty decisions (a handicap, see `Haste`); None: never."""
         self.name = f"alphabeta{max_depth}"
 
     def decide(
@@ -68,7 +109,10 @@ class AlphaBetaPlayer:
             search.evaluate = self.evaluator
         root_moves = ordered_moves(state, moves, search.rng)
         best_move, best_value, reached = root_moves[0], 0.0, 0
-        for depth in deepening_schedule(self.max_depth, every_depth=self.every_depth):
+        max_depth = self.max_depth
+        if self.haste is not None and self.haste.strikes(state, seed):
+            max_depth = min(max_depth, self.haste.depth)
+        for depth in deepening_schedule(max_depth, every_depth=self.every_depth):
             try:
                 move, value, complete = search.root(state, root_moves, depth)
             except SearchTimeout:
