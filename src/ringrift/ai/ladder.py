@@ -34,7 +34,8 @@ of time stopped paying there (0.535 over 200 games at 0.625 s against 0.3125 s).
 the top levels also differ in care: levels 8 and 9 make a hasty move (`alphabeta.Haste`: the
 best move at depth 1, without the rest of the turn or the reply) on 12% and 6% of their
 decisions, level 10 never. Measured at 0.2 s for the stronger level, the steps went from 0.57
-and 0.54 to 0.72 and 0.67. Level 10 is as strong as before; levels 8 and 9 are a little weaker.
+and 0.54 to 0.715 and 0.685 (200 games each), and L8-L7 stays 0.82. Level 10 is as strong as
+before; levels 8 and 9 are a little weaker.
 
 With three and four players the shipped files win as a one-ply evaluation but not inside a
 deep search, and level 5's depth-2 search sees no more than level 4's turn completion (the
