@@ -77,15 +77,14 @@ HASTE_GAMES: frozenset[tuple[str, int]] = frozenset({("hex8", 2)})
 """The games in which a doubling of think time stopped paying above level 8 (hex8 2p: 0.535
 over 200 games at 0.625 s), so levels 8 and 9 play some hasty moves there (`Haste`)."""
 HASTE_RATES: dict[int, float] = {8: 0.12, 9: 0.06}
-"""Share of hasty decisions of levels 8 and 9 in the `HASTE_GAMES`."""
-HASTE_DEPTH = 1
+"""Share of hasty decisions of levels 8 and 9 in the `HASTE_GAMES` (at `Haste`'s depth 1)."""
 
 
 def _haste(level: int) -> Haste | None:
     rate = HASTE_RATES.get(level)
     if rate is None:
         return None
-    return Haste({game: rate for game in HASTE_GAMES}, depth=HASTE_DEPTH)
+    return Haste({game: rate for game in HASTE_GAMES})
 
 
 def _deepening(level: int, *, learned: bool = False) -> Player:
