@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
 from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, Haste, _Search
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
+from ringrift.ai.ladder import LEVEL_3_TEMPERATURES, player_for_level
 from ringrift.ai.players import ErringPlayer
 from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
 
@@ -134,6 +136,28 @@ def test_hasty_decisions_stop_at_their_depth_in_their_games_only() -> None:
         Haste({("hex8", 2): 1.5})
     with pytest.raises(ValueError, match="depth"):
         Haste(depth=0)
+
+
+def test_sampling_temperature_can_differ_per_game() -> None:
+    sq3 = position("square8", 3, 45, 7)
+    hex3 = position("hex8", 3, 45, 7)
+    player = HeuristicPlayer(temperature=5.0, temperatures={("square8", 3): 0.0})
+    assert player.temperature_for(sq3) == 0.0 and player.temperature_for(hex3) == 5.0
+    # At temperature 0 in its game it plays the best move for every seed; elsewhere it samples.
+    best = HeuristicPlayer().decide(sq3, seed=1).move
+    assert {player.decide(sq3, seed=seed).move for seed in range(12)} == {best}
+    assert len({player.decide(hex3, seed=seed).move for seed in range(12)}) > 1
+    # The ladder's level 3 samples more sharply in square8 three-player games only.
+    three = player_for_level(3)
+    assert isinstance(three, HeuristicPlayer)
+    assert three.temperature_for(sq3) == LEVEL_3_TEMPERATURES[("square8", 3)] == 0.1
+    for other in (hex3, position("square8", 2, 30, 1), position("square8", 4, 30, 1)):
+        assert three.temperature_for(other) == three.temperature == 0.25
+    for bad in (-0.1, math.nan):
+        with pytest.raises(ValueError, match="for hex8 3p"):
+            HeuristicPlayer(temperatures={("hex8", 3): bad})
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        HeuristicPlayer(temperature=-1.0)
 
 
 def test_heuristic_picks_the_best_one_ply_move() -> None:

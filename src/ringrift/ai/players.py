@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Mapping
 
 from ringrift.ai.base import (
     AIDecision,
@@ -48,15 +49,16 @@ class HeuristicPlayer:
     completion"), which makes a placement count for the move it enables.
 
     ``epsilon`` is the chance of playing a random move instead; ``temperature`` > 0 samples
-    among the evaluated moves with softmax weights instead of taking the maximum. Moves are
-    tried in static-priority order so that a budget cut still leaves the likeliest ones
-    evaluated."""
+    among the evaluated moves with softmax weights instead of taking the maximum, and
+    ``temperatures`` overrides it per (board, players) game. Moves are tried in
+    static-priority order so that a budget cut still leaves the likeliest ones evaluated."""
 
     def __init__(
         self,
         *,
         epsilon: float = 0.0,
         temperature: float = 0.0,
+        temperatures: Mapping[tuple[str, int], float] | None = None,
         level: int = 0,
         weights: Weights = DEFAULT_WEIGHTS,
         refine: int = 0,
@@ -64,10 +66,14 @@ class HeuristicPlayer:
     ) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError("epsilon must be within [0, 1]")
-        if temperature < 0.0:
-            raise ValueError("temperature must be >= 0")
+        overrides = dict(temperatures or {})
+        for game, value in [(None, temperature), *overrides.items()]:
+            if not value >= 0.0:
+                where = "" if game is None else f" for {game[0]} {game[1]}p"
+                raise ValueError(f"temperature{where} must be >= 0, got {value}")
         self.epsilon = epsilon
         self.temperature = temperature
+        self.temperatures = overrides
         self.weights = weights
         self.evaluator = evaluator
         """Replaces ``evaluate`` with ``weights`` when given (e.g. a fitted evaluation)."""
@@ -110,13 +116,18 @@ class HeuristicPlayer:
             return AIDecision(move, 0.0, limits.elapsed_ms(), self.level, limits.nodes)
         # One ply, complete only when every move was scored (a timeout leaves a partial ply).
         depth = 1 if len(scored) == len(moves) else 0
-        if self.temperature > 0.0 and len(scored) > 1:
+        temperature = self.temperature_for(state)
+        if temperature > 0.0 and len(scored) > 1:
             top = max(v for v, _ in scored)
-            weights = [math.exp(max(-50.0, (v - top) / self.temperature)) for v, _ in scored]
+            weights = [math.exp(max(-50.0, (v - top) / temperature)) for v, _ in scored]
             value, move = rng.choices(scored, weights=weights, k=1)[0]
         else:
             value, move = max(scored, key=lambda vm: vm[0])
         return AIDecision(move, value, limits.elapsed_ms(), self.level, limits.nodes, depth)
+
+    def temperature_for(self, state: GameState) -> float:
+        """The sampling temperature in the game of ``state`` (0 takes the best move)."""
+        return self.temperatures.get((state.board_type, state.num_players), self.temperature)
 
     def _value(self, state: GameState, me: int) -> float:
         if self.evaluator is not None:
