@@ -104,6 +104,14 @@ DEEPENING = "alpha-beta, iterative deepening through every depth up to 8"
 LEARNED = f"{DEEPENING}, with the learned evaluation in two-player games where one ships"
 
 
+def _sampling_description(temperature: float, games: dict[tuple[str, int], float]) -> str:
+    text = f"one-ply heuristic, softmax sampling at temperature {temperature:g}"
+    if games:
+        each = ", ".join(f"{t:g} in {board} {n}-player games" for (board, n), t in games.items())
+        text += f" ({each})"
+    return text
+
+
 def _learned_description(level: int) -> str:
     rate = HASTE_RATES.get(level)
     if rate is None:
@@ -119,15 +127,14 @@ LADDER: dict[int, LevelSpec] = {
         LevelSpec(
             2,
             "heuristic",
-            "one-ply heuristic, softmax sampling at temperature 1",
+            _sampling_description(1.0, {}),
             0.1,
             lambda: HeuristicPlayer(temperature=1.0, level=2),
         ),
         LevelSpec(
             3,
             "heuristic",
-            "one-ply heuristic, softmax sampling at temperature 0.25"
-            " (0.1 in square8 3-player games)",
+            _sampling_description(0.25, LEVEL_3_TEMPERATURES),
             0.15,
             lambda: HeuristicPlayer(temperature=0.25, temperatures=LEVEL_3_TEMPERATURES, level=3),
         ),
