@@ -12,7 +12,7 @@ import pytest
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
 from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, Haste, _Search
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
-from ringrift.ai.ladder import LEVEL_3_TEMPERATURES, player_for_level
+from ringrift.ai.ladder import LEVEL_3_TEMPERATURES, LEVEL_6_ERROR_RATES, player_for_level
 from ringrift.ai.players import ErringPlayer
 from ringrift.rules import GameState, Move, apply_move, legal_moves, new_game
 
@@ -108,6 +108,28 @@ def test_erring_player_errs_at_its_rate_and_otherwise_searches() -> None:
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="error_rate"):
             ErringPlayer(inner, error_rate=bad)
+
+
+def test_error_rate_can_differ_per_game() -> None:
+    hex2 = position("hex8", 2, 30, 1)
+    sq2 = position("square8", 2, 30, 1)
+    inner = HeuristicPlayer()
+    player = ErringPlayer(inner, error_rate=1.0, error_rates={("hex8", 2): 0.0})
+    assert player.error_rate_for(hex2) == 0.0 and player.error_rate_for(sq2) == 1.0
+    # No random moves in its game: every seed plays what the inner player plays.
+    assert [player.decide(hex2, seed=s).move for s in range(10)] == [
+        inner.decide(hex2, seed=s).move for s in range(10)
+    ]
+    assert len({player.decide(sq2, seed=s).move for s in range(10)}) > 3
+    # The ladder's level 6 errs on a fifth of its decisions, except in hex8 two-player games.
+    six = player_for_level(6)
+    assert isinstance(six, ErringPlayer)
+    assert six.error_rate_for(hex2) == LEVEL_6_ERROR_RATES[("hex8", 2)] == 0.0
+    for other in (sq2, position("hex8", 3, 30, 1), position("square8", 4, 30, 1)):
+        assert six.error_rate_for(other) == six.error_rate == 0.2
+    for bad in (-0.1, 1.5, math.nan):
+        with pytest.raises(ValueError, match="for hex8 2p"):
+            ErringPlayer(inner, error_rate=0.2, error_rates={("hex8", 2): bad})
 
 
 def test_hasty_decisions_stop_at_their_depth_in_their_games_only() -> None:

@@ -9,7 +9,7 @@
 | 4     | one-ply heuristic, best move, with turn completion       | 0.2 s       |
 | 5     | alpha-beta to depth 2 (the mover's whole turn), learned  | 0.3 s       |
 |       | evaluation in square8 3-4 player games                   |             |
-| 6     | alpha-beta to depth 3, 20% random moves                  | 0.5 s       |
+| 6     | alpha-beta to depth 3, 20% random moves (none in hex8 2p) | 0.5 s      |
 | 7     | alpha-beta, iterative deepening 1, 2, 3, ... up to 8      | 0.625 s     |
 | 8-10  | the same search with the learned evaluation; on hex8 2p   | 1.25/2.5/5 s |
 |       | levels 8 and 9 play hasty moves (12% and 6%)              |             |
@@ -19,8 +19,9 @@ random moves) and in think time at the top, where each level has twice the time 
 below: measured with `ringrift arena ladder`, a doubling of the budget wins about two games
 in three once the search gets past depth 3, while smaller steps blur into noise. A depth-3
 search is so much stronger than depth 2 that level 6 plays a random move one time in five,
-which leaves room for level 7 above it. MCTS stays available to the arena but is not on the
-ladder: at equal time it lost to alpha-beta.
+which leaves room for level 7 above it; on hex8 with two players depth 3 gains less, and
+level 6 plays no random moves there (`LEVEL_6_ERROR_RATES`). MCTS stays available to the
+arena but is not on the ladder: at equal time it lost to alpha-beta.
 
 On hex8 a doubling of time stopped paying at full budgets (level 8 against level 7 scored
 0.54), so from level 8 up the search also changes what it sees: its leaves are scored by the
@@ -79,6 +80,11 @@ LEVEL_3_TEMPERATURES: dict[tuple[str, int], float] = {("square8", 3): 0.1}
 square8 3p, where L3-L2 was 0.58-0.60 and 0.1 gives 0.65 over 297 games with L4-L3 still 0.65.
 The shipped square8 3p file is fitted to level-3 self-play, so it was refitted with this."""
 
+LEVEL_6_ERROR_RATES: dict[tuple[str, int], float] = {("hex8", 2): 0.0}
+"""Level 6's share of random moves where its default of 20% left it too close to level 5:
+hex8 2p, where depth 3 gains less over depth 2 than on square8 (L6-L5 0.52 at the ladder's
+0.2 s scale). Without them L6-L5 is 0.70 and L7-L6 0.675 there (200 games each)."""
+
 HASTE_GAMES: frozenset[tuple[str, int]] = frozenset({("hex8", 2)})
 """The games in which a doubling of think time stopped paying above level 8 (hex8 2p: 0.535
 over 200 games at 0.625 s), so levels 8 and 9 play some hasty moves there (`Haste`)."""
@@ -108,6 +114,17 @@ def _sampling_description(temperature: float, games: dict[tuple[str, int], float
     text = f"one-ply heuristic, softmax sampling at temperature {temperature:g}"
     if games:
         each = ", ".join(f"{t:g} in {board} {n}-player games" for (board, n), t in games.items())
+        text += f" ({each})"
+    return text
+
+
+def _erring_description(search: str, rate: float, games: dict[tuple[str, int], float]) -> str:
+    text = f"{search}, a random move on {rate:.0%} of its decisions"
+    if games:
+        each = ", ".join(
+            f"{f'{r:.0%}' if r else 'none'} in {board} {n}-player games"
+            for (board, n), r in games.items()
+        )
         text += f" ({each})"
     return text
 
@@ -155,10 +172,13 @@ LADDER: dict[int, LevelSpec] = {
         LevelSpec(
             6,
             "alphabeta",
-            "alpha-beta to depth 3, a random move on 20% of its decisions",
+            _erring_description("alpha-beta to depth 3", 0.2, LEVEL_6_ERROR_RATES),
             0.5,
             lambda: ErringPlayer(
-                AlphaBetaPlayer(max_depth=3, every_depth=True), error_rate=0.2, level=6
+                AlphaBetaPlayer(max_depth=3, every_depth=True),
+                error_rate=0.2,
+                error_rates=LEVEL_6_ERROR_RATES,
+                level=6,
             ),
         ),
         LevelSpec(7, "alphabeta", DEEPENING, 0.625, lambda: _deepening(7)),

@@ -162,15 +162,31 @@ class ErringPlayer:
 
     This is how the ladder makes a level weaker than the same search one level up: the
     strength gap stays the same at every think-time budget (a shorter search alone blurs it),
-    and the errors look like a beginner's oversights rather than a slower clock."""
+    and the errors look like a beginner's oversights rather than a slower clock.
+    ``error_rates`` overrides ``error_rate`` per (board, players) game."""
 
-    def __init__(self, inner: Player, *, error_rate: float, level: int = 0) -> None:
-        if not 0.0 <= error_rate <= 1.0:
-            raise ValueError("error_rate must be within [0, 1]")
+    def __init__(
+        self,
+        inner: Player,
+        *,
+        error_rate: float,
+        error_rates: Mapping[tuple[str, int], float] | None = None,
+        level: int = 0,
+    ) -> None:
+        overrides = dict(error_rates or {})
+        for game, value in [(None, error_rate), *overrides.items()]:
+            if not 0.0 <= value <= 1.0:
+                where = "" if game is None else f" for {game[0]} {game[1]}p"
+                raise ValueError(f"error_rate{where} must be within [0, 1], got {value}")
         self.inner = inner
         self.error_rate = error_rate
+        self.error_rates = overrides
         self.level = level
         self.name = f"{inner.name}+errors{error_rate:g}"
+
+    def error_rate_for(self, state: GameState) -> float:
+        """The share of random moves in the game of ``state``."""
+        return self.error_rates.get((state.board_type, state.num_players), self.error_rate)
 
     def decide(
         self,
@@ -186,7 +202,7 @@ class ErringPlayer:
             return forced_decision(moves[0], limits, self.level)
         # A stream of its own, so the inner search sees the same seed as it would alone.
         rng = random.Random(None if seed is None else seed * 2_654_435_761 + 17)
-        if rng.random() < self.error_rate:
+        if rng.random() < self.error_rate_for(state):
             return AIDecision(rng.choice(moves), 0.0, limits.elapsed_ms(), self.level, 1)
         decision = self.inner.decide(state, seed=seed, budget_s=budget_s, node_limit=node_limit)
         return dataclasses.replace(decision, level=self.level)
