@@ -11,6 +11,7 @@ import pytest
 
 from ringrift.ai import AlphaBetaPlayer, HeuristicPlayer, MCTSPlayer, RandomPlayer, evaluate
 from ringrift.ai.alphabeta import MAX_FORCED_CHAIN, Haste, _Search
+from ringrift.ai.base import PerGame
 from ringrift.ai.evaluation import WIN_SCORE, value_vector, win_probability
 from ringrift.ai.ladder import LEVEL_3_TEMPERATURES, LEVEL_6_ERROR_RATES, player_for_level
 from ringrift.ai.players import ErringPlayer
@@ -108,6 +109,23 @@ def test_erring_player_errs_at_its_rate_and_otherwise_searches() -> None:
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="error_rate"):
             ErringPlayer(inner, error_rate=bad)
+
+
+def test_a_per_game_value_is_its_default_except_where_overridden() -> None:
+    value = PerGame("rate", 0.2, {("hex8", 2): 0.0, ("square8", 4): 1.0}, high=1.0)
+    assert value.for_state(position("hex8", 2, 10, 1)) == 0.0
+    assert value.for_state(position("square8", 4, 10, 1)) == 1.0
+    assert value.for_state(position("hex8", 3, 10, 1)) == 0.2
+    assert value.describe_overrides(lambda r: f"{r:.0%}") == (
+        " (0% in hex8 2-player games, 100% in square8 4-player games)"
+    )
+    assert PerGame("t", 1.0).describe_overrides(str) == ""
+    with pytest.raises(ValueError, match=r"^rate for hex8 3p must be within \[0, 1\], got 1.5$"):
+        PerGame("rate", 0.2, {("hex8", 3): 1.5}, high=1.0)
+    with pytest.raises(ValueError, match=r"^t must be >= 0, got nan$"):
+        PerGame("t", math.nan)
+    with pytest.raises(ValueError, match=r"^t must be within \[1, 2\], got 0.5$"):
+        PerGame("t", 0.5, low=1.0, high=2.0)
 
 
 def test_error_rate_can_differ_per_game() -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from ringrift.ai.base import (
     AIDecision,
+    Game,
     Limits,
+    PerGame,
     SearchTimeout,
     candidate_moves,
     forced_decision,
@@ -42,19 +44,18 @@ class Haste:
     reply). The share is the same at every budget, so the gap it makes does not shrink with
     the clock."""
 
-    rates: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    rates: Mapping[Game, float] = field(default_factory=dict)
     depth: int = 1
+    _rates: PerGame = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.depth < 1:
             raise ValueError("a hasty search needs a depth of at least 1")
-        for game, rate in self.rates.items():
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"haste rate for {game} must be within [0, 1], got {rate}")
+        object.__setattr__(self, "_rates", PerGame("haste rate", 0.0, self.rates, high=1.0))
 
     def rate(self, state: GameState) -> float:
         """The share of hasty decisions in the game of ``state``."""
-        return self.rates.get((state.board_type, state.num_players), 0.0)
+        return self._rates.for_state(state)
 
     def strikes(self, state: GameState, seed: int | None) -> bool:
         """Whether this decision is a hasty one: seeded, and drawn from a stream of its own so

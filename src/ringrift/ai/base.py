@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ringrift.rules import GameState, Move, legal_moves
@@ -33,6 +34,48 @@ class AIDecision:
             "level": self.level,
             "nodes": self.nodes,
         }
+
+
+Game = tuple[str, int]
+"""A kind of game: (board type, number of players)."""
+
+
+@dataclass(frozen=True)
+class PerGame:
+    """A number that may differ per game: ``default`` in every game that ``overrides`` does not
+    list. The ladder tunes a level this way where one game needs a different handicap.
+
+    Every value must lie in [``low``, ``high``] (NaN never does); the error names the setting
+    (``name``) and, for an override, the game."""
+
+    name: str
+    default: float
+    overrides: Mapping[Game, float] = field(default_factory=dict)
+    low: float = 0.0
+    high: float = math.inf
+
+    def __post_init__(self) -> None:
+        span = (
+            f">= {self.low:g}" if self.high == math.inf else f"within [{self.low:g}, {self.high:g}]"
+        )
+        for game, value in [(None, self.default), *self.overrides.items()]:
+            if not self.low <= value <= self.high:
+                where = "" if game is None else f" for {game[0]} {game[1]}p"
+                raise ValueError(f"{self.name}{where} must be {span}, got {value}")
+
+    def for_state(self, state: GameState) -> float:
+        """The value in the game of ``state``."""
+        return self.overrides.get((state.board_type, state.num_players), self.default)
+
+    def describe_overrides(self, show: Callable[[float], str]) -> str:
+        """The overrides as a parenthesis for a description, each value written by ``show``:
+        " (0.1 in square8 3-player games)"; empty without overrides."""
+        if not self.overrides:
+            return ""
+        each = (
+            f"{show(v)} in {board} {n}-player games" for (board, n), v in self.overrides.items()
+        )
+        return f" ({', '.join(each)})"
 
 
 class SearchTimeout(Exception):

@@ -57,7 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer, Haste
-from ringrift.ai.base import AIDecision, Player
+from ringrift.ai.base import AIDecision, Game, PerGame, Player
 from ringrift.ai.fitted import TURN_GAMES, LearnedEvaluation
 from ringrift.ai.players import ErringPlayer, HeuristicPlayer, RandomPlayer
 from ringrift.rules import GameState, Move
@@ -75,17 +75,17 @@ class LevelSpec:
     factory: Callable[[], Player]
 
 
-LEVEL_3_TEMPERATURES: dict[tuple[str, int], float] = {("square8", 3): 0.1}
+LEVEL_3_TEMPERATURES: dict[Game, float] = {("square8", 3): 0.1}
 """Level 3's sampling temperature where its default of 0.25 left it too close to level 2:
 square8 3p, where L3-L2 was 0.58-0.60 and 0.1 gives 0.65 over 297 games with L4-L3 still 0.65.
 The shipped square8 3p file is fitted to level-3 self-play, so it was refitted with this."""
 
-LEVEL_6_ERROR_RATES: dict[tuple[str, int], float] = {("hex8", 2): 0.0}
+LEVEL_6_ERROR_RATES: dict[Game, float] = {("hex8", 2): 0.0}
 """Level 6's share of random moves where its default of 20% left it too close to level 5:
 hex8 2p, where depth 3 gains less over depth 2 than on square8 (L6-L5 0.52 at the ladder's
 0.2 s scale). Without them L6-L5 is 0.70 and L7-L6 0.675 there (200 games each)."""
 
-HASTE_GAMES: frozenset[tuple[str, int]] = frozenset({("hex8", 2)})
+HASTE_GAMES: frozenset[Game] = frozenset({("hex8", 2)})
 """The games in which a doubling of think time stopped paying above level 8 (hex8 2p: 0.535
 over 200 games at 0.625 s), so levels 8 and 9 play some hasty moves there (`Haste`)."""
 HASTE_RATES: dict[int, float] = {8: 0.12, 9: 0.06}
@@ -110,23 +110,16 @@ DEEPENING = "alpha-beta, iterative deepening through every depth up to 8"
 LEARNED = f"{DEEPENING}, with the learned evaluation in two-player games where one ships"
 
 
-def _sampling_description(temperature: float, games: dict[tuple[str, int], float]) -> str:
-    text = f"one-ply heuristic, softmax sampling at temperature {temperature:g}"
-    if games:
-        each = ", ".join(f"{t:g} in {board} {n}-player games" for (board, n), t in games.items())
-        text += f" ({each})"
-    return text
+def _sampling_description(temperature: float, games: dict[Game, float]) -> str:
+    temperatures = PerGame("temperature", temperature, games)
+    suffix = temperatures.describe_overrides(lambda t: f"{t:g}")
+    return f"one-ply heuristic, softmax sampling at temperature {temperature:g}{suffix}"
 
 
-def _erring_description(search: str, rate: float, games: dict[tuple[str, int], float]) -> str:
-    text = f"{search}, a random move on {rate:.0%} of its decisions"
-    if games:
-        each = ", ".join(
-            f"{f'{r:.0%}' if r else 'none'} in {board} {n}-player games"
-            for (board, n), r in games.items()
-        )
-        text += f" ({each})"
-    return text
+def _erring_description(search: str, rate: float, games: dict[Game, float]) -> str:
+    rates = PerGame("error_rate", rate, games, high=1.0)
+    suffix = rates.describe_overrides(lambda r: f"{r:.0%}" if r else "none")
+    return f"{search}, a random move on {rate:.0%} of its decisions{suffix}"
 
 
 def _learned_description(level: int) -> str:

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 
 from ringrift.ai.base import (
     AIDecision,
+    Game,
     Limits,
+    PerGame,
     Player,
     SearchTimeout,
     candidate_moves,
@@ -58,7 +60,7 @@ class HeuristicPlayer:
         *,
         epsilon: float = 0.0,
         temperature: float = 0.0,
-        temperatures: Mapping[tuple[str, int], float] | None = None,
+        temperatures: Mapping[Game, float] | None = None,
         level: int = 0,
         weights: Weights = DEFAULT_WEIGHTS,
         refine: int = 0,
@@ -66,14 +68,9 @@ class HeuristicPlayer:
     ) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError("epsilon must be within [0, 1]")
-        overrides = dict(temperatures or {})
-        for game, value in [(None, temperature), *overrides.items()]:
-            if not value >= 0.0:
-                where = "" if game is None else f" for {game[0]} {game[1]}p"
-                raise ValueError(f"temperature{where} must be >= 0, got {value}")
+        self.temperatures = PerGame("temperature", temperature, dict(temperatures or {}))
         self.epsilon = epsilon
         self.temperature = temperature
-        self.temperatures = overrides
         self.weights = weights
         self.evaluator = evaluator
         """Replaces ``evaluate`` with ``weights`` when given (e.g. a fitted evaluation)."""
@@ -127,7 +124,7 @@ class HeuristicPlayer:
 
     def temperature_for(self, state: GameState) -> float:
         """The sampling temperature in the game of ``state`` (0 takes the best move)."""
-        return self.temperatures.get((state.board_type, state.num_players), self.temperature)
+        return self.temperatures.for_state(state)
 
     def _value(self, state: GameState, me: int) -> float:
         if self.evaluator is not None:
@@ -170,23 +167,18 @@ class ErringPlayer:
         inner: Player,
         *,
         error_rate: float,
-        error_rates: Mapping[tuple[str, int], float] | None = None,
+        error_rates: Mapping[Game, float] | None = None,
         level: int = 0,
     ) -> None:
-        overrides = dict(error_rates or {})
-        for game, value in [(None, error_rate), *overrides.items()]:
-            if not 0.0 <= value <= 1.0:
-                where = "" if game is None else f" for {game[0]} {game[1]}p"
-                raise ValueError(f"error_rate{where} must be within [0, 1], got {value}")
+        self.error_rates = PerGame("error_rate", error_rate, dict(error_rates or {}), high=1.0)
         self.inner = inner
         self.error_rate = error_rate
-        self.error_rates = overrides
         self.level = level
         self.name = f"{inner.name}+errors{error_rate:g}"
 
     def error_rate_for(self, state: GameState) -> float:
         """The share of random moves in the game of ``state``."""
-        return self.error_rates.get((state.board_type, state.num_players), self.error_rate)
+        return self.error_rates.for_state(state)
 
     def decide(
         self,
