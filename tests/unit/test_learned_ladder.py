@@ -26,7 +26,8 @@ from ringrift.ai.fitted import (
     shipped_weights_files,
     shipped_weights_path,
 )
-from ringrift.ai.ladder import HASTE_GAMES, HASTE_RATES, player_for_level
+from ringrift.ai.ladder import HASTE_GAMES, HASTE_RATES, LEVEL_5_ERROR_RATES, player_for_level
+from ringrift.ai.players import ErringPlayer
 from ringrift.rules import GameState
 from ringrift.rules.board import find_regions, has_real_action
 
@@ -59,7 +60,9 @@ def test_levels_8_and_9_play_hasty_moves_where_time_stopped_paying() -> None:
 
 
 def test_level_5_searches_square8_three_and_four_player_games_with_the_shipped_file() -> None:
-    five = player_for_level(5)
+    erring = player_for_level(5)
+    assert isinstance(erring, ErringPlayer)
+    five = erring.inner
     assert isinstance(five, AlphaBetaPlayer) and isinstance(five.evaluator, LearnedEvaluation)
     assert five.evaluator.games == TURN_GAMES == {("square8", 3), ("square8", 4)}
     games = [("square8", 3), ("square8", 4), ("hex8", 3), ("hex8", 4), ("square8", 2)]
@@ -73,6 +76,23 @@ def test_level_5_searches_square8_three_and_four_player_games_with_the_shipped_f
                 assert five.evaluator(s, seat) != evaluate(s, seat)
             else:
                 assert five.evaluator(s, seat) == evaluate(s, seat)
+        # Random moves in square8 four-player games only, where the file made it nearly level 6.
+        expected = 0.15 if (board, players) == ("square8", 4) else 0.0
+        assert erring.error_rate_for(s) == LEVEL_5_ERROR_RATES.get((board, players), 0.0)
+        assert erring.error_rate_for(s) == expected
+
+
+def test_level_5_without_random_moves_plays_its_search() -> None:
+    """Outside square8 4p the wrapper changes nothing: the same move as the bare search."""
+    erring = player_for_level(5)
+    assert isinstance(erring, ErringPlayer)
+    for board, players in [("square8", 2), ("hex8", 2), ("square8", 3), ("hex8", 4)]:
+        s = played(board, players, 30, seed=2)
+        bare = AlphaBetaPlayer(max_depth=2, evaluator=LearnedEvaluation(TURN_GAMES))
+        for seed in range(3):
+            got = erring.decide(s, seed=seed, node_limit=3_000)
+            assert got.level == 5
+            assert got.move == bare.decide(s, seed=seed, node_limit=3_000).move
 
 
 def test_the_learned_evaluation_is_the_shipped_file_of_a_two_player_game() -> None:

@@ -67,15 +67,19 @@ class PerGame:
         """The value in the game of ``state``."""
         return self.overrides.get((state.board_type, state.num_players), self.default)
 
-    def describe_overrides(self, show: Callable[[float], str]) -> str:
-        """The overrides as a parenthesis for a description, each value written by ``show``:
-        " (0.1 in square8 3-player games)"; empty without overrides."""
-        if not self.overrides:
-            return ""
+    def list_overrides(self, show: Callable[[float], str]) -> str:
+        """The overrides for a description, each value written by ``show``: "0.1 in square8
+        3-player games, 0.2 in hex8 2-player games"; empty without overrides."""
         each = (
             f"{show(v)} in {board} {n}-player games" for (board, n), v in self.overrides.items()
         )
-        return f" ({', '.join(each)})"
+        return ", ".join(each)
+
+    def describe_overrides(self, show: Callable[[float], str]) -> str:
+        """The overrides as a parenthesis after the default: " (0.1 in square8 3-player
+        games)"; empty without overrides."""
+        listed = self.list_overrides(show)
+        return f" ({listed})" if listed else ""
 
 
 class SearchTimeout(Exception):
