@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ringrift.ai.alphabeta import AlphaBetaPlayer
-from ringrift.ai.base import Player
+from ringrift.ai.base import Player, rank_score
 from ringrift.ai.fitted import (
     HANDWRITTEN,
     load_any_evaluator,
@@ -131,9 +131,7 @@ class GameResult:
     @property
     def rank_score_a(self) -> float:
         """A's rank score in this game: 1 for first, 0 for last, linear between; 0.5 a draw."""
-        if self.rank_a is None:
-            return 0.5
-        return (self.players - self.rank_a) / (self.players - 1)
+        return rank_score(self.rank_a, self.players)
 
 
 def play_game(spec: GameSpec) -> GameResult:

@@ -40,6 +40,15 @@ Game = tuple[str, int]
 """A kind of game: (board type, number of players)."""
 
 
+def rank_score(rank: int | None, players: int) -> float:
+    """A seat's score for finishing ``rank`` of ``players``: 1 for first, 0 for last, linear
+    between, so ``(players - rank) / (players - 1)``. A game without ranks (stopped at the move
+    cap) scores 0.5. Arenas score matches this way and training fits it as the target."""
+    if rank is None:
+        return 0.5
+    return (players - rank) / (players - 1)
+
+
 @dataclass(frozen=True)
 class PerGame:
     """A number that may differ per game: ``default`` in every game that ``overrides`` does not

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ringrift.ai.base import rank_score
 from ringrift.ai.evaluation import DEFAULT_WEIGHTS, VALUE_SCALE, Weights
 from ringrift.ai.features import BASE_FEATURES, FEATURES, relative_features
 from ringrift.ai.fitted import EvalWeights, Model, dot, logsumexp, sigmoid
@@ -33,10 +34,7 @@ Example = tuple[list[float], float]
 
 def seat_target(ranks: list[int] | None, seat: int) -> float:
     """Training target of a seat: 1 win, 0 last, linear in rank between; 0.5 for a draw."""
-    if ranks is None:
-        return 0.5
-    n = len(ranks)
-    return (n - ranks[seat - 1]) / (n - 1)
+    return 0.5 if ranks is None else rank_score(ranks[seat - 1], len(ranks))
 
 
 def _feature_order(names: list[str]) -> list[int]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ringrift.ai.arena import DEFAULT_MOVE_CAP, validate_game
+from ringrift.ai.base import rank_score
 from ringrift.ai.evaluation import DEFAULT_WEIGHTS, VALUE_SCALE
 from ringrift.ai.features import FEATURES
 from ringrift.ai.fitted import EvalWeights, FittedEvaluation, Model, with_evaluator
@@ -162,8 +163,7 @@ def play_tune_game(game: TuneGame) -> float:
         ply += 1
     if state.game_status == "active":
         return 0.0
-    n = cfg.players
-    scores = [(n - rank) / (n - 1) for rank in state.final_ranks()]
+    scores = [rank_score(rank, cfg.players) for rank in state.final_ranks()]
     plus = [v for v, p in zip(scores, is_plus, strict=True) if p]
     minus = [v for v, p in zip(scores, is_plus, strict=True) if not p]
     return sum(plus) / len(plus) - sum(minus) / len(minus)
