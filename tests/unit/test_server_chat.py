@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ringrift.server.db.models import ChatChannel
+from ringrift.server.db.vocab import ChatChannel
 from ringrift.server.events import ChatEvent, event_from_json
 from ringrift.server.services.chat import (
     MAX_BODY,

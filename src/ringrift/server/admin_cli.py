@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from ringrift.server.db.models import ReportStatus, UserRole
+from ringrift.server.db.vocab import ReportStatus, UserRole
 
 admin_app = typer.Typer(
     help="Moderation: roles, bans, chat mutes and removals, reports.", no_args_is_help=True

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic.alias_generators import to_camel
 
 from ringrift.server.api.schemas import Email, _check_email
-from ringrift.server.db.models import ReportStatus, UserRole
+from ringrift.server.db.vocab import ReportStatus, UserRole
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from ringrift.server.api.account_schemas import (
 )
 from ringrift.server.api.admin import report_out
 from ringrift.server.api.deps import Ctx, CurrentUser, OptionalUser, StaffUser
-from ringrift.server.db.models import ChatChannel
+from ringrift.server.db.vocab import ChatChannel
 from ringrift.server.errors import ApiError, ErrorCode
 from ringrift.server.ratelimit import Bucket
 from ringrift.server.services import chat as service

@@ -26,6 +26,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from ringrift.server.db.vocab import (
+    AccountTokenPurpose,
+    ChatChannel,
+    RematchStatus,
+    ReportStatus,
+    UserRole,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -69,31 +77,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class UserRole(StrEnum):
-    """What an account may do beyond playing. Stored as its value in ``users.role``."""
-
-    PLAYER = "player"
-    MODERATOR = "moderator"
-    ADMIN = "admin"
-
-
-class AccountTokenPurpose(StrEnum):
-    VERIFY_EMAIL = "verify_email"
-    PASSWORD_RESET = "password_reset"
-
-
-class ReportStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class ChatChannel(StrEnum):
-    """The two chat channels of a game (see ``services/chat.py`` for who reads and writes)."""
-
-    PLAYERS = "players"
-    SPECTATORS = "spectators"
 
 
 def _enum_column(enum: type[StrEnum], name: str) -> Enum:
@@ -214,12 +197,6 @@ class Game(Base):
     rematch_of: Mapped[str | None] = mapped_column(
         ForeignKey("games.id", ondelete="SET NULL"), nullable=True, unique=True
     )
-
-
-class RematchStatus(StrEnum):
-    OPEN = "open"  # offered, waiting for the other human seats
-    DECLINED = "declined"  # declined or withdrawn: over
-    CREATED = "created"  # everyone accepted; ``new_game_id`` is the rematch
 
 
 class RematchOffer(Base):
